@@ -1,0 +1,164 @@
+"""deepforge: a deep-learning framework with PyTorch's API.
+
+Tensors with dynamic autograd, ``nn``, ``optim`` and data loading; Cython kernels on the CPU
+and OpenCL kernels on any GPU, behind one backend registry. ``import deepforge as torch``.
+"""
+
+from __future__ import annotations
+
+import importlib as _importlib
+
+from . import _dtype
+from ._device import device
+from ._dtype import (
+    bool_ as bool,  # noqa: A001 - torch.bool
+)
+from ._dtype import (
+    complex64,
+    complex128,
+    dtype,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    int8,
+    int16,
+    int32,
+    int64,
+    promote_types,
+    set_default_dtype,
+    uint8,
+)
+from ._printing import set_printoptions
+from .autograd import enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad, set_grad_enabled
+from .ops import *  # noqa: F401,F403
+from .ops import creation as _creation
+from .ops.random import default_generator  # noqa: F401
+from .serialization import load, save
+from .tensor import Size, Tensor
+
+__version__ = "0.1.0"
+
+half = float16
+float = float32  # noqa: A001
+double = float64
+short = int16
+int = int32  # noqa: A001
+long = int64
+cfloat = complex64
+cdouble = complex128
+range = _creation.range_  # noqa: A001
+
+
+class _DefaultDevice:
+    """The device factory functions use when none is given (``set_default_device``)."""
+
+    _dev = device("cpu")
+
+    @classmethod
+    def get(cls):
+        return cls._dev
+
+    @classmethod
+    def set(cls, dev):
+        from ._device import canonical
+
+        cls._dev = canonical(dev if dev is not None else "cpu")
+
+
+_default_device = _DefaultDevice
+
+
+def set_default_device(dev) -> None:
+    _default_device.set(dev)
+
+
+def get_default_device():
+    return _default_device.get()
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def is_storage(obj) -> bool:
+    return False
+
+
+def is_floating_point(input: Tensor) -> bool:
+    return input.dtype.is_floating_point
+
+
+def is_complex(input: Tensor) -> bool:
+    return input.dtype.is_complex
+
+
+def is_nonzero(input: Tensor) -> bool:
+    return input.__bool__()
+
+
+def numel(input: Tensor) -> int:
+    return input.numel()
+
+
+def typename(obj) -> str:
+    if isinstance(obj, Tensor):
+        return obj.type()
+    return type(obj).__module__ + "." + type(obj).__qualname__
+
+
+def result_type(tensor1, tensor2) -> dtype:
+    return _dtype.result_type(tensor1, tensor2)
+
+
+def can_cast(from_: dtype, to: dtype) -> bool:
+    return from_.category <= to.category or (from_.category == to.category)
+
+
+class finfo:  # noqa: N801
+    def __init__(self, type=None):
+        import numpy as np
+
+        d = _dtype.to_dtype(type) if type is not None else get_default_dtype()
+        fi = np.finfo(d.np)
+        self.bits = fi.bits
+        self.eps = float(fi.eps)
+        self.max = float(fi.max)
+        self.min = float(fi.min)
+        self.tiny = float(fi.tiny)
+        self.smallest_normal = float(fi.tiny)
+        self.resolution = float(fi.resolution)
+        self.dtype = d.name
+
+
+class iinfo:  # noqa: N801
+    def __init__(self, type):
+        import numpy as np
+
+        d = _dtype.to_dtype(type)
+        ii = np.iinfo(d.np)
+        self.bits = ii.bits
+        self.max = int(ii.max)
+        self.min = int(ii.min)
+        self.dtype = d.name
+
+
+def compile(model=None, **kwargs):  # noqa: A001 - torch.compile is a no-op here
+    """``torch.compile`` stand-in: returns the model unchanged (deepforge runs eagerly)."""
+    if model is None:
+        return lambda m: m
+    return model
+
+
+_LAZY = {"nn", "optim", "utils", "opencl", "datasets", "examples", "backends", "autograd",
+         "linalg", "special", "testing", "serialization", "compat", "accelerator", "cuda", "fft",
+         "distributions", "random", "jit", "amp", "mps", "overrides", "types", "hub", "library",
+         "multiprocessing", "profiler", "onnx"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        mod = _importlib.import_module(f".{name}", __name__)
+        globals()[name] = mod
+        return mod
+    raise AttributeError(f"module 'deepforge' has no attribute '{name}'")

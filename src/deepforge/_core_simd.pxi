@@ -1,0 +1,432 @@
+# Vectorisable C helpers for the hot contiguous loops of deepforge._core.
+#
+# Cython does the validation, tiling and OpenMP threading; the innermost contiguous loops that
+# need transcendental functions (exp/tanh/sigmoid/...) or wide SIMD live here as C, because:
+#  * libm's exp is scalar (~7 ns/element) while numpy dispatches AVX-512; our own branch-free
+#    exp (Cody-Waite + degree-13/7 polynomial, <= 2 ulp, correct inf/nan/subnormal handling)
+#    auto-vectorises;
+#  * on x86-64 Linux with GCC >= 11 every helper is compiled three times (x86-64-v4 = AVX-512,
+#    x86-64-v3 = AVX2+FMA, baseline SSE2) and picked at load time (target_clones / ifunc), so the
+#    package stays portable while using AVX-512 where present;
+#  * -ffast-math (setup.py) allows re-association, which would destroy Cody-Waite reduction and
+#    the round-to-integer shifter trick, so the helpers are compiled with no-associative-math
+#    (GCC pragma) / fp reassociate(off) (clang).  Multi-lane accumulators keep sums vectorised.
+# T/S pairs: float/f and double/d.
+
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include <string.h>
+    #include <math.h>
+    #ifdef _OPENMP
+    #include <omp.h>
+    static int df_omp_max_threads(void) { return omp_get_max_threads(); }
+    #define DF_HAVE_OPENMP 1
+    #else
+    static int df_omp_max_threads(void) { return 1; }
+    #define DF_HAVE_OPENMP 0
+    #endif
+
+    #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && defined(__x86_64__) \
+        && defined(__linux__) && !defined(DF_NO_CLONES)
+    #define DF_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+    #define DF_SIMD_DISPATCH 1
+    #else
+    #define DF_CLONES
+    #define DF_SIMD_DISPATCH 0
+    #endif
+
+    #if defined(__clang__)
+    #define DF_PRECISE _Pragma("clang fp reassociate(off)")
+    #else
+    #define DF_PRECISE
+    #endif
+    #if defined(__GNUC__) && !defined(__clang__)
+    #pragma GCC push_options
+    #pragma GCC optimize ("no-associative-math")
+    #endif
+
+    #define DF_LANES 32
+    #define DF_BLOCK 4096
+    typedef Py_ssize_t df_ix;
+
+    static inline uint32_t df_u32_of(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+    static inline uint64_t df_u64_of(double d) { uint64_t u; memcpy(&u, &d, 8); return u; }
+    static inline float df_f32_bits(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+    static inline double df_f64_bits(uint64_t u) { double d; memcpy(&d, &u, 8); return d; }
+
+    /* expm1(r) for |r| <= ln2/2 (Taylor, degree 13 / 7: < 1 ulp truncation error). */
+    static inline double dfs_em1poly_d(double r) {
+        DF_PRECISE
+        double p = 1.0 / 6227020800.0;
+        p = p * r + 1.0 / 479001600.0; p = p * r + 1.0 / 39916800.0;
+        p = p * r + 1.0 / 3628800.0;   p = p * r + 1.0 / 362880.0;
+        p = p * r + 1.0 / 40320.0;     p = p * r + 1.0 / 5040.0;
+        p = p * r + 1.0 / 720.0;       p = p * r + 1.0 / 120.0;
+        p = p * r + 1.0 / 24.0;        p = p * r + 1.0 / 6.0;
+        p = p * r + 0.5;
+        return r + (r * r) * p;
+    }
+    static inline float dfs_em1poly_f(float r) {
+        DF_PRECISE
+        float p = 1.0f / 5040.0f;
+        p = p * r + 1.0f / 720.0f; p = p * r + 1.0f / 120.0f; p = p * r + 1.0f / 24.0f;
+        p = p * r + 1.0f / 6.0f;   p = p * r + 0.5f;
+        return r + (r * r) * p;
+    }
+    /* exp: k = round(x/ln2) by the 1.5*2^52 shifter, r = x - k*ln2 (Cody-Waite), 2^k built in
+       the exponent bits (two steps below 2^-1000 for gradual underflow); no branches. */
+    static inline double dfs_exp_d(double x) {
+        DF_PRECISE
+        double ks = x * 1.4426950408889634 + 0x1.8p52;
+        double kd = ks - 0x1.8p52;
+        double r = x - kd * 6.93147180369123816490e-01;
+        r = r - kd * 1.90821492927058770002e-10;
+        double q = dfs_em1poly_d(r);
+        uint64_t kb = df_u64_of(ks + (kd < -1000.0 ? 64.0 : 0.0));
+        double res = df_f64_bits(df_u64_of(1.0 + q) + (kb << 52)) * (kd < -1000.0 ? 0x1p-64 : 1.0);
+        res = x > 709.782712893384 ? INFINITY : res;
+        res = x < -745.2 ? 0.0 : res;
+        return x != x ? x : res;
+    }
+    static inline float dfs_exp_f(float x) {
+        DF_PRECISE
+        float ks = x * 1.44269504088896341f + 0x1.8p23f;
+        float kf = ks - 0x1.8p23f;
+        float r = x - kf * 0.693359375f;
+        r = r - kf * -2.12194440e-4f;
+        float q = dfs_em1poly_f(r);
+        uint32_t kb = df_u32_of(ks + (kf < -100.0f ? 32.0f : 0.0f));
+        float res = df_f32_bits(df_u32_of(1.0f + q) + (kb << 23)) * (kf < -100.0f ? 0x1p-32f : 1.0f);
+        res = x > 88.72283935546875f ? INFINITY : res;
+        res = x < -104.0f ? 0.0f : res;
+        return x != x ? x : res;
+    }
+    /* expm1(u) for u <= 0 (used by tanh): 2^k * expm1(r) + (2^k - 1), exact for k == 0. */
+    static inline double dfs_expm1neg_d(double u) {
+        DF_PRECISE
+        double ks = u * 1.4426950408889634 + 0x1.8p52;
+        double kd = ks - 0x1.8p52;
+        double r = u - kd * 6.93147180369123816490e-01;
+        r = r - kd * 1.90821492927058770002e-10;
+        double q = dfs_em1poly_d(r);
+        double s = df_f64_bits(df_u64_of(1.0) + (df_u64_of(ks) << 52));
+        double res = s * q + (s - 1.0);
+        res = u < -40.0 ? -1.0 : res;
+        return u != u ? u : res;
+    }
+    static inline float dfs_expm1neg_f(float u) {
+        DF_PRECISE
+        float ks = u * 1.44269504088896341f + 0x1.8p23f;
+        float kf = ks - 0x1.8p23f;
+        float r = u - kf * 0.693359375f;
+        r = r - kf * -2.12194440e-4f;
+        float q = dfs_em1poly_f(r);
+        float s = df_f32_bits(df_u32_of(1.0f) + (df_u32_of(ks) << 23));
+        float res = s * q + (s - 1.0f);
+        res = u < -20.0f ? -1.0f : res;
+        return u != u ? u : res;
+    }
+    /* erf for float: Abramowitz-Stegun 7.1.26 (|err| < 1.5e-7, the formula PyTorch's vectorised
+       CPU erf uses), with our vectorisable exp. */
+    static inline float dfs_erf_f(float x) {
+        DF_PRECISE
+        float ax = x < 0.0f ? -x : x;
+        float t = 1.0f / (1.0f + 0.3275911f * ax);
+        float p = 1.061405429f;
+        p = p * t - 1.453152027f; p = p * t + 1.421413741f;
+        p = p * t - 0.284496736f; p = p * t + 0.254829592f;
+        float e = 1.0f - p * t * dfs_exp_f(-ax * ax);
+        return x < 0.0f ? -e : e;
+    }
+    static inline double dfs_erf_d(double x) { return erf(x); }
+
+    #define DF_SCALARS(T, S) \\
+    static inline T dfs_sigmoid_##S(T x) { \\
+        T e = dfs_exp_##S(x < (T)0 ? x : -x); \\
+        return (x < (T)0 ? e : (T)1) / ((T)1 + e); } \\
+    static inline T dfs_tanh_##S(T x) { \\
+        T em = dfs_expm1neg_##S((T)-2 * (x < (T)0 ? -x : x)); \\
+        T t = -em / (em + (T)2); \\
+        return x < (T)0 ? -t : t; } \\
+    static inline T dfs_relu_##S(T x) { return x < (T)0 ? (T)0 : x; }
+    DF_SCALARS(float, f)
+    DF_SCALARS(double, d)
+
+    /* Blocked lane-parallel summation of EXPR(i) over [0, n): DF_LANES independent accumulators
+       of type T (vectorise without re-association), flushed to a double every DF_BLOCK terms. */
+    #define DF_BLOCKED_SUM(T, EXPR) \\
+        double total = 0.0; df_ix i = 0; \\
+        while (n - i >= DF_LANES) { \\
+            T acc[DF_LANES]; int k; \\
+            for (k = 0; k < DF_LANES; k++) acc[k] = (T)0; \\
+            df_ix stop = i + DF_BLOCK; if (stop > n) stop = n; \\
+            stop = i + (stop - i) / DF_LANES * DF_LANES; \\
+            for (; i < stop; i += DF_LANES) \\
+                for (k = 0; k < DF_LANES; k++) acc[k] += EXPR(i + k); \\
+            for (k = DF_LANES / 2; k >= 1; k /= 2) { \\
+                int q; for (q = 0; q < k; q++) acc[q] += acc[q + k]; } \\
+            total += (double)acc[0]; } \\
+        for (; i < n; i++) total += (double)(EXPR(i)); \\
+        return total;
+
+    /* NaN-propagating extreme: CMP is > for max, < for min. */
+    #define DF_EXTREME(T, CMP, INIT) \\
+        T acc[DF_LANES]; int k; df_ix i = 0, stop = n / DF_LANES * DF_LANES; \\
+        for (k = 0; k < DF_LANES; k++) acc[k] = INIT; \\
+        for (; i < stop; i += DF_LANES) \\
+            for (k = 0; k < DF_LANES; k++) { T v = x[i + k]; \\
+                acc[k] = ((v CMP acc[k]) | (v != v)) ? v : acc[k]; } \\
+        T m = INIT; \\
+        for (k = 0; k < DF_LANES; k++) { T v = acc[k]; m = ((v CMP m) | (v != v) | (m != m)) ? (m != m ? m : v) : m; } \\
+        for (; i < n; i++) { T v = x[i]; m = ((v CMP m) | (v != v) | (m != m)) ? (m != m ? m : v) : m; } \\
+        return m;
+
+    #define DF_KERNELS(T, S) \\
+    DF_CLONES static void df_exp_##S(const T* x, T* y, df_ix n) { DF_PRECISE \\
+        for (df_ix i = 0; i < n; i++) y[i] = dfs_exp_##S(x[i]); } \\
+    DF_CLONES static void df_sigmoid_##S(const T* x, T* y, df_ix n) { DF_PRECISE \\
+        for (df_ix i = 0; i < n; i++) y[i] = dfs_sigmoid_##S(x[i]); } \\
+    DF_CLONES static void df_tanh_##S(const T* x, T* y, df_ix n) { DF_PRECISE \\
+        for (df_ix i = 0; i < n; i++) y[i] = dfs_tanh_##S(x[i]); } \\
+    DF_CLONES static void df_silu_##S(const T* x, T* y, df_ix n) { DF_PRECISE \\
+        for (df_ix i = 0; i < n; i++) { T v = x[i]; y[i] = v * dfs_sigmoid_##S(v); } } \\
+    DF_CLONES static void df_silu_bwd_##S(const T* x, const T* gy, T* gx, df_ix n) { DF_PRECISE \\
+        for (df_ix i = 0; i < n; i++) { T v = x[i]; T s = dfs_sigmoid_##S(v); \\
+            gx[i] = gy[i] * (s * ((T)1 + v * ((T)1 - s))); } } \\
+    DF_CLONES static void df_relu_##S(const T* x, T* y, df_ix n) { \\
+        for (df_ix i = 0; i < n; i++) y[i] = dfs_relu_##S(x[i]); } \\
+    DF_CLONES static void df_relu_bwd_##S(const T* x, const T* gy, T* gx, df_ix n) { \\
+        for (df_ix i = 0; i < n; i++) gx[i] = x[i] > (T)0 ? gy[i] : (T)0; } \\
+    DF_CLONES static void df_gelu_##S(const T* x, T* y, df_ix n) { DF_PRECISE \\
+        for (df_ix i = 0; i < n; i++) { T v = x[i]; \\
+            y[i] = v * (T)0.5 * ((T)1 + dfs_erf_##S(v * (T)0.70710678118654752440)); } } \\
+    DF_CLONES static void df_gelu_bwd_##S(const T* x, const T* gy, T* gx, df_ix n) { DF_PRECISE \\
+        for (df_ix i = 0; i < n; i++) { T v = x[i]; \\
+            T cdf = (T)0.5 * ((T)1 + dfs_erf_##S(v * (T)0.70710678118654752440)); \\
+            T pdf = dfs_exp_##S((T)-0.5 * v * v) * (T)0.39894228040143267794; \\
+            gx[i] = gy[i] * (cdf + v * pdf); } } \\
+    /* ---- contiguous-row reductions ---- */ \\
+    DF_CLONES static double df_sum_##S(const T* x, df_ix n) { DF_PRECISE \\
+        DF_BLOCKED_SUM(T, DF_AT_X) } \\
+    DF_CLONES static double df_sumexp_##S(const T* x, df_ix n, T c) { DF_PRECISE \\
+        DF_BLOCKED_SUM(T, DF_EXP_SUB_C_##S) } \\
+    DF_CLONES static double df_sqdev_##S(const T* x, df_ix n, T c) { DF_PRECISE \\
+        DF_BLOCKED_SUM(T, DF_SQDEV_C) } \\
+    DF_CLONES static double df_dot_##S(const T* x, const T* z, df_ix n) { DF_PRECISE \\
+        DF_BLOCKED_SUM(T, DF_X_TIMES_Z) } \\
+    DF_CLONES static T df_max_##S(const T* x, df_ix n) { DF_PRECISE DF_EXTREME(T, >, -INFINITY) } \\
+    DF_CLONES static T df_min_##S(const T* x, df_ix n) { DF_PRECISE DF_EXTREME(T, <, INFINITY) } \\
+    /* y = exp(x - c); returns sum(y) */ \\
+    DF_CLONES static double df_expsub_##S(const T* x, T* y, df_ix n, T c) { DF_PRECISE \\
+        double total = 0.0; df_ix i = 0; \\
+        while (n - i >= DF_LANES) { \\
+            T acc[DF_LANES]; int k; \\
+            for (k = 0; k < DF_LANES; k++) acc[k] = (T)0; \\
+            df_ix stop = i + DF_BLOCK; if (stop > n) stop = n; \\
+            stop = i + (stop - i) / DF_LANES * DF_LANES; \\
+            for (; i < stop; i += DF_LANES) \\
+                for (k = 0; k < DF_LANES; k++) { T e = dfs_exp_##S(x[i + k] - c); y[i + k] = e; acc[k] += e; } \\
+            for (k = DF_LANES / 2; k >= 1; k /= 2) { int q; for (q = 0; q < k; q++) acc[q] += acc[q + k]; } \\
+            total += (double)acc[0]; } \\
+        for (; i < n; i++) { T e = dfs_exp_##S(x[i] - c); y[i] = e; total += (double)e; } \\
+        return total; } \\
+    DF_CLONES static void df_scale_##S(T* y, df_ix n, T s) { \\
+        for (df_ix i = 0; i < n; i++) y[i] = y[i] * s; } \\
+    /* y = (x - c1) - c2 */ \\
+    DF_CLONES static void df_sub2_##S(const T* x, T* y, df_ix n, T c1, T c2) { DF_PRECISE \\
+        for (df_ix i = 0; i < n; i++) y[i] = (x[i] - c1) - c2; } \\
+    /* softmax backward row: gx = y * (gy - s); log-softmax: gx = gy - exp(y) * s */ \\
+    DF_CLONES static void df_smbwd_##S(const T* y, const T* gy, T* gx, df_ix n, T s) { \\
+        for (df_ix i = 0; i < n; i++) gx[i] = y[i] * (gy[i] - s); } \\
+    DF_CLONES static void df_lsmbwd_##S(const T* y, const T* gy, T* gx, df_ix n, T s) { DF_PRECISE \\
+        for (df_ix i = 0; i < n; i++) gx[i] = gy[i] - dfs_exp_##S(y[i]) * s; } \\
+    /* ---- column (inner > 1) helpers over w contiguous elements ---- */ \\
+    DF_CLONES static void df_colmax_##S(const T* x, T* acc, df_ix w) { \\
+        for (df_ix i = 0; i < w; i++) { T v = x[i]; T a = acc[i]; \\
+            acc[i] = (((v > a) | (v != v)) & (a == a)) ? v : a; } } \\
+    DF_CLONES static void df_colmin_##S(const T* x, T* acc, df_ix w) { \\
+        for (df_ix i = 0; i < w; i++) { T v = x[i]; T a = acc[i]; \\
+            acc[i] = (((v < a) | (v != v)) & (a == a)) ? v : a; } } \\
+    DF_CLONES static void df_coladd_##S(const T* x, T* acc, df_ix w) { \\
+        for (df_ix i = 0; i < w; i++) acc[i] += x[i]; } \\
+    DF_CLONES static void df_colfma_##S(const T* x, const T* z, T* acc, df_ix w) { \\
+        for (df_ix i = 0; i < w; i++) acc[i] += x[i] * z[i]; } \\
+    DF_CLONES static void df_colsqdev_##S(const T* x, const T* c, T* acc, df_ix w) { DF_PRECISE \\
+        for (df_ix i = 0; i < w; i++) { T d = x[i] - c[i]; acc[i] += d * d; } } \\
+    DF_CLONES static void df_colsumexp_##S(const T* x, const T* c, T* acc, df_ix w) { DF_PRECISE \\
+        for (df_ix i = 0; i < w; i++) acc[i] += dfs_exp_##S(x[i] - c[i]); } \\
+    DF_CLONES static void df_colexpsub_##S(const T* x, const T* c, T* y, T* acc, df_ix w) { DF_PRECISE \\
+        for (df_ix i = 0; i < w; i++) { T e = dfs_exp_##S(x[i] - c[i]); y[i] = e; acc[i] += e; } } \\
+    DF_CLONES static void df_colmul_##S(T* y, const T* s, df_ix w) { \\
+        for (df_ix i = 0; i < w; i++) y[i] = y[i] * s[i]; } \\
+    DF_CLONES static void df_colsub2_##S(const T* x, const T* c1, const T* c2, T* y, df_ix w) { DF_PRECISE \\
+        for (df_ix i = 0; i < w; i++) y[i] = (x[i] - c1[i]) - c2[i]; } \\
+    DF_CLONES static void df_colsmbwd_##S(const T* y, const T* gy, const T* s, T* gx, df_ix w) { \\
+        for (df_ix i = 0; i < w; i++) gx[i] = y[i] * (gy[i] - s[i]); } \\
+    DF_CLONES static void df_collsmbwd_##S(const T* y, const T* gy, const T* s, T* gx, df_ix w) { DF_PRECISE \\
+        for (df_ix i = 0; i < w; i++) gx[i] = gy[i] - dfs_exp_##S(y[i]) * s[i]; } \\
+    /* ---- fused optimiser steps (PyTorch single-tensor rules) ---- */ \\
+    DF_CLONES static void df_sgd_##S(T* p, const T* g, T* buf, df_ix n, T lr, T mom, T damp1, T wd, \\
+                                     int nesterov, int maximize, int first, int use_mom) { DF_PRECISE \\
+        for (df_ix i = 0; i < n; i++) { \\
+            T gi = maximize ? -g[i] : g[i]; \\
+            if (wd != (T)0) gi = gi + wd * p[i]; \\
+            if (use_mom) { T b = first ? gi : buf[i] * mom + damp1 * gi; buf[i] = b; \\
+                           gi = nesterov ? gi + mom * b : b; } \\
+            p[i] = p[i] + (-lr) * gi; } } \\
+    DF_CLONES static void df_adam_##S(T* p, const T* g, T* m, T* v, T* vmax, df_ix n, T w1, T decay, \\
+            T wd, T beta2, T one_m_beta2, T neg_step, T inv_bc2_sqrt, T eps, \\
+            int decoupled, int amsgrad, int maximize) { DF_PRECISE \\
+        int small = w1 < (T)0.5 && w1 > (T)-0.5; \\
+        for (df_ix i = 0; i < n; i++) { \\
+            T gi = maximize ? -g[i] : g[i]; T pi = p[i]; \\
+            if (wd != (T)0) { if (decoupled) pi = pi * decay; else gi = gi + wd * pi; } \\
+            T mi = m[i]; \\
+            mi = small ? mi + w1 * (gi - mi) : gi - (gi - mi) * ((T)1 - w1); \\
+            m[i] = mi; \\
+            T vi = v[i] * beta2 + (one_m_beta2 * gi) * gi; \\
+            v[i] = vi; \\
+            if (amsgrad) { T a = vmax[i]; vi = ((vi > a) | (vi != vi) | (a != a)) ? (a != a ? a : vi) : a; vmax[i] = vi; } \\
+            T denom = sqrt(vi) * inv_bc2_sqrt + eps; \\
+            p[i] = pi + (neg_step * mi) / denom; } }
+
+    #define DF_AT_X(j) x[j]
+    #define DF_EXP_SUB_C_f(j) dfs_exp_f(x[j] - c)
+    #define DF_EXP_SUB_C_d(j) dfs_exp_d(x[j] - c)
+    #define DF_SQDEV_C(j) ((x[j] - c) * (x[j] - c))
+    #define DF_X_TIMES_Z(j) (x[j] * z[j])
+    DF_KERNELS(float, f)
+    DF_KERNELS(double, d)
+
+    /* ---- Philox4x32-10 (Random123), counter = (lo(i), hi(i), lo(offset), hi(offset)) ---- */
+    #define DF_PHILOX_BODY \\
+        uint32_t c0 = (uint32_t)i, c1 = (uint32_t)(i >> 32), c2 = o0, c3 = o1; \\
+        uint32_t k0 = s0, k1 = s1; int rd; \\
+        for (rd = 0; rd < 10; rd++) { \\
+            uint64_t p0 = (uint64_t)0xD2511F53u * c0, p1 = (uint64_t)0xCD9E8D57u * c2; \\
+            uint32_t h0 = (uint32_t)(p0 >> 32), l0 = (uint32_t)p0; \\
+            uint32_t h1 = (uint32_t)(p1 >> 32), l1 = (uint32_t)p1; \\
+            c0 = h1 ^ c1 ^ k0; c1 = l1; c2 = h0 ^ c3 ^ k1; c3 = l0; \\
+            k0 += 0x9E3779B9u; k1 += 0xBB67AE85u; }
+    #define DF_PHILOX_SETUP \\
+        uint32_t s0 = (uint32_t)seed, s1 = (uint32_t)(seed >> 32); \\
+        uint32_t o0 = (uint32_t)offset, o1 = (uint32_t)(offset >> 32);
+    #define DF_U53(a, b) ((double)(int64_t)((uint64_t)((a) >> 5) * 67108864u + (uint64_t)((b) >> 6)) * 0x1p-53)
+
+    DF_CLONES static void df_philox_bits(uint64_t seed, uint64_t offset, uint64_t start, uint32_t* out, df_ix n) {
+        DF_PHILOX_SETUP
+        for (df_ix t = 0; t < n; t++) { uint64_t i = start + (uint64_t)t; DF_PHILOX_BODY out[t] = c0; }
+    }
+    DF_CLONES static void df_philox_uniform_f(uint64_t seed, uint64_t offset, uint64_t start, float* out, df_ix n) {
+        DF_PHILOX_SETUP
+        for (df_ix t = 0; t < n; t++) { uint64_t i = start + (uint64_t)t; DF_PHILOX_BODY
+            out[t] = (float)(c0 >> 8) * 0x1p-24f; }
+    }
+    DF_CLONES static void df_philox_uniform_d(uint64_t seed, uint64_t offset, uint64_t start, double* out, df_ix n) {
+        DF_PHILOX_SETUP
+        for (df_ix t = 0; t < n; t++) { uint64_t i = start + (uint64_t)t; DF_PHILOX_BODY
+            out[t] = DF_U53(c0, c1); }
+    }
+    static inline double dfs_philox_normal(uint64_t seed, uint64_t offset, uint64_t i) {
+        DF_PHILOX_SETUP
+        DF_PHILOX_BODY
+        double u1 = 1.0 - DF_U53(c0, c1);
+        double u2 = DF_U53(c2, c3);
+        return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+    }
+
+    #if defined(__GNUC__) && !defined(__clang__)
+    #pragma GCC pop_options
+    #endif
+    """
+    int df_omp_max_threads() noexcept nogil
+    int DF_HAVE_OPENMP
+    int DF_SIMD_DISPATCH
+
+    void df_exp_f(const float* x, float* y, Py_ssize_t n) noexcept nogil
+    void df_exp_d(const double* x, double* y, Py_ssize_t n) noexcept nogil
+    void df_sigmoid_f(const float* x, float* y, Py_ssize_t n) noexcept nogil
+    void df_sigmoid_d(const double* x, double* y, Py_ssize_t n) noexcept nogil
+    void df_tanh_f(const float* x, float* y, Py_ssize_t n) noexcept nogil
+    void df_tanh_d(const double* x, double* y, Py_ssize_t n) noexcept nogil
+    void df_silu_f(const float* x, float* y, Py_ssize_t n) noexcept nogil
+    void df_silu_d(const double* x, double* y, Py_ssize_t n) noexcept nogil
+    void df_relu_f(const float* x, float* y, Py_ssize_t n) noexcept nogil
+    void df_relu_d(const double* x, double* y, Py_ssize_t n) noexcept nogil
+    void df_gelu_f(const float* x, float* y, Py_ssize_t n) noexcept nogil
+    void df_gelu_d(const double* x, double* y, Py_ssize_t n) noexcept nogil
+    void df_silu_bwd_f(const float* x, const float* gy, float* gx, Py_ssize_t n) noexcept nogil
+    void df_silu_bwd_d(const double* x, const double* gy, double* gx, Py_ssize_t n) noexcept nogil
+    void df_relu_bwd_f(const float* x, const float* gy, float* gx, Py_ssize_t n) noexcept nogil
+    void df_relu_bwd_d(const double* x, const double* gy, double* gx, Py_ssize_t n) noexcept nogil
+    void df_gelu_bwd_f(const float* x, const float* gy, float* gx, Py_ssize_t n) noexcept nogil
+    void df_gelu_bwd_d(const double* x, const double* gy, double* gx, Py_ssize_t n) noexcept nogil
+
+    double df_sum_f(const float* x, Py_ssize_t n) noexcept nogil
+    double df_sum_d(const double* x, Py_ssize_t n) noexcept nogil
+    double df_sumexp_f(const float* x, Py_ssize_t n, float c) noexcept nogil
+    double df_sumexp_d(const double* x, Py_ssize_t n, double c) noexcept nogil
+    double df_sqdev_f(const float* x, Py_ssize_t n, float c) noexcept nogil
+    double df_sqdev_d(const double* x, Py_ssize_t n, double c) noexcept nogil
+    double df_dot_f(const float* x, const float* z, Py_ssize_t n) noexcept nogil
+    double df_dot_d(const double* x, const double* z, Py_ssize_t n) noexcept nogil
+    float df_max_f(const float* x, Py_ssize_t n) noexcept nogil
+    double df_max_d(const double* x, Py_ssize_t n) noexcept nogil
+    float df_min_f(const float* x, Py_ssize_t n) noexcept nogil
+    double df_min_d(const double* x, Py_ssize_t n) noexcept nogil
+    double df_expsub_f(const float* x, float* y, Py_ssize_t n, float c) noexcept nogil
+    double df_expsub_d(const double* x, double* y, Py_ssize_t n, double c) noexcept nogil
+    void df_scale_f(float* y, Py_ssize_t n, float s) noexcept nogil
+    void df_scale_d(double* y, Py_ssize_t n, double s) noexcept nogil
+    void df_sub2_f(const float* x, float* y, Py_ssize_t n, float c1, float c2) noexcept nogil
+    void df_sub2_d(const double* x, double* y, Py_ssize_t n, double c1, double c2) noexcept nogil
+    void df_smbwd_f(const float* y, const float* gy, float* gx, Py_ssize_t n, float s) noexcept nogil
+    void df_smbwd_d(const double* y, const double* gy, double* gx, Py_ssize_t n, double s) noexcept nogil
+    void df_lsmbwd_f(const float* y, const float* gy, float* gx, Py_ssize_t n, float s) noexcept nogil
+    void df_lsmbwd_d(const double* y, const double* gy, double* gx, Py_ssize_t n, double s) noexcept nogil
+
+    void df_colmax_f(const float* x, float* acc, Py_ssize_t w) noexcept nogil
+    void df_colmax_d(const double* x, double* acc, Py_ssize_t w) noexcept nogil
+    void df_colmin_f(const float* x, float* acc, Py_ssize_t w) noexcept nogil
+    void df_colmin_d(const double* x, double* acc, Py_ssize_t w) noexcept nogil
+    void df_coladd_f(const float* x, float* acc, Py_ssize_t w) noexcept nogil
+    void df_coladd_d(const double* x, double* acc, Py_ssize_t w) noexcept nogil
+    void df_colfma_f(const float* x, const float* z, float* acc, Py_ssize_t w) noexcept nogil
+    void df_colfma_d(const double* x, const double* z, double* acc, Py_ssize_t w) noexcept nogil
+    void df_colsqdev_f(const float* x, const float* c, float* acc, Py_ssize_t w) noexcept nogil
+    void df_colsqdev_d(const double* x, const double* c, double* acc, Py_ssize_t w) noexcept nogil
+    void df_colsumexp_f(const float* x, const float* c, float* acc, Py_ssize_t w) noexcept nogil
+    void df_colsumexp_d(const double* x, const double* c, double* acc, Py_ssize_t w) noexcept nogil
+    void df_colexpsub_f(const float* x, const float* c, float* y, float* acc, Py_ssize_t w) noexcept nogil
+    void df_colexpsub_d(const double* x, const double* c, double* y, double* acc, Py_ssize_t w) noexcept nogil
+    void df_colmul_f(float* y, const float* s, Py_ssize_t w) noexcept nogil
+    void df_colmul_d(double* y, const double* s, Py_ssize_t w) noexcept nogil
+    void df_colsub2_f(const float* x, const float* c1, const float* c2, float* y, Py_ssize_t w) noexcept nogil
+    void df_colsub2_d(const double* x, const double* c1, const double* c2, double* y, Py_ssize_t w) noexcept nogil
+    void df_colsmbwd_f(const float* y, const float* gy, const float* s, float* gx, Py_ssize_t w) noexcept nogil
+    void df_colsmbwd_d(const double* y, const double* gy, const double* s, double* gx, Py_ssize_t w) noexcept nogil
+    void df_collsmbwd_f(const float* y, const float* gy, const float* s, float* gx, Py_ssize_t w) noexcept nogil
+    void df_collsmbwd_d(const double* y, const double* gy, const double* s, double* gx, Py_ssize_t w) noexcept nogil
+
+    void df_sgd_f(float* p, const float* g, float* buf, Py_ssize_t n, float lr, float mom, float damp1,
+                  float wd, int nesterov, int maximize, int first, int use_mom) noexcept nogil
+    void df_sgd_d(double* p, const double* g, double* buf, Py_ssize_t n, double lr, double mom,
+                  double damp1, double wd, int nesterov, int maximize, int first,
+                  int use_mom) noexcept nogil
+    void df_adam_f(float* p, const float* g, float* m, float* v, float* vmax, Py_ssize_t n, float w1,
+                   float decay, float wd, float beta2, float one_m_beta2, float neg_step,
+                   float inv_bc2_sqrt, float eps, int decoupled, int amsgrad,
+                   int maximize) noexcept nogil
+    void df_adam_d(double* p, const double* g, double* m, double* v, double* vmax, Py_ssize_t n,
+                   double w1, double decay, double wd, double beta2, double one_m_beta2,
+                   double neg_step, double inv_bc2_sqrt, double eps, int decoupled, int amsgrad,
+                   int maximize) noexcept nogil
+
+    void df_philox_bits(uint64_t seed, uint64_t offset, uint64_t start, uint32_t* out,
+                        Py_ssize_t n) noexcept nogil
+    void df_philox_uniform_f(uint64_t seed, uint64_t offset, uint64_t start, float* out,
+                             Py_ssize_t n) noexcept nogil
+    void df_philox_uniform_d(uint64_t seed, uint64_t offset, uint64_t start, double* out,
+                             Py_ssize_t n) noexcept nogil
+    double dfs_philox_normal(uint64_t seed, uint64_t offset, uint64_t i) noexcept nogil

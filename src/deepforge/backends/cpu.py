@@ -1,0 +1,671 @@
+"""CPU backend: storage is a numpy array, compute is numpy/BLAS or the Cython kernels in _core.
+
+Every function here takes and returns numpy arrays (a tensor's ``_data`` is a strided numpy
+view of its storage). Checks on shapes, dtypes and devices are done by the dispatch layer;
+this module only computes. The OpenCL backend implements the same names.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+try:
+    from .. import _core
+except ImportError:  # source checkout without a build: numpy fallbacks keep it usable
+    _core = None
+
+name = "cpu"
+asarray = np.asarray
+
+# ---------------------------------------------------------------------------------------------
+# memory
+# ---------------------------------------------------------------------------------------------
+
+
+def empty(shape, dtype):
+    return np.empty(shape, dtype)
+
+
+def zeros(shape, dtype):
+    return np.zeros(shape, dtype)
+
+
+def full(shape, value, dtype):
+    return np.full(shape, value, dtype)
+
+
+def from_numpy(nd):
+    return nd
+
+
+def to_numpy(x):
+    return x
+
+
+def copy_(dst, src):
+    np.copyto(dst, src, casting="unsafe")
+
+
+def astype(x, dtype):
+    return x.astype(dtype)
+
+
+def clone(x):
+    return np.array(x, copy=True, order="K")
+
+
+def contiguous(x):
+    return x if x.flags.c_contiguous else np.ascontiguousarray(x)
+
+
+def is_contiguous(x) -> bool:
+    return x.flags.c_contiguous
+
+
+def strides(x) -> tuple:
+    item = x.itemsize
+    return tuple(s // item for s in x.strides)
+
+
+def _root(x):
+    while isinstance(x.base, np.ndarray):
+        x = x.base
+    return x
+
+
+def storage_offset(x) -> int:
+    root = _root(x)
+    if x.size == 0:
+        return 0
+    return (x.__array_interface__["data"][0] - root.__array_interface__["data"][0]) // x.itemsize
+
+
+def storage_nbytes(x) -> int:
+    return _root(x).nbytes
+
+
+def data_ptr(x) -> int:
+    return x.__array_interface__["data"][0]
+
+
+def shares_storage(a, b) -> bool:
+    return _root(a) is _root(b)
+
+
+# ---------------------------------------------------------------------------------------------
+# views (all share memory with their input)
+# ---------------------------------------------------------------------------------------------
+
+
+def as_strided(x, shape, strides_, offset):
+    root = _root(x)
+    flat = root.reshape(-1) if root.flags.c_contiguous else root.ravel(order="K")
+    item = x.itemsize
+    return np.lib.stride_tricks.as_strided(
+        flat[offset:], shape=shape, strides=tuple(s * item for s in strides_)
+    )
+
+
+def reshape_view(x, shape):
+    try:
+        return np.reshape(x, shape, copy=False)
+    except ValueError:
+        return None
+
+
+def reshape(x, shape):
+    return np.reshape(x, shape)
+
+
+def permute(x, dims):
+    return x.transpose(dims)
+
+
+def expand(x, shape):
+    return np.broadcast_to(x, shape)
+
+
+def getitem_basic(x, key):
+    return x[key]
+
+
+def diagonal(x, offset, dim1, dim2):
+    return np.diagonal(x, offset, dim1, dim2)
+
+
+# ---------------------------------------------------------------------------------------------
+# elementwise
+# ---------------------------------------------------------------------------------------------
+
+
+def _erfinv(x):
+    # Giles' single-precision approximation refined by two Newton steps on erf
+    from math import sqrt
+
+    x = np.asarray(x, dtype=np.float64)
+    w = -np.log((1.0 - x) * (1.0 + x))
+    small = w < 5.0
+    ws = w - 2.5
+    wl = np.sqrt(np.where(small, 5.0, w)) - 3.0
+    ps = 2.81022636e-08
+    for c in (3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503,
+              -0.00417768164, 0.246640727, 1.50140941):
+        ps = c + ps * ws
+    pl = -0.000200214257
+    for c in (0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613,
+              0.00943887047, 1.00167406, 2.83297682):
+        pl = c + pl * wl
+    y = np.where(small, ps, pl) * x
+    erf = _erf
+    two_over_sqrt_pi = 2.0 / sqrt(np.pi)
+    for _ in range(2):
+        y = y - (erf(y) - x) / (two_over_sqrt_pi * np.exp(-y * y))
+    y = np.where(x == 1.0, np.inf, np.where(x == -1.0, -np.inf, y))
+    return np.where(np.abs(x) > 1.0, np.nan, y)
+
+
+def _erf(x):
+    try:
+        from scipy.special import erf
+
+        return erf(x)
+    except ImportError:  # pragma: no cover
+        import math
+
+        return np.vectorize(math.erf, otypes=[np.float64])(x)
+
+
+def _sigmoid(x, dtype):
+    if _core is not None and x.dtype in (np.float32, np.float64) and x.flags.c_contiguous:
+        out = np.empty_like(x)
+        _core.sigmoid(x.reshape(-1), out.reshape(-1))
+        return out
+    out = np.negative(x, dtype=dtype)
+    np.exp(out, out=out)
+    out += 1
+    return np.reciprocal(out, out=out)
+
+
+def _relu(x, dtype):
+    return np.maximum(x, 0, dtype=dtype)
+
+
+def _gelu(x, dtype):
+    return (0.5 * x * (1.0 + _erf(x / np.sqrt(2.0)))).astype(dtype, copy=False)
+
+
+def _gelu_tanh(x, dtype):
+    inner = np.sqrt(2.0 / np.pi) * (x + 0.044715 * x * x * x)
+    return (0.5 * x * (1.0 + np.tanh(inner))).astype(dtype, copy=False)
+
+
+def _silu(x, dtype):
+    return (x * _sigmoid(x, dtype)).astype(dtype, copy=False)
+
+
+def _softplus(x, dtype):
+    return np.logaddexp(x, 0, dtype=dtype)
+
+
+def _rsqrt(x, dtype):
+    r = np.sqrt(x, dtype=dtype)
+    return np.reciprocal(r, out=r)
+
+
+def _frac(x, dtype):
+    return np.subtract(x, np.trunc(x), dtype=dtype)
+
+
+def _round(x, dtype):
+    return np.round(x).astype(dtype, copy=False)
+
+
+_UNARY = {
+    "neg": np.negative, "abs": np.abs, "sign": np.sign, "exp": np.exp, "exp2": np.exp2,
+    "expm1": np.expm1, "log": np.log, "log2": np.log2, "log10": np.log10, "log1p": np.log1p,
+    "sqrt": np.sqrt, "sin": np.sin, "cos": np.cos, "tan": np.tan, "asin": np.arcsin,
+    "acos": np.arccos, "atan": np.arctan, "sinh": np.sinh, "cosh": np.cosh, "tanh": np.tanh,
+    "asinh": np.arcsinh, "acosh": np.arccosh, "atanh": np.arctanh,
+    "floor": np.floor, "ceil": np.ceil, "trunc": np.trunc, "reciprocal": np.reciprocal,
+    "square": np.square, "logical_not": np.logical_not, "bitwise_not": np.invert,
+    "isnan": np.isnan, "isinf": np.isinf, "isfinite": np.isfinite, "signbit": np.signbit,
+    "positive": np.positive, "deg2rad": np.deg2rad, "rad2deg": np.rad2deg,
+}
+_UNARY_PY = {
+    "sigmoid": _sigmoid, "relu": _relu, "gelu": _gelu, "gelu_tanh": _gelu_tanh, "silu": _silu,
+    "softplus": _softplus, "rsqrt": _rsqrt, "frac": _frac, "round": _round,
+    "erf": lambda x, dt: _erf(x).astype(dt, copy=False),
+    "erfinv": lambda x, dt: _erfinv(x).astype(dt, copy=False),
+}
+_NO_DTYPE_ARG = frozenset(("logical_not", "isnan", "isinf", "isfinite", "signbit", "bitwise_not"))
+
+
+def unary(op, x, dtype, out=None):
+    """Elementwise ``op`` of ``x`` computed and returned in ``dtype``."""
+    f = _UNARY.get(op)
+    if f is not None:
+        if op in _NO_DTYPE_ARG:
+            r = f(x)
+        elif x.dtype == dtype:
+            r = f(x) if out is None else f(x, out=out)
+        else:
+            r = f(x, dtype=dtype, casting="unsafe")
+    else:
+        r = _UNARY_PY[op](x, dtype)
+    if out is not None:
+        if r is not out:
+            np.copyto(out, r, casting="unsafe")
+        return out
+    return r if type(r) is np.ndarray else np.asarray(r)
+
+
+def _floordiv(a, b, **kw):
+    return np.floor_divide(a, b, **kw)
+
+
+def _pow(a, b, **kw):
+    return np.power(a, b, **kw)
+
+
+_BINARY = {
+    "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide,
+    "floordiv": _floordiv, "remainder": np.remainder, "fmod": np.fmod, "pow": _pow,
+    "atan2": np.arctan2, "hypot": np.hypot, "maximum": np.maximum, "minimum": np.minimum,
+    "fmax": np.fmax, "fmin": np.fmin, "logaddexp": np.logaddexp, "copysign": np.copysign,
+    "bitwise_and": np.bitwise_and, "bitwise_or": np.bitwise_or, "bitwise_xor": np.bitwise_xor,
+    "left_shift": np.left_shift, "right_shift": np.right_shift, "nextafter": np.nextafter,
+}
+_COMPARE = {
+    "eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal, "gt": np.greater,
+    "ge": np.greater_equal, "logical_and": np.logical_and, "logical_or": np.logical_or,
+    "logical_xor": np.logical_xor,
+}
+
+
+def binary(op, a, b, dtype, out=None):
+    """``op(a, b)`` with broadcasting; ``a``/``b`` are arrays or Python scalars.
+
+    ``dtype`` is the computation (and result) dtype; comparison/logical ops return bool.
+    """
+    f = _BINARY.get(op)
+    if f is None:
+        f = _COMPARE[op]
+        if isinstance(a, np.ndarray) and a.dtype != dtype and not isinstance(b, np.ndarray):
+            a = a.astype(dtype)
+        r = f(a, b) if out is None else f(a, b, out=out)
+        return r if type(r) is np.ndarray else np.asarray(r)
+    if out is not None:
+        if out.dtype == dtype:
+            return f(a, b, out=out, dtype=dtype, casting="unsafe")
+        r = f(a, b, dtype=dtype, casting="unsafe")
+        np.copyto(out, r, casting="unsafe")
+        return out
+    ad = getattr(a, "dtype", None)
+    bd = getattr(b, "dtype", None)
+    if (ad is None or ad == dtype) and (bd is None or bd == dtype):
+        r = f(a, b)
+        if r.dtype != dtype:  # e.g. an int array with a large Python int
+            r = r.astype(dtype)
+    else:
+        r = f(a, b, dtype=dtype, casting="unsafe")
+    return r if type(r) is np.ndarray else np.asarray(r)
+
+
+def where(cond, a, b, dtype, out=None):
+    r = np.where(cond, a, b)
+    if r.dtype != dtype:
+        r = r.astype(dtype)
+    if out is not None:
+        np.copyto(out, r, casting="unsafe")
+        return out
+    return r
+
+
+def clamp(x, lo, hi, dtype, out=None):
+    r = np.clip(x, lo, hi, dtype=dtype, casting="unsafe", out=out)
+    return r if type(r) is np.ndarray else np.asarray(r)
+
+
+def lerp(a, b, w, dtype, out=None):
+    r = np.add(a, np.multiply(w, np.subtract(b, a, dtype=dtype), dtype=dtype), dtype=dtype)
+    if out is not None:
+        np.copyto(out, r)
+        return out
+    return np.asarray(r)
+
+
+def nan_to_num(x, nan, posinf, neginf):
+    return np.nan_to_num(x, copy=True, nan=nan, posinf=posinf, neginf=neginf)
+
+
+# ---------------------------------------------------------------------------------------------
+# reductions
+# ---------------------------------------------------------------------------------------------
+
+
+def _as_3d(x, axis):
+    """Contiguous (outer, n, inner) view of ``x`` for an axis kernel."""
+    x = contiguous(x)
+    shape = x.shape
+    outer = int(np.prod(shape[:axis], dtype=np.int64))
+    inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
+    return x.reshape(outer, shape[axis], inner)
+
+
+_REDUCE = {"sum": np.sum, "prod": np.prod, "max": np.max, "min": np.min, "all": np.all,
+           "any": np.any, "mean": np.mean, "nansum": np.nansum, "nanmean": np.nanmean}
+
+
+def reduce(op, x, axes, keepdim, dtype):
+    """Reduce ``x`` over ``axes`` (a tuple, or None for all) in ``dtype``."""
+    f = _REDUCE[op]
+    if op in ("all", "any"):
+        r = f(x, axis=axes, keepdims=keepdim)
+    elif op in ("max", "min"):
+        r = f(x, axis=axes, keepdims=keepdim)
+        if r.dtype != dtype:
+            r = r.astype(dtype)
+    elif op == "sum" and x.dtype == dtype and dtype.kind == "f" and x.ndim == 2 and axes == (0,) \
+            and x.flags.c_contiguous and _core is not None and x.shape[0] > 1:
+        # column sums of a C-contiguous matrix: numpy's strided pairwise loop is slow here
+        r = np.empty(x.shape[1], dtype)
+        _core.reduce_sum(x.reshape(x.shape[0], 1, x.shape[1]).transpose(1, 0, 2), r.reshape(1, -1))
+        if keepdim:
+            r = r.reshape(1, -1)
+    else:
+        r = f(x, axis=axes, keepdims=keepdim, dtype=dtype)
+    return r if type(r) is np.ndarray else np.asarray(r)
+
+
+def var(x, axes, correction, keepdim, dtype):
+    r = np.var(x, axis=axes, ddof=correction, keepdims=keepdim, dtype=dtype)
+    return np.asarray(r).astype(dtype, copy=False)
+
+
+def argreduce(op, x, axis, keepdim):
+    f = np.argmax if op == "argmax" else np.argmin
+    if x.dtype.kind == "f" and axis is not None and x.size and np.isnan(x).any():
+        # torch: NaN is the extreme value for both argmax and argmin
+        r = np.argmax(np.isnan(x), axis=axis)
+        has = np.isnan(x).any(axis=axis)
+        r = np.where(has, r, f(np.where(np.isnan(x), 0, x), axis=axis))
+    else:
+        r = f(x, axis=axis)
+    r = np.asarray(r, dtype=np.int64)
+    if keepdim and axis is not None:
+        r = np.expand_dims(r, axis)
+    elif keepdim:
+        r = r.reshape((1,) * x.ndim)
+    return r
+
+
+def max_min_dim(op, x, axis, keepdim):
+    idx = argreduce("argmax" if op == "max" else "argmin", x, axis, True)
+    vals = np.take_along_axis(x, idx, axis)
+    if not keepdim:
+        vals = np.squeeze(vals, axis)
+        idx = np.squeeze(idx, axis)
+    return vals, idx
+
+
+def logsumexp(x, axes, keepdim):
+    m = np.max(x, axis=axes, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    r = np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True)) + m
+    if not keepdim:
+        r = np.squeeze(r, axis=axes)
+    return np.asarray(r, dtype=x.dtype)
+
+
+def cumulative(op, x, axis, dtype):
+    if op == "cumsum":
+        return np.cumsum(x, axis=axis, dtype=dtype)
+    if op == "cumprod":
+        return np.cumprod(x, axis=axis, dtype=dtype)
+    raise KeyError(op)
+
+
+def cum_extreme(op, x, axis):
+    """cummax/cummin: values and the index of the latest extreme (torch's tie rule)."""
+    xm = np.moveaxis(x, axis, -1)
+    n = xm.shape[-1]
+    vals = np.maximum.accumulate(xm, axis=-1) if op == "cummax" else np.minimum.accumulate(xm, axis=-1)
+    hit = xm == vals
+    if xm.dtype.kind == "f":
+        nan = np.isnan(xm)
+        seen_nan = np.logical_or.accumulate(nan, axis=-1)
+        hit = hit | (nan & seen_nan)
+        vals = np.where(seen_nan, np.nan, vals)
+        hit = np.where(seen_nan, nan, hit)
+    pos = np.where(hit, np.arange(n), -1)
+    idx = np.maximum.accumulate(pos, axis=-1)
+    return np.moveaxis(vals, -1, axis).astype(x.dtype), np.moveaxis(idx, -1, axis).astype(np.int64)
+
+
+def sort(x, axis, descending, stable):
+    if descending:
+        if x.dtype.kind == "b":
+            key = ~x
+        elif x.dtype.kind == "u":
+            key = np.iinfo(x.dtype).max - x
+        elif x.dtype.kind == "f":
+            key = np.negative(x)
+            key = np.where(np.isnan(x), -np.inf, key)  # NaN sorts first when descending
+        else:
+            key = -x.astype(np.int64) if x.dtype != np.int64 else np.negative(x)
+        idx = np.argsort(key, axis=axis, kind="stable")
+    else:
+        idx = np.argsort(x, axis=axis, kind="stable")
+    return np.take_along_axis(x, idx, axis), idx.astype(np.int64, copy=False)
+
+
+def topk(x, k, axis, largest, sorted_):
+    vals, idx = sort(x, axis, largest, True)
+    sl = [slice(None)] * x.ndim
+    sl[axis] = slice(0, k)
+    sl = tuple(sl)
+    return np.ascontiguousarray(vals[sl]), np.ascontiguousarray(idx[sl])
+
+
+# ---------------------------------------------------------------------------------------------
+# linear algebra
+# ---------------------------------------------------------------------------------------------
+
+
+def matmul(a, b, dtype):
+    if a.dtype.kind in "biu" or a.dtype == np.float16:
+        r = np.matmul(a.astype(np.float64 if a.dtype.kind != "f" else np.float32),
+                      b.astype(np.float64 if b.dtype.kind != "f" else np.float32))
+        return r.astype(dtype)
+    r = np.matmul(a, b)
+    return r if type(r) is np.ndarray else np.asarray(r)
+
+
+# ---------------------------------------------------------------------------------------------
+# softmax family (fused Cython kernels over (outer, n, inner) when built)
+# ---------------------------------------------------------------------------------------------
+
+
+def _axis_kernel(kernel, x, axis, *extra):
+    x3 = _as_3d(x, axis)
+    out = np.empty_like(x3)
+    kernel(x3, *[_as_3d(e, axis) for e in extra], out)
+    return out.reshape(x.shape)
+
+
+def softmax(x, axis):
+    if _core is not None and x.dtype.kind == "f" and x.dtype != np.float16 and x.size:
+        return _axis_kernel(_core.softmax, x, axis)
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def log_softmax(x, axis):
+    if _core is not None and x.dtype.kind == "f" and x.dtype != np.float16 and x.size:
+        return _axis_kernel(_core.log_softmax, x, axis)
+    s = x - np.max(x, axis=axis, keepdims=True)
+    return s - np.log(np.exp(s).sum(axis=axis, keepdims=True))
+
+
+def softmax_backward(y, gy, axis):
+    if _core is not None and y.dtype.kind == "f" and y.dtype != np.float16 and y.size:
+        return _axis_kernel(_core.softmax_backward, y, axis, gy.astype(y.dtype, copy=False))
+    return y * (gy - (gy * y).sum(axis=axis, keepdims=True))
+
+
+def log_softmax_backward(y, gy, axis):
+    if _core is not None and y.dtype.kind == "f" and y.dtype != np.float16 and y.size:
+        return _axis_kernel(_core.log_softmax_backward, y, axis, gy.astype(y.dtype, copy=False))
+    return gy - np.exp(y) * gy.sum(axis=axis, keepdims=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# indexing
+# ---------------------------------------------------------------------------------------------
+
+
+def index_select(x, axis, idx):
+    return np.take(x, idx, axis=axis)
+
+
+def gather(x, axis, idx):
+    return np.take_along_axis(x, idx, axis)
+
+
+def _scatter_index(idx, axis):
+    grids = np.indices(idx.shape, sparse=True)
+    return tuple(idx if d == axis else g for d, g in enumerate(grids))
+
+
+def scatter_(x, axis, idx, src, reduce=None):
+    """In place: x[..., idx[i], ...] (op)= src[i] along ``axis``."""
+    key = _scatter_index(idx, axis)
+    if not isinstance(src, np.ndarray):
+        src = np.full(idx.shape, src, dtype=x.dtype)
+    else:
+        src = src[tuple(slice(0, s) for s in idx.shape)]
+    if reduce is None:
+        x[key] = src
+    elif reduce in ("add", "sum"):
+        np.add.at(x, key, src)
+    elif reduce in ("multiply", "prod"):
+        np.multiply.at(x, key, src)
+    elif reduce == "amax":
+        np.maximum.at(x, key, src)
+    elif reduce == "amin":
+        np.minimum.at(x, key, src)
+    else:
+        raise ValueError(f"unknown reduce {reduce!r}")
+    return x
+
+
+def scatter_add_(x, axis, idx, src):
+    return scatter_(x, axis, idx, src, "add")
+
+
+def index_add_(x, axis, idx, src, alpha):
+    xm = np.moveaxis(x, axis, 0)
+    sm = np.moveaxis(src, axis, 0)
+    if alpha != 1:
+        sm = sm * alpha
+    np.add.at(xm, idx, sm.astype(x.dtype, copy=False))
+    return x
+
+
+def index_copy_(x, axis, idx, src):
+    np.moveaxis(x, axis, 0)[idx] = np.moveaxis(src, axis, 0)
+    return x
+
+
+def index_fill_(x, axis, idx, value):
+    np.moveaxis(x, axis, 0)[idx] = value
+    return x
+
+
+def getitem_advanced(x, key):
+    r = x[key]
+    return r if type(r) is np.ndarray else np.asarray(r)
+
+
+def setitem(x, key, value):
+    x[key] = value
+
+
+def index_put_(x, key, value, accumulate):
+    if accumulate:
+        np.add.at(x, key, value)
+    else:
+        x[key] = value
+    return x
+
+
+def nonzero(x):
+    return np.ascontiguousarray(np.argwhere(x), dtype=np.int64)
+
+
+def masked_fill(x, mask, value):
+    return np.where(mask, np.asarray(value, dtype=x.dtype), x)
+
+
+def embedding_backward(idx, gout, num_weights, padding_idx):
+    d = gout.shape[-1]
+    flat_idx = np.ascontiguousarray(idx.reshape(-1), dtype=np.int64)
+    g2 = np.ascontiguousarray(gout.reshape(-1, d))
+    gw = np.zeros((num_weights, d), dtype=gout.dtype)
+    if _core is not None and g2.dtype in (np.float32, np.float64):
+        _core.embedding_backward(flat_idx, g2, gw, -1 if padding_idx is None else padding_idx)
+    else:
+        np.add.at(gw, flat_idx, g2)
+        if padding_idx is not None:
+            gw[padding_idx] = 0
+    return gw
+
+
+# ---------------------------------------------------------------------------------------------
+# random numbers: counter-based Philox4x32-10, the same stream as the OpenCL kernels
+# ---------------------------------------------------------------------------------------------
+
+
+def _philox_fallback(seed, offset, n):
+    bits = np.random.Generator(np.random.Philox(key=seed, counter=offset)).integers(
+        0, 2**32, size=(n, 4), dtype=np.uint64
+    )
+    return bits.astype(np.uint32)
+
+
+def random_uniform(shape, dtype, seed, offset):
+    n = int(np.prod(shape, dtype=np.int64))
+    out = np.empty(n, dtype if dtype in (np.float32, np.float64) else np.float64)
+    if _core is not None:
+        _core.philox_uniform(seed, offset, out)
+    else:
+        r = _philox_fallback(seed, offset, n)
+        out[:] = ((r[:, 0] >> 5).astype(np.float64) * 67108864.0 + (r[:, 1] >> 6)) * 2.0**-53
+    return out.astype(dtype, copy=False).reshape(shape)
+
+
+def random_normal(shape, dtype, seed, offset):
+    n = int(np.prod(shape, dtype=np.int64))
+    out = np.empty(n, dtype if dtype in (np.float32, np.float64) else np.float64)
+    if _core is not None:
+        _core.philox_normal(seed, offset, out)
+    else:
+        r = _philox_fallback(seed, offset, n).astype(np.float64)
+        u1 = 1.0 - ((r[:, 0] // 32) * 67108864.0 + r[:, 1] // 64) * 2.0**-53
+        u2 = ((r[:, 2] // 32) * 67108864.0 + r[:, 3] // 64) * 2.0**-53
+        out[:] = np.sqrt(-2.0 * np.log(u1)) * np.cos(2 * np.pi * u2)
+    return out.astype(dtype, copy=False).reshape(shape)
+
+
+def random_bits(shape, seed, offset):
+    n = int(np.prod(shape, dtype=np.int64))
+    out = np.empty(n, np.uint32)
+    if _core is not None:
+        _core.philox_bits(seed, offset, out)
+    else:
+        out[:] = _philox_fallback(seed, offset, n)[:, 0]
+    return out.reshape(shape)
+
+
+def synchronize():
+    return None

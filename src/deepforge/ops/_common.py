@@ -1,0 +1,104 @@
+"""Helpers shared by the op modules: the no-grad fast path, in-place rules, dim wrapping."""
+
+from __future__ import annotations
+
+from ..autograd.grad_mode import STATE
+from ..tensor import Tensor, _wrap_dim
+
+__all__ = ["call", "NULL_CTX", "needs_grad", "wrap_dim", "wrap_dims", "check_inplace", "commit_inplace"]
+
+
+class _NullCtx:
+    """Stands in for ctx when no graph is recorded: saving is a no-op."""
+
+    needs_input_grad = ()
+
+    def save_for_backward(self, *tensors):
+        pass
+
+    def mark_non_differentiable(self, *tensors):
+        pass
+
+    def mark_dirty(self, *tensors):
+        pass
+
+    def set_materialize_grads(self, value):
+        pass
+
+    def __setattr__(self, name, value):
+        pass  # builtin forwards may stash metadata on ctx; nothing needs it without a graph
+
+
+NULL_CTX = _NullCtx()
+
+
+def needs_grad(*args) -> bool:
+    if not STATE.enabled:
+        return False
+    for a in args:
+        if isinstance(a, Tensor) and a._rg:
+            return True
+    return False
+
+
+def call(fn, *args):
+    """Run a builtin Function: record a graph node only when some input requires grad."""
+    if STATE.enabled:
+        for a in args:
+            if isinstance(a, Tensor) and a._rg:
+                return fn.apply(*args)
+    return fn.forward(NULL_CTX, *args)
+
+
+def wrap_dim(dim: int, ndim: int) -> int:
+    return _wrap_dim(dim, ndim)
+
+
+def wrap_dims(dim, ndim: int) -> tuple:
+    """Normalise an int / sequence / None ``dim`` argument to a sorted tuple of axes."""
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, (list, tuple)):
+        axes = tuple(sorted(_wrap_dim(d, ndim) for d in dim))
+        if len(set(axes)) != len(axes):
+            raise RuntimeError(f"dim {axes} appears multiple times in the list of dims")
+        return axes
+    return (_wrap_dim(dim, ndim),)
+
+
+def check_inplace(x: Tensor, op: str) -> None:
+    """Refuse in-place changes autograd could not track correctly."""
+    if not STATE.enabled:
+        return
+    if x.grad_fn is None and x._rg:
+        raise RuntimeError(
+            f"{op}: a leaf Variable that requires grad is being used in an in-place operation."
+        )
+    base = x._base
+    if base is not None and base._rg:
+        if base.grad_fn is None:
+            raise RuntimeError(
+                f"{op}: a view of a leaf Variable that requires grad is being used in an in-place operation."
+            )
+        raise RuntimeError(
+            f"{op}: in-place modification of a view of a tensor that requires grad is not supported "
+            "by deepforge's autograd yet; use an out-of-place op (e.g. deepforge.where, index_put, "
+            "or cat) instead"
+        )
+
+
+def commit_inplace(x: Tensor, result: Tensor) -> Tensor:
+    """Write ``result`` (computed out of place) into ``x`` and move x's history to it."""
+    from ._dispatch import backend_of
+
+    if result._data.shape != x._data.shape:
+        raise RuntimeError(
+            f"output with shape {list(x.shape)} doesn't match the broadcast shape {list(result.shape)}"
+        )
+    backend_of(x).copy_(x._data, result._data)
+    x._vc[0] += 1
+    if result._rg and STATE.enabled:
+        x.grad_fn = result.grad_fn
+        x._output_nr = result._output_nr
+        x._rg = True
+    return x

@@ -1,0 +1,519 @@
+"""Differentiable binary and ternary elementwise ops (broadcasting; scalars allowed).
+
+Backward formulas return gradients of the broadcast shape; the engine reduces them to each
+input's shape (``autograd.engine.sum_to_shape``), the one place broadcasting is undone.
+"""
+
+from __future__ import annotations
+
+from .. import _dtype as dt
+from ..autograd.function import Function
+from ..autograd.grad_mode import STATE
+from ..tensor import Tensor
+from . import _dispatch as D
+from ._common import NULL_CTX, call, check_inplace, commit_inplace
+
+__all__ = [
+    "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "floor_divide",
+    "pow", "float_power", "atan2", "arctan2", "hypot", "maximum", "minimum", "fmax", "fmin",
+    "fmod", "remainder", "logaddexp", "logaddexp2", "copysign", "rsub",
+    "eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less", "less_equal",
+    "not_equal", "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or",
+    "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift", "where", "clamp", "clip",
+    "clamp_min", "clamp_max", "lerp", "addcmul", "addcdiv", "xlogy", "squared_difference",
+]
+
+
+def _is_t(x) -> bool:
+    return isinstance(x, Tensor)
+
+
+def _check_bool_sub(a, b):
+    if (getattr(a, "_dtype", None) is dt.bool_ or isinstance(a, bool)) and \
+            (getattr(b, "_dtype", None) is dt.bool_ or isinstance(b, bool)):
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` "
+            "or `logical_xor()` operator instead."
+        )
+
+
+class Add(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        return D.binary("add", a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, g
+
+
+class Sub(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        _check_bool_sub(a, b)
+        return D.binary("sub", a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, -g
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a if _is_t(a) else None, b if _is_t(b) else None)
+        if not _is_t(a):
+            ctx.a = a
+        if not _is_t(b):
+            ctx.b = b
+        return D.binary("mul", a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        a = ctx.a if a is None else a
+        b = ctx.b if b is None else b
+        na, nb = ctx.needs_input_grad
+        return (g * b if na else None), (g * a if nb else None)
+
+
+class Div(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        d = D.float_result(D.result_type_of(a, b))
+        ctx.save_for_backward(a if _is_t(a) else None, b if _is_t(b) else None)
+        if not _is_t(a):
+            ctx.a = a
+        if not _is_t(b):
+            ctx.b = b
+        return D.binary("div", a, b, dtype=d)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        a = ctx.a if a is None else a
+        b = ctx.b if b is None else b
+        na, nb = ctx.needs_input_grad
+        return (g / b if na else None), (-g * a / (b * b) if nb else None)
+
+
+class Pow(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        d = D.result_type_of(a, b)
+        if d.category < 2 and _is_t(b) and b._dtype.category < 2 and bool((b < 0).any()):
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
+        if d.category < 2 and not _is_t(b) and isinstance(b, int) and b < 0:
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
+        y = D.binary("pow", a, b, dtype=d)
+        ctx.save_for_backward(a if _is_t(a) else None, b if _is_t(b) else None, y)
+        if not _is_t(a):
+            ctx.a = a
+        if not _is_t(b):
+            ctx.b = b
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, y = ctx.saved_tensors
+        a = ctx.a if a is None else a
+        b = ctx.b if b is None else b
+        na, nb = ctx.needs_input_grad
+        ga = gb = None
+        if na:
+            if not _is_t(b) and b == 0:
+                ga = g * 0.0
+            elif not _is_t(b):
+                ga = g * b * a ** (b - 1)
+            else:
+                ga = where(b == 0, 0.0, g * b * a ** (b - 1.0))
+        if nb:
+            if _is_t(a):
+                ga_log = where((a == 0) & (b >= 0), 0.0, g * y * a.log())
+            else:
+                import math
+
+                ga_log = g * y * (math.log(a) if a > 0 else float("nan") if a < 0 else 0.0)
+            gb = ga_log
+        return ga, gb
+
+
+def _binary_fn(name, grad_a, grad_b, float_out=False, save_out=False):
+    """A Function for a binary op whose derivatives are expressions of (a, b, y, g)."""
+
+    def forward(ctx, a, b):
+        d = D.result_type_of(a, b)
+        if float_out:
+            d = D.float_result(d)
+        y = D.binary(name, a, b, dtype=d)
+        ctx.save_for_backward(a if _is_t(a) else None, b if _is_t(b) else None, y if save_out else None)
+        if not _is_t(a):
+            ctx.a = a
+        if not _is_t(b):
+            ctx.b = b
+        return y
+
+    def backward(ctx, g):
+        a, b, y = ctx.saved_tensors
+        a = ctx.a if a is None else a
+        b = ctx.b if b is None else b
+        na, nb = ctx.needs_input_grad
+        return (grad_a(a, b, y, g) if na else None), (grad_b(a, b, y, g) if nb else None)
+
+    cls_name = "".join(p.capitalize() for p in name.split("_"))
+    return type(cls_name, (Function,), {"forward": staticmethod(forward), "backward": staticmethod(backward)})
+
+
+def _tie_split(mask_win, eq, g):
+    return where(eq, g * 0.5, where(mask_win, g, 0.0))
+
+
+Atan2 = _binary_fn("atan2", lambda a, b, y, g: g * b / (a * a + b * b),
+                   lambda a, b, y, g: -g * a / (a * a + b * b), float_out=True)
+Hypot = _binary_fn("hypot", lambda a, b, y, g: g * a / y, lambda a, b, y, g: g * b / y,
+                   float_out=True, save_out=True)
+Maximum = _binary_fn("maximum", lambda a, b, y, g: _tie_split(a > b, a == b, g),
+                     lambda a, b, y, g: _tie_split(b > a, a == b, g))
+Minimum = _binary_fn("minimum", lambda a, b, y, g: _tie_split(a < b, a == b, g),
+                     lambda a, b, y, g: _tie_split(b < a, a == b, g))
+Fmax = _binary_fn("fmax", lambda a, b, y, g: where((a >= b) | b.isnan(), g, 0.0),
+                  lambda a, b, y, g: where(~((a >= b) | b.isnan()), g, 0.0))
+Fmin = _binary_fn("fmin", lambda a, b, y, g: where((a <= b) | b.isnan(), g, 0.0),
+                  lambda a, b, y, g: where(~((a <= b) | b.isnan()), g, 0.0))
+Fmod = _binary_fn("fmod", lambda a, b, y, g: g, lambda a, b, y, g: -g * (a / b).trunc())
+Remainder = _binary_fn("remainder", lambda a, b, y, g: g, lambda a, b, y, g: -g * (a / b).floor())
+Logaddexp = _binary_fn("logaddexp", lambda a, b, y, g: g * (a - y).exp(),
+                       lambda a, b, y, g: g * (b - y).exp(), float_out=True, save_out=True)
+Copysign = _binary_fn("copysign", lambda a, b, y, g: g * a.sign() * y.sign(),
+                      lambda a, b, y, g: g * 0.0, float_out=True, save_out=True)
+
+
+class FloorDivide(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        return D.binary("floordiv", a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 0.0, g * 0.0
+
+
+def _scalar_or(x):
+    return x
+
+
+def add(input, other, *, alpha=1, out=None):
+    if alpha != 1:
+        other = mul(other, alpha)
+    if out is not None:
+        return _out(Add, out, input, other)
+    if STATE.enabled and ((_is_t(input) and input._rg) or (_is_t(other) and other._rg)):
+        return Add.apply(input, other)
+    return D.binary("add", input, other)
+
+
+def sub(input, other, *, alpha=1, out=None):
+    if alpha != 1:
+        other = mul(other, alpha)
+    if out is not None:
+        return _out(Sub, out, input, other)
+    return call(Sub, input, other)
+
+
+def rsub(input, other, *, alpha=1):
+    return sub(other, input, alpha=alpha)
+
+
+def mul(input, other, *, out=None):
+    if out is not None:
+        return _out(Mul, out, input, other)
+    if STATE.enabled and ((_is_t(input) and input._rg) or (_is_t(other) and other._rg)):
+        return Mul.apply(input, other)
+    return D.binary("mul", input, other)
+
+
+def div(input, other, *, rounding_mode=None, out=None):
+    if rounding_mode is None:
+        fn = Div
+    elif rounding_mode == "trunc":
+        r = call(Div, input, other)
+        d = D.result_type_of(input, other)
+        r = r.trunc()
+        return r if d.category >= 2 else r.to(d)
+    elif rounding_mode == "floor":
+        fn = FloorDivide
+    else:
+        raise ValueError(
+            f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'"
+        )
+    if out is not None:
+        return _out(fn, out, input, other)
+    return call(fn, input, other)
+
+
+def floor_divide(input, other, *, out=None):
+    if out is not None:
+        return _out(FloorDivide, out, input, other)
+    return call(FloorDivide, input, other)
+
+
+def pow(input, exponent, *, out=None):
+    if out is not None:
+        return _out(Pow, out, input, exponent)
+    if not _is_t(exponent) and exponent == 2 and _is_t(input):
+        return input.square() if input._dtype.category >= 1 else call(Pow, input, exponent)
+    return call(Pow, input, exponent)
+
+
+def float_power(input, exponent):
+    a = input.double() if _is_t(input) else float(input)
+    b = exponent.double() if _is_t(exponent) else exponent
+    return pow(a, b)
+
+
+def _out(fn, out, *args):
+    if STATE.enabled and (out._rg or any(_is_t(a) and a._rg for a in args)):
+        raise RuntimeError(
+            f"{fn.__name__.lower()}(): functions with out=... arguments don't support automatic "
+            "differentiation, but one of the arguments requires grad."
+        )
+    from .shape import resize_out
+
+    return resize_out(out, fn.forward(NULL_CTX, *args))
+
+
+def _public(fn_cls, name):
+    def op(input, other, *, out=None):
+        if out is not None:
+            return _out(fn_cls, out, input, other)
+        return call(fn_cls, input, other)
+
+    op.__name__ = name
+    return op
+
+
+atan2 = arctan2 = _public(Atan2, "atan2")
+hypot = _public(Hypot, "hypot")
+maximum = _public(Maximum, "maximum")
+minimum = _public(Minimum, "minimum")
+fmax = _public(Fmax, "fmax")
+fmin = _public(Fmin, "fmin")
+fmod = _public(Fmod, "fmod")
+remainder = _public(Remainder, "remainder")
+logaddexp = _public(Logaddexp, "logaddexp")
+copysign = _public(Copysign, "copysign")
+subtract = sub
+multiply = mul
+divide = div
+true_divide = div
+
+
+def logaddexp2(input, other):
+    import math
+
+    ln2 = math.log(2.0)
+    return logaddexp(input * ln2, other * ln2) / ln2
+
+
+def xlogy(input, other):
+    if not _is_t(input):
+        input = D.wrap(D.backend_of(other).full((), input, dt.get_default_dtype().np), dt.get_default_dtype(), other._device)
+    return where(input == 0, 0.0, input * (other.log() if _is_t(other) else __import__("math").log(other)))
+
+
+def squared_difference(input, other):
+    d = input - other
+    return d * d
+
+
+# comparisons and logic (not differentiable) ---------------------------------------------------
+def _compare(name, pyname=None):
+    def op(input, other, *, out=None):
+        if not _is_t(input):
+            raise TypeError(f"{pyname or name}(): argument 'input' must be Tensor, not {type(input).__name__}")
+        if _is_t(other) or isinstance(other, (int, float, bool)):
+            return D.binary(name, input, other, out_dtype=dt.bool_, out=out)
+        from .creation import as_tensor
+
+        return D.binary(name, input, as_tensor(other, device=input._device), out_dtype=dt.bool_, out=out)
+
+    op.__name__ = pyname or name
+    return op
+
+
+eq = _compare("eq")
+ne = not_equal = _compare("ne")
+lt = less = _compare("lt")
+le = less_equal = _compare("le")
+gt = greater = _compare("gt")
+ge = greater_equal = _compare("ge")
+
+
+def _logical(name):
+    def op(input, other, *, out=None):
+        return D.binary(name, input, other, out_dtype=dt.bool_, out=out)
+
+    op.__name__ = name
+    return op
+
+
+logical_and = _logical("logical_and")
+logical_or = _logical("logical_or")
+logical_xor = _logical("logical_xor")
+
+
+def _bitwise(name, prim):
+    def op(input, other, *, out=None):
+        for x in (input, other):
+            if (_is_t(x) and x._dtype.category > 1) or isinstance(x, float):
+                raise RuntimeError(f"{name}: not implemented for '{x._dtype.name if _is_t(x) else 'float'}' "
+                                   "(needs integer or bool tensors)")
+        return D.binary(prim, input, other, out=out)
+
+    op.__name__ = name
+    return op
+
+
+bitwise_and = _bitwise("bitwise_and", "bitwise_and")
+bitwise_or = _bitwise("bitwise_or", "bitwise_or")
+bitwise_xor = _bitwise("bitwise_xor", "bitwise_xor")
+bitwise_left_shift = _bitwise("bitwise_left_shift", "left_shift")
+bitwise_right_shift = _bitwise("bitwise_right_shift", "right_shift")
+
+
+# ternary ---------------------------------------------------------------------------------------
+class Where(Function):
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        if not _is_t(cond):
+            raise TypeError("where(): argument 'condition' must be Tensor")
+        if cond._dtype is not dt.bool_:
+            if cond._dtype is dt.uint8:
+                cond = cond.bool()
+            else:
+                raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype {cond._dtype.name.capitalize()}")
+        ref = a if _is_t(a) else b if _is_t(b) else cond
+        D.check_same_device("where", cond, a, b)
+        d = D.result_type_of(a, b) if (_is_t(a) or _is_t(b)) else dt.result_type(a, b)
+        ctx.save_for_backward(cond)
+        x = a._data if _is_t(a) else D.to_backend_scalar(a, d)
+        y = b._data if _is_t(b) else D.to_backend_scalar(b, d)
+        shape = D.broadcast_shapes(cond._data.shape, getattr(x, "shape", ()), getattr(y, "shape", ()))
+        data = D.backend_of(ref).where(cond._data, x, y, d.np)
+        if data.shape != shape:  # pragma: no cover - backend broadcasting guarantee
+            raise RuntimeError("where: backend returned a wrong shape")
+        return D.wrap(data, d, ref._device)
+
+    @staticmethod
+    def backward(ctx, g):
+        (cond,) = ctx.saved_tensors
+        _, na, nb = ctx.needs_input_grad
+        return None, (where(cond, g, 0.0) if na else None), (where(cond, 0.0, g) if nb else None)
+
+
+def where(condition, input=None, other=None, *, out=None):
+    if input is None and other is None:
+        return condition.nonzero(as_tuple=True)
+    r = call(Where, condition, input, other)
+    if out is not None:
+        from .shape import resize_out
+
+        return resize_out(out, r)
+    return r
+
+
+class Clamp(Function):
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        if lo is None and hi is None:
+            raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
+        d = x._dtype
+        for v in (lo, hi):
+            if v is not None:
+                d = D.result_type_of(x, v)
+                x_d = d
+        x_d = d
+        ctx.save_for_backward(x, lo if _is_t(lo) else None, hi if _is_t(hi) else None)
+        ctx.lo = lo if not _is_t(lo) else None
+        ctx.hi = hi if not _is_t(hi) else None
+        lo_ = lo._data if _is_t(lo) else lo
+        hi_ = hi._data if _is_t(hi) else hi
+        return D.wrap(D.backend_of(x).clamp(x._data, lo_, hi_, x_d.np), x_d, x._device)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, lo_t, hi_t = ctx.saved_tensors
+        lo = lo_t if lo_t is not None else ctx.lo
+        hi = hi_t if hi_t is not None else ctx.hi
+        mask = None
+        if lo is not None:
+            mask = x >= lo
+        if hi is not None:
+            m2 = x <= hi
+            mask = m2 if mask is None else mask & m2
+        nx, nlo, nhi = ctx.needs_input_grad
+        gx = where(mask, g, 0.0) if nx else None
+        glo = where(x < lo, g, 0.0) if nlo else None
+        ghi = where(x > hi, g, 0.0) if nhi else None
+        return gx, glo, ghi
+
+
+def clamp(input, min=None, max=None, *, out=None):
+    r = call(Clamp, input, min, max)
+    if out is not None:
+        from .shape import resize_out
+
+        return resize_out(out, r)
+    return r
+
+
+clip = clamp
+
+
+def clamp_min(input, min):
+    return clamp(input, min=min)
+
+
+def clamp_max(input, max):
+    return clamp(input, max=max)
+
+
+def clamp_(input, min=None, max=None):
+    check_inplace(input, "clamp_")
+    if input._rg or (min is not None and _is_t(min)) or (max is not None and _is_t(max)):
+        return commit_inplace(input, clamp(input, min, max))
+    D.backend_of(input).clamp(input._data, min, max, input._dtype.np, out=input._data)
+    input._vc[0] += 1
+    return input
+
+
+def lerp(input, end, weight, *, out=None):
+    r = input + weight * (end - input)
+    if out is not None:
+        from .shape import resize_out
+
+        return resize_out(out, r)
+    return r
+
+
+def addcmul(input, tensor1, tensor2, *, value=1, out=None):
+    r = input + value * tensor1 * tensor2 if value != 1 else input + tensor1 * tensor2
+    if out is not None:
+        from .shape import resize_out
+
+        return resize_out(out, r)
+    return r
+
+
+def addcdiv(input, tensor1, tensor2, *, value=1, out=None):
+    if _is_t(tensor1) and _is_t(tensor2) and tensor1._dtype.category < 2 and tensor2._dtype.category < 2:
+        raise RuntimeError(
+            "Integer division with addcdiv is no longer supported, and in a future release addcdiv "
+            "will perform a true division of tensor1 and tensor2."
+        )
+    r = input + value * (tensor1 / tensor2) if value != 1 else input + tensor1 / tensor2
+    if out is not None:
+        from .shape import resize_out
+
+        return resize_out(out, r)
+    return r

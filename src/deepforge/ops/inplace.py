@@ -1,0 +1,247 @@
+"""In-place Tensor methods (``add_``, ``mul_``, ``copy_``, ``fill_``, ...).
+
+Without autograd they write straight into the tensor's storage (what optimizers use);
+with autograd they compute out of place and move the tensor's history to the result.
+"""
+
+from __future__ import annotations
+
+from .. import _dtype as dt
+from ..autograd.grad_mode import STATE
+from ..tensor import Tensor
+from . import _dispatch as D
+from . import binary as B
+from ._common import check_inplace, commit_inplace
+
+__all__ = [
+    "add_", "sub_", "mul_", "div_", "pow_", "copy_", "zero_", "fill_", "lerp_", "addcmul_",
+    "addcdiv_", "clamp_", "clip_", "remainder_", "fmod_", "floor_divide_", "maximum_", "minimum_",
+    "atan2_", "hypot_", "where_", "masked_fill_diag_", "neg_inplace", "logical_and_",
+    "logical_or_", "logical_xor_", "bitwise_and_", "bitwise_or_", "bitwise_xor_", "true_divide_",
+    "subtract_", "multiply_", "divide_", "clamp_min_", "clamp_max_", "sign_",
+]
+
+
+def _needs(self, *others) -> bool:
+    if not STATE.enabled:
+        return False
+    if self._rg:
+        return True
+    for o in others:
+        if isinstance(o, Tensor) and o._rg:
+            return True
+    return False
+
+
+def _check_cast(self, other, op):
+    rd = D.result_type_of(self, other)
+    if rd.category > self._dtype.category:
+        raise RuntimeError(
+            f"result type {_pretty(rd)} can't be cast to the desired output type {_pretty(self._dtype)}"
+        )
+    return rd
+
+
+def _pretty(d):
+    return {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+            "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}.get(d.name, d.name)
+
+
+def _binary_inplace(name, prim, fn):
+    def op_(self, other, *, alpha=1, **kwargs):
+        check_inplace(self, name)
+        if alpha != 1:
+            other = B.mul(other, alpha)
+        if _needs(self, other) or kwargs:
+            return commit_inplace(self, fn(self, other, **kwargs) if kwargs else fn(self, other))
+        _check_cast(self, other, name)
+        if isinstance(other, Tensor):
+            if other._device is not self._device:
+                if other.ndim == 0 and other._device.type == "cpu":
+                    other = other.item()
+                else:
+                    raise RuntimeError(
+                        f"{name}: Expected all tensors to be on the same device, but found at least "
+                        f"two devices, {self._device} and {other._device}!"
+                    )
+            else:
+                shape = D.broadcast_shapes(self._data.shape, other._data.shape)
+                if shape != self._data.shape:
+                    raise RuntimeError(
+                        f"output with shape {list(self.shape)} doesn't match the broadcast shape {list(shape)}"
+                    )
+        D.binary(prim, self, other, dtype=self._dtype, out=self)
+        return self
+
+    op_.__name__ = name
+    return op_
+
+
+add_ = _binary_inplace("add_", "add", B.add)
+sub_ = subtract_ = _binary_inplace("sub_", "sub", B.sub)
+mul_ = multiply_ = _binary_inplace("mul_", "mul", B.mul)
+remainder_ = _binary_inplace("remainder_", "remainder", B.remainder)
+fmod_ = _binary_inplace("fmod_", "fmod", B.fmod)
+floor_divide_ = _binary_inplace("floor_divide_", "floordiv", B.floor_divide)
+maximum_ = _binary_inplace("maximum_", "maximum", B.maximum)
+minimum_ = _binary_inplace("minimum_", "minimum", B.minimum)
+atan2_ = _binary_inplace("atan2_", "atan2", B.atan2)
+hypot_ = _binary_inplace("hypot_", "hypot", B.hypot)
+pow_ = _binary_inplace("pow_", "pow", B.pow)
+
+
+def div_(self, other, *, rounding_mode=None):
+    check_inplace(self, "div_")
+    if _needs(self, other) or rounding_mode is not None:
+        return commit_inplace(self, B.div(self, other, rounding_mode=rounding_mode).to(self._dtype))
+    if self._dtype.category < 2:
+        raise RuntimeError(
+            f"result type Float can't be cast to the desired output type {_pretty(self._dtype)}"
+        )
+    D.binary("div", self, other, dtype=self._dtype, out=self)
+    return self
+
+
+true_divide_ = divide_ = div_
+
+
+def _logical_inplace(name, fn):
+    def op_(self, other):
+        r = fn(self, other)
+        D.backend_of(self).copy_(self._data, r._data)
+        self._vc[0] += 1
+        return self
+
+    op_.__name__ = name
+    return op_
+
+
+logical_and_ = _logical_inplace("logical_and_", B.logical_and)
+logical_or_ = _logical_inplace("logical_or_", B.logical_or)
+logical_xor_ = _logical_inplace("logical_xor_", B.logical_xor)
+bitwise_and_ = _logical_inplace("bitwise_and_", B.bitwise_and)
+bitwise_or_ = _logical_inplace("bitwise_or_", B.bitwise_or)
+bitwise_xor_ = _logical_inplace("bitwise_xor_", B.bitwise_xor)
+
+
+def copy_(self, src, non_blocking: bool = False) -> Tensor:
+    """Copy ``src`` into ``self`` (broadcasting, casting, across devices)."""
+    check_inplace(self, "copy_")
+    if not isinstance(src, Tensor):
+        raise TypeError(f"copy_(): argument 'other' must be Tensor, not {type(src).__name__}")
+    shape = D.broadcast_shapes(self._data.shape, src._data.shape)
+    if shape != self._data.shape:
+        raise RuntimeError(
+            f"output with shape {list(self.shape)} doesn't match the broadcast shape {list(shape)}"
+        )
+    if _needs(self, src):
+        r = src.to(self._device, self._dtype).expand(self._data.shape)
+        if not r._rg:
+            r = r + self * 0  # self's old history now gets a zero gradient
+        return commit_inplace(self, r)
+    be = D.backend_of(self)
+    if src._device != self._device:
+        host = D.backend_of(src).to_numpy(src._data)
+        if self._device.type == "cpu":
+            be.copy_(self._data, host)
+        else:
+            import numpy as np
+
+            tmp = be.from_numpy(np.ascontiguousarray(host.astype(self._dtype.np, copy=False)))
+            be.copy_(self._data, tmp)
+    else:
+        be.copy_(self._data, src._data)
+    self._vc[0] += 1
+    return self
+
+
+def fill_(self, value) -> Tensor:
+    check_inplace(self, "fill_")
+    if isinstance(value, Tensor):
+        if value.ndim != 0:
+            raise RuntimeError(
+                f"fill_ only supports 0-dimension value tensor but got tensor with {value.ndim} dimensions."
+            )
+        if _needs(self, value):
+            return commit_inplace(self, self * 0 + value)
+        value = value.item()
+    if _needs(self):
+        return commit_inplace(self, self * 0 + value)
+    D.backend_of(self).copy_(self._data, value)
+    self._vc[0] += 1
+    return self
+
+
+def zero_(self) -> Tensor:
+    return fill_(self, 0)
+
+
+def lerp_(self, end, weight) -> Tensor:
+    check_inplace(self, "lerp_")
+    if _needs(self, end, weight):
+        return commit_inplace(self, B.lerp(self, end, weight))
+    be = D.backend_of(self)
+    w = weight._data if isinstance(weight, Tensor) else weight
+    be.lerp(self._data, end._data if isinstance(end, Tensor) else end, w, self._dtype.np, out=self._data)
+    self._vc[0] += 1
+    return self
+
+
+def addcmul_(self, tensor1, tensor2, *, value=1) -> Tensor:
+    check_inplace(self, "addcmul_")
+    if _needs(self, tensor1, tensor2):
+        return commit_inplace(self, B.addcmul(self, tensor1, tensor2, value=value))
+    prod = D.binary("mul", tensor1, tensor2)
+    if value != 1:
+        D.binary("mul", prod, value, out=prod)
+    D.binary("add", self, prod, dtype=self._dtype, out=self)
+    return self
+
+
+def addcdiv_(self, tensor1, tensor2, *, value=1) -> Tensor:
+    check_inplace(self, "addcdiv_")
+    if _needs(self, tensor1, tensor2):
+        return commit_inplace(self, B.addcdiv(self, tensor1, tensor2, value=value))
+    q = D.binary("div", tensor1, tensor2, dtype=D.float_result(D.result_type_of(tensor1, tensor2)))
+    if value != 1:
+        D.binary("mul", q, value, out=q)
+    D.binary("add", self, q, dtype=self._dtype, out=self)
+    return self
+
+
+def clamp_(self, min=None, max=None) -> Tensor:
+    return B.clamp_(self, min, max)
+
+
+clip_ = clamp_
+
+
+def clamp_min_(self, min) -> Tensor:
+    return B.clamp_(self, min, None)
+
+
+def clamp_max_(self, max) -> Tensor:
+    return B.clamp_(self, None, max)
+
+
+def where_(self, condition, other):
+    return commit_inplace(self, B.where(condition, self, other))
+
+
+def masked_fill_diag_(self, value):  # pragma: no cover - helper kept for fill_diagonal_
+    raise NotImplementedError
+
+
+def neg_inplace(self):
+    from .unary import neg_
+
+    return neg_(self)
+
+
+def sign_(self):
+    from .unary import sign_ as s
+
+    return s(self)
+
+
+_ = dt
