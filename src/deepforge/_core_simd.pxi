@@ -336,6 +336,13 @@ cdef extern from *:
         return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
     }
 
+    /* 1 if any idx[j] is outside [0, n) (negative values wrap to huge unsigned ones). */
+    DF_CLONES static int df_idx_bad(const int64_t* idx, df_ix m, int64_t n) {
+        uint64_t un = (uint64_t)n; int bad = 0;
+        for (df_ix j = 0; j < m; j++) bad |= (uint64_t)idx[j] >= un;
+        return bad;
+    }
+
     #if defined(__GNUC__) && !defined(__clang__)
     #pragma GCC pop_options
     #endif
@@ -430,3 +437,4 @@ cdef extern from *:
     void df_philox_uniform_d(uint64_t seed, uint64_t offset, uint64_t start, double* out,
                              Py_ssize_t n) noexcept nogil
     double dfs_philox_normal(uint64_t seed, uint64_t offset, uint64_t i) noexcept nogil
+    int df_idx_bad(const int64_t* idx, Py_ssize_t m, int64_t n) noexcept nogil

@@ -60,19 +60,19 @@ def _validate(node, grads):
         shape, dtype, device = m
         if not hasattr(g, "_dtype"):
             raise TypeError(f"function {node.name()} returned a gradient of type {type(g).__name__} at index {i}, expected a Tensor")
-        if g.shape != shape:
+        if g._data.shape != shape:
             try:
                 g = sum_to_shape(g, shape)
             except Exception:
                 g = None
-            if g is None or g.shape != shape:
+            if g is None or g._data.shape != shape:
                 raise RuntimeError(
                     f"Function {node.name()} returned an invalid gradient at index {i} - got "
                     f"{list(grads[i].shape)} but expected shape compatible with {list(shape)}"
                 )
         if g._dtype is not dtype:
             g = g.to(dtype)
-        if g._device != device:
+        if g._device is not device and g._device != device:
             raise RuntimeError(
                 f"Function {node.name()} returned an invalid gradient at index {i} - expected "
                 f"device {device} but got {g._device}"

@@ -179,6 +179,18 @@ def _producer(t) -> str:
     return t.grad_fn.name() if t.grad_fn is not None else "a leaf"
 
 
+def _first_param(fwd) -> tuple:
+    import inspect
+
+    if fwd is None:
+        return ("ctx",)
+    fn = fwd.__func__ if isinstance(fwd, staticmethod) else fwd
+    try:
+        return tuple(inspect.signature(fn).parameters)[:1]
+    except (TypeError, ValueError):
+        return ("ctx",)
+
+
 class _FunctionMeta(type):
     """Gives each Function subclass its own ctx/node class named ``<Name>Backward0``."""
 
@@ -187,6 +199,10 @@ class _FunctionMeta(type):
         node_name = name if name.endswith("Backward0") else f"{name}Backward0"
         cls._ctx_cls = type(node_name, (FunctionCtx,), {"_fn": cls, "__slots__": ()})
         cls._ctx_cls.__qualname__ = node_name
+        # PyTorch's "forward without ctx + setup_context" style, decided once per class
+        setup = ns.get("setup_context")
+        cls._separate_setup = setup is not None and bases != (object,) and \
+            "ctx" not in _first_param(ns.get("forward"))
 
 
 class Function(metaclass=_FunctionMeta):
@@ -208,59 +224,65 @@ class Function(metaclass=_FunctionMeta):
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        from ..tensor import Tensor
-
-        needs = False
-        if STATE.enabled:
-            for a in args:
-                if isinstance(a, Tensor) and a.requires_grad:
-                    needs = True
-                    break
+        Tensor = _tensor_cls()
         ctx = cls._ctx_cls()
-        if not needs:
-            return cls._call_forward(ctx, args, kwargs)
-        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        ctx.next_functions = tuple(
-            a._grad_edge() if (isinstance(a, Tensor) and a.requires_grad) else (None, 0) for a in args
-        )
-        ctx._input_meta = tuple(
-            (a.shape, a._dtype, a._device) if isinstance(a, Tensor) else None for a in args
-        )
-        STATE.enabled = False
-        try:
-            out = cls._call_forward(ctx, args, kwargs)
-        finally:
-            STATE.enabled = True
-        return _wrap_outputs(ctx, args, out)
+        if STATE.enabled:
+            needs = []
+            edges = []
+            meta = []
+            any_needs = False
+            for a in args:
+                if isinstance(a, Tensor):
+                    meta.append((a._data.shape, a._dtype, a._device))
+                    if a._rg:
+                        any_needs = True
+                        needs.append(True)
+                        edges.append(a._grad_edge())
+                        continue
+                else:
+                    meta.append(None)
+                needs.append(False)
+                edges.append((None, 0))
+            if any_needs:
+                ctx.needs_input_grad = tuple(needs)
+                ctx.next_functions = tuple(edges)
+                ctx._input_meta = tuple(meta)
+                STATE.enabled = False
+                try:
+                    out = cls._call_forward(ctx, args, kwargs)
+                finally:
+                    STATE.enabled = True
+                return _wrap_outputs(ctx, args, out)
+        return cls._call_forward(ctx, args, kwargs)
 
     @classmethod
     def _call_forward(cls, ctx, args, kwargs):
-        if cls.setup_context is not Function.setup_context and "ctx" not in _forward_params(cls):
+        if cls._separate_setup:
             out = cls.forward(*args, **kwargs)
             cls.setup_context(ctx, args, out)
             return out
         return cls.forward(ctx, *args, **kwargs)
 
 
-@functools.lru_cache(maxsize=None)
-def _forward_params_cached(fwd):
-    import inspect
-
-    return tuple(inspect.signature(fwd).parameters)[:1]
+_TENSOR = None
 
 
-def _forward_params(cls):
-    return _forward_params_cached(cls.forward)
+def _tensor_cls():
+    global _TENSOR
+    if _TENSOR is None:
+        from ..tensor import Tensor
+
+        _TENSOR = Tensor
+    return _TENSOR
 
 
 def _wrap_outputs(ctx, args, out):
-    from ..tensor import Tensor
-
+    Tensor = _TENSOR
     is_tuple = isinstance(out, tuple)
     outs = out if is_tuple else (out,)
     non_diff = ctx._non_differentiable
     dirty = ctx._dirty
-    input_ids = {id(a) for a in args if isinstance(a, Tensor)}
+    input_ids = [id(a) for a in args if isinstance(a, Tensor)]
     wrapped = []
     meta = []
     for i, o in enumerate(outs):
@@ -268,7 +290,7 @@ def _wrap_outputs(ctx, args, out):
             wrapped.append(o)
             meta.append(None)
             continue
-        meta.append((o.shape, o._dtype, o._device))
+        meta.append((o._data.shape, o._dtype, o._device))
         if non_diff is not None and id(o) in non_diff:
             wrapped.append(o)
             continue
