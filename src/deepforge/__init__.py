@@ -34,6 +34,17 @@ from .autograd import enable_grad, inference_mode, is_grad_enabled, is_inference
 from .ops import *  # noqa: F401,F403
 from .ops import creation as _creation
 from .ops.random import default_generator  # noqa: F401
+from ._legacy import (  # noqa: F401
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
+)
 from .serialization import load, save
 from .tensor import Size, Tensor
 
@@ -141,6 +152,53 @@ class iinfo:  # noqa: N801
         self.max = int(ii.max)
         self.min = int(ii.min)
         self.dtype = d.name
+
+
+_deterministic = False
+
+
+def use_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None:
+    """deepforge's kernels are deterministic already (no atomics-order dependence on the
+    CPU; OpenCL float atomics are only used where PyTorch's are nondeterministic too)."""
+    global _deterministic
+    _deterministic = bool(mode)
+
+
+def are_deterministic_algorithms_enabled() -> bool:
+    return _deterministic
+
+
+def set_num_threads(n: int) -> None:
+    """Threads used by deepforge's CPU kernels (OpenMP in _core)."""
+    if n < 1:
+        raise RuntimeError(f"set_num_threads expects a positive integer, got {n}")
+    try:
+        from . import _core
+
+        _core.set_num_threads(int(n))
+    except (ImportError, AttributeError):
+        pass
+    _threads[0] = int(n)
+
+
+def get_num_threads() -> int:
+    try:
+        from . import _core
+
+        return int(_core.num_threads())
+    except (ImportError, AttributeError):
+        return _threads[0]
+
+
+def get_num_interop_threads() -> int:
+    return 1
+
+
+def set_num_interop_threads(n: int) -> None:
+    """deepforge runs ops on the calling thread; kept for API compatibility."""
+
+
+_threads = [__import__("os").cpu_count() or 1]
 
 
 def compile(model=None, **kwargs):  # noqa: A001 - torch.compile is a no-op here

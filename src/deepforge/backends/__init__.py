@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from . import cpu
+from . import cpu, cudnn, mps  # noqa: F401 - cudnn/mps: PyTorch-compatible flag modules
 
 __all__ = ["get_backend", "opencl_device_count", "current_opencl_index", "BACKEND_TYPES"]
 
