@@ -5,9 +5,10 @@ Conventions (the caller, backends/cpu.py, guarantees them):
 
 * Every array argument is C-contiguous; outputs are caller-allocated and written in place.
 * Float kernels accept float32 or float64 (the ``floating`` fused type; all float arguments of one
-  call share the dtype); index arrays are int64.  Scans accept int64 as well (``numeric``) and the
-  data-movement kernels (index_select/gather/scatter) also int32 and uint8 (view bool/int8 as
-  uint8).  A dtype mismatch raises TypeError ("No matching signature").
+  call share the dtype); index arrays are int64.  Scans and the accumulating index kernels accept
+  int64 as well (``numeric``) and the data-movement kernels (index_select/gather/scatter) also
+  int32 and uint8 (view bool/int8 as uint8).  A dtype mismatch raises ValueError ("Buffer dtype
+  mismatch") or TypeError ("No matching signature").
 * Axis kernels take the input reshaped to 3-D ``(outer, n, inner)``: ``n`` is the reduced / scanned
   / indexed axis (or a contiguous run of axes), reductions write ``(outer, inner)``.
 * Shape errors raise ValueError and index errors IndexError, naming the function, the offending
@@ -125,3 +126,4 @@ include "_core_scan.pxi"
 include "_core_index.pxi"
 include "_core_elementwise.pxi"
 include "_core_random.pxi"
+include "_core_nn.pxi"

@@ -15,24 +15,15 @@ cdef inline bint _better(floating v, floating best, bint is_max) noexcept nogil:
 cdef int64_t _arg_seg(const floating* p, Py_ssize_t n, bint is_max,
                       floating* vout) noexcept nogil:
     """Index of the first extreme of p[0:n] (n >= 1); its value goes to *vout if not NULL.
-    Blocks of ARGBLK are screened with the vectorised NaN-propagating max/min; only a block that
-    improves on the running best is rescanned."""
-    cdef floating best = p[0], bm
-    cdef int64_t bi = 0
-    cdef Py_ssize_t b0 = 1, b1, j
-    while b0 < n and best == best:
-        b1 = b0 + ARGBLK if b0 + ARGBLK < n else n
-        bm = _max(p + b0, b1 - b0) if is_max else _min(p + b0, b1 - b0)
-        if _better(bm, best, is_max):
-            for j in range(b0, b1):
-                if (bm != bm and p[j] != p[j]) or p[j] == bm:
-                    best = p[j]
-                    bi = j
-                    break
-        b0 = b1
+    Two vectorised passes: the NaN-propagating extreme, then a 64-wide screened search for its
+    first occurrence (the first NaN when the extreme is NaN)."""
+    cdef floating m = _max(p, n) if is_max else _min(p, n)
     if vout != NULL:
-        vout[0] = best
-    return bi
+        vout[0] = m
+    if floating is float:
+        return df_find_f(p, n, m)
+    else:
+        return df_find_d(p, n, m)
 
 
 cdef void _arg_tile(const floating* x, Py_ssize_t n, Py_ssize_t inner, Py_ssize_t w, bint is_max,

@@ -73,7 +73,7 @@ def tanh(const floating[::1] x, floating[::1] out):
 
 
 def gelu(const floating[::1] x, floating[::1] out):
-    """out = x/2 * (1 + erf(x/sqrt(2))) (float32: A&S erf like PyTorch's vectorised CPU path)."""
+    """out = x * Phi(x) = x/2 * erfc(-x/sqrt(2)) (exact GELU; accurate in the negative tail)."""
     _ew("gelu", EW_GELU, x, NULL, 0, out)
 
 

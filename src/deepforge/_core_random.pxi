@@ -40,11 +40,19 @@ def philox_uniform(uint64_t seed, uint64_t offset, floating[::1] out):
 
 def philox_normal(uint64_t seed, uint64_t offset, floating[::1] out):
     """Standard normal samples (Box-Muller, computed in double, cast to out's dtype)."""
-    cdef Py_ssize_t n = out.shape[0], i
+    cdef Py_ssize_t n = out.shape[0], c, lo
     if n == 0:
         return
     cdef floating* op = &out[0]
-    cdef bint par = _par(n * 16)
-    cdef int nt = _nthreads
-    for i in prange(n, nogil=True, schedule='static', num_threads=nt, use_threads_if=par):
-        op[i] = <floating>dfs_philox_normal(seed, offset, <uint64_t>i)
+    cdef int nch = _rng_chunks(n, 8)
+    for c in prange(nch, nogil=True, schedule='static', num_threads=nch, use_threads_if=nch > 1):
+        lo = _cb(n, c, nch)
+        if floating is float:
+            df_philox_normal_f(seed, offset, <uint64_t>lo, op + lo, _cb(n, c + 1, nch) - lo)
+        else:
+            df_philox_normal_d(seed, offset, <uint64_t>lo, op + lo, _cb(n, c + 1, nch) - lo)
+
+
+def _log_cos2pi(double x, double t):
+    """Test hook: the vectorised log(x) and cos(2*pi*t) used by philox_normal."""
+    return df_log_ool(x), df_cos2pi_ool(t)

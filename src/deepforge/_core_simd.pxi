@@ -8,9 +8,11 @@
 #  * on x86-64 Linux with GCC >= 11 every helper is compiled three times (x86-64-v4 = AVX-512,
 #    x86-64-v3 = AVX2+FMA, baseline SSE2) and picked at load time (target_clones / ifunc), so the
 #    package stays portable while using AVX-512 where present;
-#  * -ffast-math (setup.py) allows re-association, which would destroy Cody-Waite reduction and
-#    the round-to-integer shifter trick, so the helpers are compiled with no-associative-math
-#    (GCC pragma) / fp reassociate(off) (clang).  Multi-lane accumulators keep sums vectorised.
+#  * -ffast-math (setup.py) allows re-association (and unsafe folds such as (a + S) - S -> a),
+#    which would destroy Cody-Waite reduction and the round-to-integer shifter trick, so the
+#    helpers are compiled with no-unsafe-math-optimizations (GCC pragma; trapping math and signed
+#    zeros stay off) / fp reassociate(off) (clang).  Multi-lane accumulators keep sums vectorised.
+#    Consequence: the dfs_* scalar helpers must only be inlined into functions of this block.
 # T/S pairs: float/f and double/d.
 
 cdef extern from *:
@@ -43,7 +45,7 @@ cdef extern from *:
     #endif
     #if defined(__GNUC__) && !defined(__clang__)
     #pragma GCC push_options
-    #pragma GCC optimize ("no-associative-math")
+    #pragma GCC optimize ("no-unsafe-math-optimizations", "no-trapping-math", "no-signed-zeros", "reciprocal-math")
     #endif
 
     #define DF_LANES 32
@@ -127,19 +129,32 @@ cdef extern from *:
         res = u < -20.0f ? -1.0f : res;
         return u != u ? u : res;
     }
-    /* erf for float: Abramowitz-Stegun 7.1.26 (|err| < 1.5e-7, the formula PyTorch's vectorised
-       CPU erf uses), with our vectorisable exp. */
-    static inline float dfs_erf_f(float x) {
+    /* Phi(x) = 0.5 * erfc(-x / sqrt(2)), the normal CDF used by GELU.  float: Numerical-Recipes
+       erfc (relative error < 1.2e-7 on the whole line, so the negative tail keeps float
+       precision), evaluated in double with our vectorisable exp; double: libm erfc. */
+    static inline double dfs_phi_nr(double x) {
         DF_PRECISE
-        float ax = x < 0.0f ? -x : x;
-        float t = 1.0f / (1.0f + 0.3275911f * ax);
-        float p = 1.061405429f;
-        p = p * t - 1.453152027f; p = p * t + 1.421413741f;
-        p = p * t - 0.284496736f; p = p * t + 0.254829592f;
-        float e = 1.0f - p * t * dfs_exp_f(-ax * ax);
-        return x < 0.0f ? -e : e;
+        double z = x * -0.70710678118654752440;
+        double a = z < 0.0 ? -z : z;
+        double t = 1.0 / (1.0 + 0.5 * a);
+        double p = 0.17087277;
+        p = p * t - 0.82215223; p = p * t + 1.48851587; p = p * t - 1.13520398;
+        p = p * t + 0.27886807; p = p * t - 0.18628806; p = p * t + 0.09678418;
+        p = p * t + 0.37409196; p = p * t + 1.00002368; p = p * t - 1.26551223;
+        double e = t * dfs_exp_d(p - a * a);
+        return 0.5 * (z < 0.0 ? 2.0 - e : e);
     }
-    static inline double dfs_erf_d(double x) { return erf(x); }
+    static inline float dfs_gelu_f(float x) { return (float)((double)x * dfs_phi_nr((double)x)); }
+    static inline double dfs_gelu_d(double x) { return x * (0.5 * erfc(x * -0.70710678118654752440)); }
+    static inline float dfs_gelu_bwd_f(float x, float gy) {
+        double xd = (double)x;
+        double pdf = dfs_exp_d(-0.5 * xd * xd) * 0.39894228040143267794;
+        return (float)((double)gy * (dfs_phi_nr(xd) + xd * pdf));
+    }
+    static inline double dfs_gelu_bwd_d(double x, double gy) {
+        double pdf = dfs_exp_d(-0.5 * x * x) * 0.39894228040143267794;
+        return gy * (0.5 * erfc(x * -0.70710678118654752440) + x * pdf);
+    }
 
     #define DF_SCALARS(T, S) \\
     static inline T dfs_sigmoid_##S(T x) { \\
@@ -199,14 +214,18 @@ cdef extern from *:
     DF_CLONES static void df_relu_bwd_##S(const T* x, const T* gy, T* gx, df_ix n) { \\
         for (df_ix i = 0; i < n; i++) gx[i] = x[i] > (T)0 ? gy[i] : (T)0; } \\
     DF_CLONES static void df_gelu_##S(const T* x, T* y, df_ix n) { DF_PRECISE \\
-        for (df_ix i = 0; i < n; i++) { T v = x[i]; \\
-            y[i] = v * (T)0.5 * ((T)1 + dfs_erf_##S(v * (T)0.70710678118654752440)); } } \\
+        for (df_ix i = 0; i < n; i++) y[i] = dfs_gelu_##S(x[i]); } \\
     DF_CLONES static void df_gelu_bwd_##S(const T* x, const T* gy, T* gx, df_ix n) { DF_PRECISE \\
-        for (df_ix i = 0; i < n; i++) { T v = x[i]; \\
-            T cdf = (T)0.5 * ((T)1 + dfs_erf_##S(v * (T)0.70710678118654752440)); \\
-            T pdf = dfs_exp_##S((T)-0.5 * v * v) * (T)0.39894228040143267794; \\
-            gx[i] = gy[i] * (cdf + v * pdf); } } \\
+        for (df_ix i = 0; i < n; i++) gx[i] = dfs_gelu_bwd_##S(x[i], gy[i]); } \\
     /* ---- contiguous-row reductions ---- */ \\
+    /* first j with x[j] == v (x[j] is NaN when v is NaN), -1 if none; 64-wide screening */ \\
+    DF_CLONES static df_ix df_find_##S(const T* x, df_ix n, T v) { \\
+        int isn = v != v; df_ix i = 0; \\
+        for (; i + 64 <= n; i += 64) { int hit = 0, k; \\
+            for (k = 0; k < 64; k++) { T e = x[i + k]; hit |= isn ? (e != e) : (e == v); } \\
+            if (hit) break; } \\
+        for (; i < n; i++) { T e = x[i]; if (isn ? (e != e) : (e == v)) return i; } \\
+        return -1; } \\
     DF_CLONES static double df_sum_##S(const T* x, df_ix n) { DF_PRECISE \\
         DF_BLOCKED_SUM(T, DF_AT_X) } \\
     DF_CLONES static double df_sumexp_##S(const T* x, df_ix n, T c) { DF_PRECISE \\
@@ -266,30 +285,46 @@ cdef extern from *:
         for (df_ix i = 0; i < w; i++) gx[i] = y[i] * (gy[i] - s[i]); } \\
     DF_CLONES static void df_collsmbwd_##S(const T* y, const T* gy, const T* s, T* gx, df_ix w) { DF_PRECISE \\
         for (df_ix i = 0; i < w; i++) gx[i] = gy[i] - dfs_exp_##S(y[i]) * s[i]; } \\
-    /* ---- fused optimiser steps (PyTorch single-tensor rules) ---- */ \\
+    /* ---- fused optimiser steps (PyTorch single-tensor rules).  Loop-invariant options become
+       selects; the optional buffer gets its own loop (no conditional stores: vectorises). ---- */ \\
     DF_CLONES static void df_sgd_##S(T* p, const T* g, T* buf, df_ix n, T lr, T mom, T damp1, T wd, \\
                                      int nesterov, int maximize, int first, int use_mom) { DF_PRECISE \\
-        for (df_ix i = 0; i < n; i++) { \\
-            T gi = maximize ? -g[i] : g[i]; \\
-            if (wd != (T)0) gi = gi + wd * p[i]; \\
-            if (use_mom) { T b = first ? gi : buf[i] * mom + damp1 * gi; buf[i] = b; \\
-                           gi = nesterov ? gi + mom * b : b; } \\
-            p[i] = p[i] + (-lr) * gi; } } \\
+        df_ix i; \\
+        if (!use_mom) { \\
+            for (i = 0; i < n; i++) { T gi = maximize ? -g[i] : g[i]; T pi = p[i]; \\
+                gi = wd != (T)0 ? gi + wd * pi : gi; p[i] = pi + (-lr) * gi; } \\
+            return; } \\
+        for (i = 0; i < n; i++) { T gi = maximize ? -g[i] : g[i]; T pi = p[i]; \\
+            gi = wd != (T)0 ? gi + wd * pi : gi; \\
+            T b = first ? gi : buf[i] * mom + damp1 * gi; buf[i] = b; \\
+            gi = nesterov ? gi + mom * b : b; \\
+            p[i] = pi + (-lr) * gi; } } \\
     DF_CLONES static void df_adam_##S(T* p, const T* g, T* m, T* v, T* vmax, df_ix n, T w1, T decay, \\
             T wd, T beta2, T one_m_beta2, T neg_step, T inv_bc2_sqrt, T eps, \\
             int decoupled, int amsgrad, int maximize) { DF_PRECISE \\
         int small = w1 < (T)0.5 && w1 > (T)-0.5; \\
-        for (df_ix i = 0; i < n; i++) { \\
-            T gi = maximize ? -g[i] : g[i]; T pi = p[i]; \\
-            if (wd != (T)0) { if (decoupled) pi = pi * decay; else gi = gi + wd * pi; } \\
-            T mi = m[i]; \\
-            mi = small ? mi + w1 * (gi - mi) : gi - (gi - mi) * ((T)1 - w1); \\
-            m[i] = mi; \\
-            T vi = v[i] * beta2 + (one_m_beta2 * gi) * gi; \\
-            v[i] = vi; \\
-            if (amsgrad) { T a = vmax[i]; vi = ((vi > a) | (vi != vi) | (a != a)) ? (a != a ? a : vi) : a; vmax[i] = vi; } \\
-            T denom = sqrt(vi) * inv_bc2_sqrt + eps; \\
-            p[i] = pi + (neg_step * mi) / denom; } }
+        int coupled = wd != (T)0 && !decoupled; \\
+        T dec = (wd != (T)0 && decoupled) ? decay : (T)1; \\
+        T omw = (T)1 - w1; df_ix i; \\
+        if (amsgrad) { \\
+            for (i = 0; i < n; i++) { DF_ADAM_MOMENTS(T) \\
+                T a = vmax[i]; vi = ((vi > a) | (vi != vi) | (a != a)) ? (a != a ? a : vi) : a; \\
+                vmax[i] = vi; \\
+                p[i] = pi + (neg_step * mi) / (sqrt(vi) * inv_bc2_sqrt + eps); } \\
+        } else { \\
+            for (i = 0; i < n; i++) { DF_ADAM_MOMENTS(T) \\
+                p[i] = pi + (neg_step * mi) / (sqrt(vi) * inv_bc2_sqrt + eps); } } }
+
+    /* g (maximize), weight decay (decoupled: param *= 1 - lr*wd), m.lerp_(g, 1 - beta1) with
+       torch's two-sided lerp formula, v = v*beta2 + (1 - beta2)*g*g. */
+    #define DF_ADAM_MOMENTS(T) \\
+        T gi = maximize ? -g[i] : g[i]; T pi = p[i] * dec; \\
+        gi = coupled ? gi + wd * pi : gi; \\
+        T mi = m[i]; \\
+        mi = small ? mi + w1 * (gi - mi) : gi - (gi - mi) * omw; \\
+        m[i] = mi; \\
+        T vi = v[i] * beta2 + (one_m_beta2 * gi) * gi; \\
+        v[i] = vi;
 
     #define DF_AT_X(j) x[j]
     #define DF_EXP_SUB_C_f(j) dfs_exp_f(x[j] - c)
@@ -328,12 +363,67 @@ cdef extern from *:
         for (df_ix t = 0; t < n; t++) { uint64_t i = start + (uint64_t)t; DF_PHILOX_BODY
             out[t] = DF_U53(c0, c1); }
     }
-    static inline double dfs_philox_normal(uint64_t seed, uint64_t offset, uint64_t i) {
-        DF_PHILOX_SETUP
-        DF_PHILOX_BODY
-        double u1 = 1.0 - DF_U53(c0, c1);
-        double u2 = DF_U53(c2, c3);
-        return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+    /* log(x) for normal x > 0 (fdlibm e_log.c reduction and minimax polynomial, ~1 ulp),
+       branch-free: exponent and mantissa come from the bits. */
+    static inline double dfs_log_d(double x) {
+        DF_PRECISE
+        uint64_t b = df_u64_of(x);
+        double e = df_f64_bits((b >> 52) | 0x4330000000000000ull) - 4503599627371519.0;
+        double m = df_f64_bits((b & 0x000FFFFFFFFFFFFFull) | 0x3FF0000000000000ull);
+        int big = m > 1.4142135623730951;
+        m = big ? 0.5 * m : m;
+        e = big ? e + 1.0 : e;
+        double f = m - 1.0;
+        double hfsq = 0.5 * f * f;
+        double s = f / (2.0 + f);
+        double z = s * s, w = z * z;
+        double t1 = w * (3.999999999940941908e-01 + w * (2.222219843214978396e-01 + w * 1.531383769920937332e-01));
+        double t2 = z * (6.666666666666735130e-01 + w * (2.857142874366239149e-01 + w * (1.818357216161805012e-01 + w * 1.479819860511658591e-01)));
+        double R = t2 + t1;
+        return e * 6.93147180369123816490e-01 - ((hfsq - (s * (hfsq + R) + e * 1.90821492927058770002e-10)) - f);
+    }
+    /* cos(2*pi*t) for t in [0, 1): exact quadrant reduction on t, Taylor sin/cos on [-pi/4, pi/4]. */
+    static inline double dfs_cos2pi(double t) {
+        DF_PRECISE
+        double qs = 4.0 * t + 0x1.8p52;   /* separate statements: the C front end folds */
+        double q = qs - 0x1.8p52;          /* (a + S) - S within one expression */
+        double r = (t - 0.25 * q) * 6.283185307179586477;
+        double r2 = r * r;
+        double c = 1.0 / 20922789888000.0;
+        c = c * r2 - 1.0 / 87178291200.0; c = c * r2 + 1.0 / 479001600.0;
+        c = c * r2 - 1.0 / 3628800.0;     c = c * r2 + 1.0 / 40320.0;
+        c = c * r2 - 1.0 / 720.0;         c = c * r2 + 1.0 / 24.0;
+        c = c * r2 - 0.5;                 c = c * r2 + 1.0;
+        double sn = 1.0 / 355687428096000.0;
+        sn = sn * r2 - 1.0 / 1307674368000.0; sn = sn * r2 + 1.0 / 6227020800.0;
+        sn = sn * r2 - 1.0 / 39916800.0;      sn = sn * r2 + 1.0 / 362880.0;
+        sn = sn * r2 - 1.0 / 5040.0;          sn = sn * r2 + 1.0 / 120.0;
+        sn = sn * r2 - 1.0 / 6.0;             sn = r + (r * r2) * sn;
+        double res = c;
+        res = q == 1.0 ? -sn : res;
+        res = q == 2.0 ? -c : res;
+        res = q == 3.0 ? sn : res;
+        return res;
+    }
+    #if defined(__GNUC__)
+    #define DF_NOINLINE __attribute__((noinline))
+    #else
+    #define DF_NOINLINE
+    #endif
+    /* out-of-line copies for tests (inlining into fast-math callers would re-associate) */
+    DF_NOINLINE static double df_log_ool(double x) { return dfs_log_d(x); }
+    DF_NOINLINE static double df_cos2pi_ool(double t) { return dfs_cos2pi(t); }
+    #define DF_NORMAL_LOOP(T) \\
+        DF_PHILOX_SETUP \\
+        for (df_ix t = 0; t < n; t++) { uint64_t i = start + (uint64_t)t; DF_PHILOX_BODY \\
+            double u1 = 1.0 - DF_U53(c0, c1); \\
+            double u2 = DF_U53(c2, c3); \\
+            out[t] = (T)(sqrt(-2.0 * dfs_log_d(u1)) * dfs_cos2pi(u2)); }
+    DF_CLONES static void df_philox_normal_f(uint64_t seed, uint64_t offset, uint64_t start, float* out, df_ix n) {
+        DF_NORMAL_LOOP(float)
+    }
+    DF_CLONES static void df_philox_normal_d(uint64_t seed, uint64_t offset, uint64_t start, double* out, df_ix n) {
+        DF_NORMAL_LOOP(double)
     }
 
     /* 1 if any idx[j] is outside [0, n) (negative values wrap to huge unsigned ones). */
@@ -436,5 +526,12 @@ cdef extern from *:
                              Py_ssize_t n) noexcept nogil
     void df_philox_uniform_d(uint64_t seed, uint64_t offset, uint64_t start, double* out,
                              Py_ssize_t n) noexcept nogil
-    double dfs_philox_normal(uint64_t seed, uint64_t offset, uint64_t i) noexcept nogil
+    void df_philox_normal_f(uint64_t seed, uint64_t offset, uint64_t start, float* out,
+                            Py_ssize_t n) noexcept nogil
+    void df_philox_normal_d(uint64_t seed, uint64_t offset, uint64_t start, double* out,
+                            Py_ssize_t n) noexcept nogil
+    double df_log_ool(double x) noexcept nogil
+    double df_cos2pi_ool(double t) noexcept nogil
+    Py_ssize_t df_find_f(const float* x, Py_ssize_t n, float v) noexcept nogil
+    Py_ssize_t df_find_d(const double* x, Py_ssize_t n, double v) noexcept nogil
     int df_idx_bad(const int64_t* idx, Py_ssize_t m, int64_t n) noexcept nogil

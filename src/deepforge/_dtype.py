@@ -131,9 +131,9 @@ def promote_types(a: dtype, b: dtype) -> dtype:
 
 
 def _scalar_dtype(x) -> dtype:
-    if isinstance(x, bool):
+    if isinstance(x, (bool, np.bool_)):
         return bool_
-    if isinstance(x, int):
+    if isinstance(x, (int, np.integer)):
         return int64
     if isinstance(x, complex):
         return complex64 if _default_dtype is float32 else complex128

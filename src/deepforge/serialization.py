@@ -1,5 +1,24 @@
-"""``deepforge.save`` / ``deepforge.load``: a pickle whose tensors are stored as raw numpy data,
-read back with a restricted unpickler (no arbitrary code runs unless ``weights_only=False``).
+"""``deepforge.save`` / ``deepforge.load``: checkpoints as a zip archive, like ``torch.save``.
+
+Layout (all entries stored uncompressed, each with the zip's CRC-32)::
+
+    archive/format      b"DEEPFORGE\\x00v2\\n"
+    archive/byteorder   b"little"
+    archive/data.pkl    the object, pickled; each tensor refers to a storage by key
+    archive/storages    one line per storage: "key lo hi" (the byte range that was written)
+    archive/data/KEY    the raw bytes of a storage
+
+Tensors that are views of one storage (CPU tensors sharing memory) are written once and are
+views of one storage again after loading; only the byte range the saved views cover is
+written, so saving a small view of a big tensor writes a small file.
+
+Loading is safe by default (``weights_only=True``): the restricted unpickler rebuilds only
+tensors, containers and allow-listed globals (``add_safe_globals`` / ``safe_globals``); any
+other global (a class, ``os.system``...) raises ``pickle.UnpicklingError`` naming it, before
+anything is called. A truncated or corrupt file raises ``RuntimeError`` and returns nothing.
+
+Plain ``pickle`` of a tensor (``Tensor.__reduce_ex__``, used by multiprocessing and
+``copy``) goes through ``_rebuild_tensor_args``: the tensor's data as one bytes-like buffer.
 """
 
 from __future__ import annotations
@@ -8,44 +27,274 @@ import collections
 import io
 import os
 import pickle
+import pickletools
+import sys
+import threading
 import zipfile
 
 import numpy as np
 
 __all__ = ["save", "load", "safe_globals", "add_safe_globals", "get_safe_globals",
-           "clear_safe_globals", "UnpicklingError"]
+           "clear_safe_globals", "get_unsafe_globals_in_checkpoint", "DEFAULT_PROTOCOL"]
 
-_MAGIC = b"DEEPFORGE\x00v1\n"
-UnpicklingError = pickle.UnpicklingError
+DEFAULT_PROTOCOL = 2
+_MAGIC = b"DEEPFORGE\x00v2\n"
+_MAGIC_V1 = b"DEEPFORGE\x00v1\n"   # older files: tensor bytes inside data.pkl
+_PREFIX = "archive/"
 
 
-def _rebuild_tensor(raw: bytes, shape, dtype_name, device, requires_grad, cls_name=None):
-    from . import _dtype as dt
-    from .ops.creation import _on_device
+class _WeightsOnlyError(pickle.UnpicklingError):
+    """A global that ``weights_only=True`` does not allow."""
 
-    d = dt.to_dtype(dtype_name)
-    expected = int(np.prod(shape, dtype=np.int64)) * d.itemsize
-    if len(raw) != expected:
-        raise RuntimeError(
-            f"deepforge.load: tensor data is {len(raw)} bytes, expected {expected} for shape {list(shape)}"
-        )
-    arr = np.frombuffer(raw, dtype=d.np).reshape(shape).copy()
-    t = _on_device(arr, d, device)
-    if cls_name == "Parameter":
+
+# -- tensors in plain pickles ------------------------------------------------------------------
+def _class_tag(t):
+    """None for Tensor, "Parameter" for deepforge's Parameter, else the subclass itself."""
+    from .tensor import Tensor
+
+    cls = type(t)
+    if cls is Tensor:
+        return None
+    for c in cls.__mro__:
+        if c.__name__ == "Parameter" and c.__module__.startswith("deepforge.nn"):
+            return "Parameter" if c is cls else cls
+    return cls
+
+
+def _tensor_state(t):
+    d = getattr(t, "__dict__", None)
+    return dict(d) if d else None
+
+
+def _finish(t, requires_grad, cls, state):
+    if cls == "Parameter":
         from .nn.parameter import Parameter
 
-        return Parameter(t, requires_grad=requires_grad)
-    if requires_grad:
-        t.requires_grad_(True)
+        t = Parameter(t, requires_grad=requires_grad)
+    else:
+        if cls is not None:
+            if not (isinstance(cls, type) and issubclass(cls, type(t))):
+                raise RuntimeError(f"deepforge.load: {cls!r} is not a Tensor subclass")
+            from .tensor import make_tensor
+
+            t = make_tensor(t._data, t._dtype, t._device, t._vc, cls)
+        if requires_grad:
+            t.requires_grad_(True)
+    if state:
+        if not isinstance(state, dict):
+            raise RuntimeError("deepforge.load: corrupt tensor state")
+        t.__dict__.update(state)
     return t
 
 
-def _rebuild_tensor_args(t):
+def _check_shape(shape):
+    if not isinstance(shape, tuple) or not all(type(s) is int and s >= 0 for s in shape):
+        raise RuntimeError(f"deepforge.load: invalid tensor shape {shape!r}")
+
+
+def _rebuild_tensor(raw, shape, dtype_name, device, requires_grad, cls_name=None, state=None):
+    """Rebuild a tensor from ``_rebuild_tensor_args`` (its data as one contiguous buffer)."""
+    from . import _dtype as dt
+
+    _check_shape(shape)
+    d = dt.to_dtype(dtype_name)
+    expected = int(np.prod(shape, dtype=np.int64)) * d.itemsize
+    if len(memoryview(raw).cast("B")) != expected:
+        raise RuntimeError(
+            f"deepforge.load: tensor data is {len(raw)} bytes, expected {expected} for shape "
+            f"{list(shape)}"
+        )
+    arr = np.frombuffer(raw, dtype=d.np).reshape(shape)
+    if not arr.flags.writeable or not arr.flags.aligned:
+        arr = arr.copy()
+    return _finish(_place(arr, d, device), requires_grad, cls_name, state)
+
+
+def _rebuild_tensor_args(t, proto: int = 4):
     host = np.ascontiguousarray(t._backend().to_numpy(t._data))
-    return (_rebuild_tensor, (host.tobytes(), tuple(host.shape), t._dtype.name, str(t._device), t._rg,
-                              type(t).__name__))
+    if proto >= 5:
+        raw = pickle.PickleBuffer(host if host.flags.writeable else host.copy())
+    else:
+        raw = host.tobytes()
+    return (_rebuild_tensor, (raw, tuple(host.shape), t._dtype.name, str(t._device), t._rg,
+                              _class_tag(t), _tensor_state(t)))
 
 
+# -- map_location ------------------------------------------------------------------------------
+class _LoadContext(threading.local):
+    """What ``load`` is doing right now in this thread (map_location, the archive's storages)."""
+
+    map_location = None
+    storages = None
+
+
+_CTX = _LoadContext()
+
+
+def _target_device(saved: str):
+    loc = _CTX.map_location
+    if loc is None or callable(loc):
+        return saved  # a callable is applied to the rebuilt tensor in _place
+    if isinstance(loc, dict):
+        return loc.get(saved, saved)
+    return loc
+
+
+def _place(arr, dtype, saved_device, vc=None):
+    """A tensor over host array ``arr`` on the device ``map_location`` chooses."""
+    from ._device import device as device_cls
+    from .ops.creation import _on_device
+    from .tensor import make_tensor
+
+    target = _target_device(saved_device)
+    dev = device_cls(target) if not isinstance(target, device_cls) else target
+    if dev.type == "cpu":
+        t = make_tensor(arr, dtype, dev, vc)
+    else:
+        try:
+            t = _on_device(arr, dtype, dev)
+        except Exception as e:
+            raise RuntimeError(
+                f"deepforge.load: the checkpoint has a tensor on {saved_device}, which cannot be "
+                f"used here ({e}). Pass map_location='cpu' (or another device) to load it."
+            ) from None
+    loc = _CTX.map_location
+    if callable(loc):
+        res = loc(t, saved_device)
+        if res is not None:
+            from .tensor import Tensor
+
+            if isinstance(res, Tensor):
+                t = res if res._dtype is dtype else res.to(dtype)
+            else:
+                t = t.to(res)
+    return t
+
+
+# -- storages in archives ----------------------------------------------------------------------
+class _StorageRef:
+    """A storage while saving: the root host array's raw bytes and the range views use."""
+
+    __slots__ = ("key", "raw", "lo", "hi")
+
+    def __init__(self, key, raw):
+        self.key = key
+        self.raw = raw
+        self.lo = raw.nbytes
+        self.hi = 0
+
+    def cover(self, lo, hi):
+        if hi > lo:
+            self.lo = min(self.lo, lo)
+            self.hi = max(self.hi, hi)
+
+
+class _LoadedStorage:
+    __slots__ = ("buf", "lo", "vc")
+
+    def __init__(self, buf, lo):
+        self.buf = buf
+        self.lo = lo
+        self.vc = [0]
+
+
+def _extent(offset, shape, strides, itemsize):
+    """Byte range ``[lo, hi)`` a strided view touches (empty views touch nothing)."""
+    if any(s == 0 for s in shape):
+        return offset, offset
+    lo = hi = offset
+    for n, st in zip(shape, strides):
+        if st >= 0:
+            hi += (n - 1) * st
+        else:
+            lo += (n - 1) * st
+    return lo, hi + itemsize
+
+
+def _root_bytes(arr):
+    """(root array, its memory as a flat uint8 array) or None when it is not one dense block."""
+    root = arr
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    if not (root.flags.c_contiguous or root.flags.f_contiguous):
+        return None
+    flat = root.ravel(order="K")
+    if flat.size and flat.__array_interface__["data"][0] != root.__array_interface__["data"][0]:
+        return None
+    return root, flat.view(np.uint8)
+
+
+def _rebuild_from_storage(storage, offset, shape, strides, dtype_name, device, requires_grad,
+                          cls=None, state=None):
+    from . import _dtype as dt
+
+    if not isinstance(storage, _LoadedStorage):
+        raise RuntimeError("deepforge.load: corrupt tensor record (no storage)")
+    _check_shape(shape)
+    d = dt.to_dtype(dtype_name)
+    if (not isinstance(strides, tuple) or len(strides) != len(shape)
+            or not all(type(s) is int for s in strides) or type(offset) is not int):
+        raise RuntimeError(f"deepforge.load: invalid tensor strides {strides!r}")
+    lo, hi = _extent(offset, shape, strides, d.itemsize)
+    rel = offset - storage.lo
+    if hi > lo and (lo < storage.lo or hi > storage.lo + len(storage.buf)):
+        raise RuntimeError("deepforge.load: corrupt file: a tensor lies outside its storage")
+    if hi == lo:
+        arr = np.empty(shape, dtype=d.np)
+    else:
+        arr = np.ndarray(shape, dtype=d.np, buffer=storage.buf, offset=rel, strides=strides)
+        if not arr.flags.aligned:
+            arr = arr.copy()
+    t = _place(arr, d, device, storage.vc if arr.base is not None else None)
+    return _finish(t, requires_grad, cls, state)
+
+
+class _ArchivePickler(pickle.Pickler):
+    """Pickles tensors as references to storages, which ``save`` writes as archive entries."""
+
+    def __init__(self, file, protocol):
+        super().__init__(file, protocol)
+        self.storages: dict[int, tuple] = {}   # id(root) -> (root, _StorageRef)
+        self.order: list[_StorageRef] = []
+
+    def _new_ref(self, raw):
+        ref = _StorageRef(str(len(self.order)), raw)
+        self.order.append(ref)
+        return ref
+
+    def reducer_override(self, obj):
+        from .tensor import Tensor
+
+        if not isinstance(obj, Tensor):
+            return NotImplemented
+        arr = obj._data
+        rooted = (_root_bytes(arr) if obj._device.type == "cpu" and isinstance(arr, np.ndarray)
+                  else None)
+        if rooted is not None:
+            root, raw = rooted
+            entry = self.storages.get(id(root))
+            if entry is None:
+                entry = (root, self._new_ref(raw))
+                self.storages[id(root)] = entry
+            ref = entry[1]
+            offset = arr.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+            strides = tuple(arr.strides)
+        else:
+            host = np.ascontiguousarray(obj._backend().to_numpy(obj._data))
+            ref = self._new_ref(host.reshape(-1).view(np.uint8))
+            offset, strides, arr = 0, tuple(host.strides), host
+        ref.cover(*_extent(offset, arr.shape, strides, arr.itemsize))
+        return (_rebuild_from_storage, (ref, offset, tuple(arr.shape), strides, obj._dtype.name,
+                                        str(obj._device), obj._rg, _class_tag(obj),
+                                        _tensor_state(obj)))
+
+    def persistent_id(self, obj):
+        if type(obj) is _StorageRef:
+            return ("storage", obj.key)
+        return None
+
+
+# -- safe globals ------------------------------------------------------------------------------
 _SAFE = {
     ("collections", "OrderedDict"): collections.OrderedDict,
     ("builtins", "set"): set,
@@ -53,38 +302,59 @@ _SAFE = {
     ("builtins", "slice"): slice,
     ("builtins", "complex"): complex,
     ("builtins", "range"): range,
+    ("builtins", "bytearray"): bytearray,
 }
 _USER_SAFE: dict = {}
 
 
-def _safe_lookup(module, name):
+def _own_globals() -> dict:
     from . import _device, _dtype
     from .ops import random as rnd
     from .tensor import Size
 
-    own = {
+    return {
         ("deepforge.serialization", "_rebuild_tensor"): _rebuild_tensor,
+        ("deepforge.serialization", "_rebuild_from_storage"): _rebuild_from_storage,
         ("deepforge._dtype", "to_dtype"): _dtype.to_dtype,
         ("deepforge._device", "device"): _device.device,
         ("deepforge.tensor", "Size"): Size,
         ("deepforge.ops.random", "_rebuild_generator"): rnd._rebuild_generator,
     }
-    obj = own.get((module, name)) or _SAFE.get((module, name)) or _USER_SAFE.get((module, name))
-    return obj
+
+
+def _safe_lookup(module, name):
+    key = (module, name)
+    return _own_globals().get(key) or _SAFE.get(key) or _USER_SAFE.get(key)
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
         obj = _safe_lookup(module, name)
         if obj is None:
-            raise pickle.UnpicklingError(
-                f"Weights only load failed: unsupported global: GLOBAL {module}.{name} was not an "
-                "allowed global by default. Please use `deepforge.serialization.add_safe_globals"
-                f"([{name}])` or the `deepforge.serialization.safe_globals([{name}])` context "
-                "manager to allowlist this global if you trust this class/function, or load with "
-                "weights_only=False if you trust the whole file."
+            raise _WeightsOnlyError(
+                f"Weights only load failed: unsupported global: GLOBAL {module}.{name} was not "
+                "an allowed global by default. Nothing in the file was run. If you trust it, "
+                f"allow-list it with `deepforge.serialization.add_safe_globals([{name}])` or the "
+                f"`deepforge.serialization.safe_globals([{name}])` context manager, or load the "
+                "whole file with weights_only=False (which can run arbitrary code)."
             )
         return obj
+
+    def persistent_load(self, pid):
+        return _persistent_load(pid)
+
+
+class _FullUnpickler(pickle.Unpickler):
+    def persistent_load(self, pid):
+        return _persistent_load(pid)
+
+
+def _persistent_load(pid):
+    storages = _CTX.storages
+    if (not isinstance(pid, tuple) or len(pid) != 2 or pid[0] != "storage"
+            or storages is None or pid[1] not in storages):
+        raise RuntimeError(f"deepforge.load: corrupt file: unknown storage reference {pid!r}")
+    return storages[pid[1]]
 
 
 def _key(obj):
@@ -92,6 +362,8 @@ def _key(obj):
 
 
 def add_safe_globals(safe_globals) -> None:
+    """Allow these classes/functions in ``load(weights_only=True)``. An entry is the object
+    itself or ``(object, "module.qualname")`` when it is pickled under another name."""
     for g in safe_globals:
         if isinstance(g, tuple):
             g, name = g
@@ -108,8 +380,8 @@ def clear_safe_globals() -> None:
     _USER_SAFE.clear()
 
 
-class safe_globals:  # noqa: N801
-    """Context manager that allows ``safe_globals`` while loading with ``weights_only=True``."""
+class safe_globals:  # noqa: N801 - torch.serialization.safe_globals
+    """Context manager: allow ``safe_globals`` in ``load(weights_only=True)`` inside it."""
 
     def __init__(self, safe_globals):
         self._globals = list(safe_globals)
@@ -125,71 +397,140 @@ class safe_globals:  # noqa: N801
         return False
 
 
-def save(obj, f, pickle_module=pickle, pickle_protocol: int = 2, _use_new_zipfile_serialization=True) -> None:
-    """Serialize ``obj`` (tensors, state_dicts, containers, modules) to a path or file object."""
+# -- save / load -------------------------------------------------------------------------------
+def save(obj, f, pickle_module=pickle, pickle_protocol: int = DEFAULT_PROTOCOL,
+         _use_new_zipfile_serialization: bool = True, _disable_byteorder_record: bool = False):
+    """Save ``obj`` (tensors, state_dicts, optimizer state, containers, whole modules) to a
+    path or a binary file object."""
+    protocol = max(int(pickle_protocol), 4)
     buf = io.BytesIO()
-    pickle_module.Pickler(buf, protocol=max(pickle_protocol, 4)).dump(obj)
-    payload = buf.getvalue()
+    if pickle_module is pickle:
+        pickler = _ArchivePickler(buf, protocol)
+        pickler.dump(obj)
+        storages = pickler.order
+    else:  # a custom pickle module: tensors carry their bytes inside the pickle
+        pickle_module.Pickler(buf, protocol=protocol).dump(obj)
+        storages = []
+    payload = buf.getbuffer()
     if isinstance(f, (str, os.PathLike)):
         with open(f, "wb") as fh:
-            _write(fh, payload)
+            _write(fh, payload, storages)
     else:
-        _write(f, payload)
+        _write(f, payload, storages)
 
 
-def _write(fh, payload: bytes) -> None:
-    with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as zf:
-        zf.writestr("archive/format", _MAGIC)
-        zf.writestr("archive/data.pkl", payload)
+def _write(fh, payload, storages) -> None:
+    with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        zf.writestr(_PREFIX + "format", _MAGIC)
+        zf.writestr(_PREFIX + "byteorder", sys.byteorder)
+        zf.writestr(_PREFIX + "data.pkl", payload)
+        table = []
+        for ref in storages:
+            lo, hi = (ref.lo, ref.hi) if ref.hi > ref.lo else (0, 0)
+            table.append(f"{ref.key} {lo} {hi}")
+            zf.writestr(_PREFIX + "data/" + ref.key, memoryview(ref.raw[lo:hi]))
+        zf.writestr(_PREFIX + "storages", "\n".join(table))
 
 
-def load(f, map_location=None, pickle_module=None, *, weights_only: bool = True, mmap=None, **kwargs):
-    """Load what ``save`` wrote. With ``weights_only=True`` (default) only tensors, containers
-    and allow-listed classes are rebuilt; nothing else in the file is executed."""
-    if isinstance(f, (str, os.PathLike)):
-        with open(f, "rb") as fh:
-            raw = fh.read()
-    else:
-        raw = f.read()
+def _read_archive(raw: bytes):
+    """(payload, storages) of an archive; RuntimeError for anything truncated or corrupt."""
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as zf:
-            if zf.read("archive/format") != _MAGIC:
-                raise RuntimeError("not a deepforge file (bad format marker)")
-            bad = zf.testzip()
-            if bad is not None:
-                raise RuntimeError(f"corrupt deepforge file: checksum failed for {bad}")
-            payload = zf.read("archive/data.pkl")
-    except (zipfile.BadZipFile, KeyError, EOFError) as e:
+            magic = zf.read(_PREFIX + "format")
+            if magic == _MAGIC_V1:
+                return zf.read(_PREFIX + "data.pkl"), {}
+            if magic != _MAGIC:
+                raise RuntimeError(f"deepforge.load: unknown checkpoint format {magic[:40]!r}")
+            order = zf.read(_PREFIX + "byteorder").decode("ascii")
+            if order != sys.byteorder:
+                raise RuntimeError(
+                    f"deepforge.load: the checkpoint was written on a {order}-endian machine; "
+                    f"this one is {sys.byteorder}-endian"
+                )
+            payload = zf.read(_PREFIX + "data.pkl")
+            storages = {}
+            table = zf.read(_PREFIX + "storages").decode("ascii")
+            for line in filter(None, table.split("\n")):
+                key, lo, hi = line.split(" ")
+                lo, hi = int(lo), int(hi)
+                buf = bytearray(zf.read(_PREFIX + "data/" + key))
+                if len(buf) != hi - lo:
+                    raise RuntimeError(
+                        f"deepforge.load: corrupt file: storage {key} has {len(buf)} bytes, "
+                        f"expected {hi - lo}"
+                    )
+                storages[key] = _LoadedStorage(buf, lo)
+            return payload, storages
+    except Exception as e:  # zipfile reports damage as BadZipFile, EOFError, struct.error...
+        if isinstance(e, RuntimeError) and str(e).startswith("deepforge.load"):
+            raise
         raise RuntimeError(
-            f"deepforge.load: the file is truncated or not a deepforge checkpoint ({e})"
+            f"deepforge.load: the file is truncated, corrupt or not a deepforge checkpoint "
+            f"({type(e).__name__}: {e})"
         ) from None
-    unpickler = _RestrictedUnpickler if weights_only else pickle.Unpickler
+
+
+def _read_all(f) -> bytes:
+    if isinstance(f, (str, os.PathLike)):
+        with open(f, "rb") as fh:
+            return fh.read()
+    if isinstance(f, (bytes, bytearray, memoryview)):
+        raise TypeError("deepforge.load expects a path or a file object; wrap bytes in io.BytesIO")
+    return f.read()
+
+
+def load(f, map_location=None, pickle_module=None, *, weights_only: bool | None = None,
+         mmap=None, **pickle_load_args):
+    """Load what ``save`` wrote from a path or a binary file object.
+
+    ``weights_only`` (default True) rebuilds only tensors, containers and allow-listed globals
+    and refuses anything else with ``pickle.UnpicklingError`` before running it.
+    ``map_location``: a device (string or ``deepforge.device``), a dict mapping saved device
+    strings to devices, or ``fn(tensor, saved_device) -> tensor | device | None``.
+    """
+    if weights_only is None:
+        weights_only = True
+    if isinstance(map_location, dict):
+        map_location = {str(k): str(v) for k, v in map_location.items()}
+    elif map_location is not None and not callable(map_location):
+        map_location = str(map_location)
+    payload, storages = _read_archive(_read_all(f))
+    unpickler_cls = _RestrictedUnpickler if weights_only else _FullUnpickler
+    prev = (_CTX.map_location, _CTX.storages)
+    _CTX.map_location, _CTX.storages = map_location, storages
     try:
-        obj = unpickler(io.BytesIO(payload)).load()
-    except pickle.UnpicklingError:
+        return unpickler_cls(io.BytesIO(payload), **pickle_load_args).load()
+    except _WeightsOnlyError:
         raise
-    except (EOFError, ValueError) as e:
-        raise RuntimeError(f"deepforge.load: corrupt data ({e})") from None
-    if map_location is not None:
-        obj = _map(obj, map_location)
-    return obj
+    except RuntimeError as e:
+        if str(e).startswith("deepforge.load"):
+            raise
+        raise RuntimeError(f"deepforge.load: failed to rebuild the saved object ({e})") from e
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError, KeyError,
+            AttributeError, OverflowError, MemoryError, UnicodeDecodeError) as e:
+        if not weights_only and not isinstance(e, (pickle.UnpicklingError, EOFError)):
+            raise
+        raise RuntimeError(
+            f"deepforge.load: corrupt checkpoint data ({type(e).__name__}: {e})"
+        ) from None
+    finally:
+        _CTX.map_location, _CTX.storages = prev
 
 
-def _map(obj, loc):
-    from .tensor import Tensor
-
-    if isinstance(obj, Tensor):
-        dev = loc(obj, str(obj.device)) if callable(loc) else loc
-        if isinstance(dev, dict):
-            dev = dev.get(str(obj.device), str(obj.device))
-        if isinstance(dev, Tensor):
-            return dev
-        return obj.to(dev) if type(obj).__name__ != "Parameter" else type(obj)(obj.detach().to(dev), obj.requires_grad)
-    if isinstance(obj, dict):
-        return type(obj)((k, _map(v, loc)) for k, v in obj.items()) if not isinstance(obj, collections.OrderedDict) \
-            else collections.OrderedDict((k, _map(v, loc)) for k, v in obj.items())
-    if isinstance(obj, list):
-        return [_map(v, loc) for v in obj]
-    if isinstance(obj, tuple) and not hasattr(obj, "_fields"):
-        return tuple(_map(v, loc) for v in obj)
-    return obj
+def get_unsafe_globals_in_checkpoint(f) -> list[str]:
+    """The ``module.name`` globals in a checkpoint that ``weights_only=True`` would refuse."""
+    payload, _ = _read_archive(_read_all(f))
+    found, strings = [], []
+    for op, arg, _pos in pickletools.genops(payload):
+        if op.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE", "BINUNICODE8"):
+            strings.append(arg)
+        elif op.name in ("GLOBAL", "INST"):
+            module, name = arg.split(" ", 1)
+            found.append((module, name))
+        elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+            found.append((strings[-2], strings[-1]))
+    out = []
+    for module, name in found:
+        if _safe_lookup(module, name) is None and f"{module}.{name}" not in out:
+            out.append(f"{module}.{name}")
+    return out

@@ -407,7 +407,7 @@ class Tensor:
     def __reduce_ex__(self, proto):
         from .serialization import _rebuild_tensor_args
 
-        return _rebuild_tensor_args(self)
+        return _rebuild_tensor_args(self, proto)
 
     def __deepcopy__(self, memo):
         if id(self) in memo:

@@ -154,11 +154,17 @@ class FunctionCtx(BackwardNode):
                 continue
             t, version, output_nr = rec
             if t._version != version:
+                if output_nr >= 0:
+                    src = f", which is output {output_nr} of {self.name()},"
+                elif t.grad_fn is not None:
+                    src = f", which is output {t._output_nr} of {t.grad_fn.name()},"
+                else:
+                    src = ""
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified by an "
-                    f"inplace operation: [{t.type()} {list(t.shape)}], which is output "
-                    f"{max(output_nr, 0)} of {self.name() if output_nr >= 0 else _producer(t)}, "
-                    f"is at version {t._version}; expected version {version} instead."
+                    f"inplace operation: [{t.type()} {list(t.shape)}]{src} is at version "
+                    f"{t._version}; expected version {version} instead. It was saved for the "
+                    f"backward of {self.name()}."
                 )
             if output_nr >= 0:  # an output of this node: re-attach it so double backward works
                 t = t._alias()
@@ -173,10 +179,6 @@ class FunctionCtx(BackwardNode):
             self._saved = None
             self._released = True
         self.to_save = ()
-
-
-def _producer(t) -> str:
-    return t.grad_fn.name() if t.grad_fn is not None else "a leaf"
 
 
 def _first_param(fwd) -> tuple:
@@ -311,7 +313,9 @@ def _wrap_outputs(ctx, args, out):
         wrapped.append(o)
     ctx._output_meta = tuple(meta)
     if ctx.to_save:
-        out_pos = {id(o): i for i, o in enumerate(wrapped) if isinstance(o, Tensor)}
+        # differentiable outputs are saved without their grad_fn (no reference cycle) and
+        # re-attached on access; others (indices) are saved like inputs
+        out_pos = {id(o): i for i, o in enumerate(wrapped) if isinstance(o, Tensor) and o.grad_fn is ctx}
         saved = []
         for t in ctx.to_save:
             if t is None:

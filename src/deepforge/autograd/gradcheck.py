@@ -218,9 +218,12 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps: float = 1e-6, atol: f
     diff_idx = [i for i, _ in _diff_inputs(inputs)]
 
     def first_grads(*args):
+        from .grad_mode import enable_grad
+
         ins, gos = args[:n_in], args[n_in:]
-        os_ = _outputs(func, ins)
-        gs = grad(os_, [ins[i] for i in diff_idx], gos, create_graph=True, allow_unused=True)
+        with enable_grad():  # the numerical pass calls this under no_grad
+            os_ = _outputs(func, ins)
+            gs = grad(os_, [ins[i] for i in diff_idx], gos, create_graph=True, allow_unused=True)
         return tuple(g for g in gs if g is not None)
 
     return gradcheck(first_grads, inputs + tuple(grad_outputs), eps=eps, atol=atol, rtol=rtol,

@@ -7,6 +7,9 @@ this module only computes. The OpenCL backend implements the same names.
 
 from __future__ import annotations
 
+import re
+import warnings
+
 import numpy as np
 
 try:
@@ -16,6 +19,11 @@ except ImportError:  # source checkout without a build: numpy fallbacks keep it 
 
 name = "cpu"
 asarray = np.asarray
+
+# numpy reports float exceptions (log(0), 0/0, overflow) as RuntimeWarnings where PyTorch
+# silently returns inf/nan. Ignored for calls made from this module only (np.errstate per
+# op would cost more than a small op itself).
+warnings.filterwarnings("ignore", category=RuntimeWarning, module=re.escape(__name__) + "$")
 
 # ---------------------------------------------------------------------------------------------
 # memory
@@ -126,11 +134,20 @@ def expand(x, shape):
 
 
 def getitem_basic(x, key):
+    # a trailing Ellipsis makes numpy return a 0-d view, never a scalar copy, for int-only keys
+    if not any(k is Ellipsis for k in key):
+        key = key + (Ellipsis,)
     return x[key]
 
 
 def diagonal(x, offset, dim1, dim2):
-    return np.diagonal(x, offset, dim1, dim2)
+    """A writable strided view of a diagonal (np.diagonal's view is read-only)."""
+    xm = np.moveaxis(x, (dim1, dim2), (-2, -1))
+    xm = xm[..., :, offset:] if offset >= 0 else xm[..., -offset:, :]
+    n = max(0, min(xm.shape[-2], xm.shape[-1]))
+    return np.lib.stride_tricks.as_strided(
+        xm, xm.shape[:-2] + (n,), xm.strides[:-2] + (xm.strides[-2] + xm.strides[-1],),
+        writeable=x.flags.writeable)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -180,7 +197,7 @@ def _sigmoid(x, dtype):
         out = np.empty_like(x)
         _core.sigmoid(x.reshape(-1), out.reshape(-1))
         return out
-    out = np.negative(x, dtype=dtype)
+    out = np.negative(x, dtype=dtype, out=np.empty(x.shape, dtype))  # out=: 0-d stays an array
     np.exp(out, out=out)
     out += 1
     return np.reciprocal(out, out=out)
@@ -208,7 +225,7 @@ def _softplus(x, dtype):
 
 
 def _rsqrt(x, dtype):
-    r = np.sqrt(x, dtype=dtype)
+    r = np.sqrt(x, dtype=dtype, out=np.empty(x.shape, dtype))
     return np.reciprocal(r, out=r)
 
 
@@ -418,11 +435,12 @@ def logsumexp(x, axes, keepdim):
 
 
 def cumulative(op, x, axis, dtype):
-    if op == "cumsum":
-        return np.cumsum(x, axis=axis, dtype=dtype)
-    if op == "cumprod":
-        return np.cumprod(x, axis=axis, dtype=dtype)
-    raise KeyError(op)
+    # float16/float32 scans accumulate in float64, as PyTorch's CPU kernels do (a running sum
+    # in float32 drifts by ~sqrt(n) ulps)
+    acc = np.float64 if np.dtype(dtype) in (np.float16, np.float32) else dtype
+    f = {"cumsum": np.cumsum, "cumprod": np.cumprod}[op]
+    r = f(x, axis=axis, dtype=acc)
+    return r if r.dtype == dtype else r.astype(dtype)
 
 
 def cum_extreme(op, x, axis):
@@ -494,6 +512,8 @@ def _axis_kernel(kernel, x, axis, *extra):
 
 
 def softmax(x, axis):
+    if x.size == 0:
+        return np.empty_like(x)
     if _core is not None and x.dtype.kind == "f" and x.dtype != np.float16 and x.size:
         return _axis_kernel(_core.softmax, x, axis)
     e = np.exp(x - np.max(x, axis=axis, keepdims=True))
@@ -501,6 +521,8 @@ def softmax(x, axis):
 
 
 def log_softmax(x, axis):
+    if x.size == 0:
+        return np.empty_like(x)
     if _core is not None and x.dtype.kind == "f" and x.dtype != np.float16 and x.size:
         return _axis_kernel(_core.log_softmax, x, axis)
     s = x - np.max(x, axis=axis, keepdims=True)
@@ -529,6 +551,8 @@ def index_select(x, axis, idx):
 
 
 def gather(x, axis, idx):
+    # the index may be smaller than x in the other dims: gather from that corner of x
+    x = x[tuple(slice(None) if d == axis else slice(0, n) for d, n in enumerate(idx.shape))]
     return np.take_along_axis(x, idx, axis)
 
 
@@ -669,3 +693,195 @@ def random_bits(shape, seed, offset):
 
 def synchronize():
     return None
+
+
+# ---------------------------------------------------------------------------------------------
+# fused optimizer steps (deepforge.ops.fused_optim): False declines, the caller then uses ops
+# ---------------------------------------------------------------------------------------------
+
+_OPTIM_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _flat_views(*arrays):
+    """1-D views of same-dtype C-contiguous float32/float64 arrays (None -> empty), or None."""
+    ref = arrays[0]
+    if ref.dtype not in _OPTIM_DTYPES:
+        return None
+    out = []
+    for a in arrays:
+        if a is None:
+            out.append(np.empty(0, ref.dtype))
+            continue
+        if a.dtype != ref.dtype or not a.flags.c_contiguous:
+            return None
+        out.append(a.reshape(-1))
+    return out
+
+
+def sgd_momentum_step(param, grad, buf, lr, momentum, dampening, weight_decay, nesterov,
+                      maximize, first_step):
+    fn = getattr(_core, "sgd_momentum_step", None)
+    flat = _flat_views(param, grad, buf) if fn is not None else None
+    if flat is None or not param.flags.writeable:
+        return False
+    fn(flat[0], flat[1], flat[2], lr, momentum, dampening, weight_decay, nesterov, maximize,
+       first_step)
+    return True
+
+
+def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta1, beta2, eps,
+              weight_decay, decoupled, amsgrad, maximize, step):
+    fn = getattr(_core, "adam_step", None)
+    flat = _flat_views(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq) if fn is not None else None
+    if flat is None or not param.flags.writeable:
+        return False
+    fn(*flat, lr, beta1, beta2, eps, weight_decay, decoupled, amsgrad, maximize, step)
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# vision layers (deepforge.ops.conv / pooling / normalization): fused kernels, looked up by
+# name; the ops fall back to their reference compositions where a backend lacks one.
+# Spatial arguments are per-dim tuples of 1-3 entries; _core takes (D, H, W) triples.
+# ---------------------------------------------------------------------------------------------
+
+
+def _t3(t, fill):
+    return (fill,) * (3 - len(t)) + tuple(t)
+
+
+def _planes(x, sp):
+    """(N, C, *sp) -> contiguous (N*C, D, H, W)."""
+    n = x.shape[0] * x.shape[1]
+    return np.ascontiguousarray(x).reshape((n,) + _t3(sp, 1))
+
+
+def im2col(x, in_sp, k, d, p, s, o):
+    """(N, C, *in_sp) -> cols (N, C*K, L) (torch.nn.functional.unfold's layout)."""
+    N, C = x.shape[:2]
+    K, L = int(np.prod(k)), int(np.prod(o))
+    cols = np.empty((N, C * K, L), x.dtype)
+    _core.im2col(_planes(x, in_sp), cols.reshape(N * C, K, L), _t3(in_sp, 1), _t3(k, 1),
+                 _t3(d, 1), _t3(p, 0), _t3(s, 1), _t3(o, 1))
+    return cols
+
+
+def col2im(cols, channels, in_sp, k, d, p, s, o):
+    """cols (N, C*K, L) -> (N, C, *in_sp), overlapping columns summed."""
+    N = cols.shape[0]
+    K, L = int(np.prod(k)), int(np.prod(o))
+    out = np.empty((N, channels) + tuple(in_sp), cols.dtype)
+    _core.col2im(np.ascontiguousarray(cols).reshape(N * channels, K, L),
+                 out.reshape((N * channels,) + _t3(in_sp, 1)), _t3(in_sp, 1), _t3(k, 1),
+                 _t3(d, 1), _t3(p, 0), _t3(s, 1), _t3(o, 1))
+    return out
+
+
+def conv_weight_grad(g, cols, groups):
+    """sum_n g[n] @ cols[n].T per group: (N, O, L), (N, C*K, L) -> (O, C*K // groups)."""
+    N, O, L = g.shape
+    CK = cols.shape[1]
+    if groups == 1:
+        return np.matmul(g, cols.transpose(0, 2, 1)).sum(0)
+    G = groups
+    r = np.matmul(g.reshape(N, G, O // G, L), cols.reshape(N, G, CK // G, L).transpose(0, 1, 3, 2))
+    return r.sum(0).reshape(O, CK // G)
+
+
+def max_pool(x, in_sp, k, d, p, s, o):
+    """Max pooling with indices: (N, C, *in_sp) -> values and flat plane indices (N, C, *o)."""
+    N, C = x.shape[:2]
+    L = int(np.prod(o))
+    y = np.empty((N, C) + tuple(o), x.dtype)
+    idx = np.empty((N, C) + tuple(o), np.int64)
+    _core.max_pool(_planes(x, in_sp), y.reshape(N * C, L), idx.reshape(N * C, L), _t3(in_sp, 1),
+                   _t3(k, 1), _t3(d, 1), _t3(p, 0), _t3(s, 1), _t3(o, 1))
+    return y, idx
+
+
+def max_pool_backward(g, idx, in_sp):
+    """gx[n, c, idx[n, c, l]] += g[n, c, l] into zeros (N, C, *in_sp)."""
+    N, C = g.shape[:2]
+    L, P = int(np.prod(g.shape[2:])), int(np.prod(in_sp))
+    out = np.empty((N, C) + tuple(in_sp), g.dtype)
+    _core.plane_scatter_add(np.ascontiguousarray(g).reshape(N * C, L),
+                            np.ascontiguousarray(idx, dtype=np.int64).reshape(N * C, L),
+                            out.reshape(N * C, P))
+    return out
+
+
+def avg_pool(x, in_sp, k, p, s, o, count_include_pad, divisor_override):
+    N, C = x.shape[:2]
+    y = np.empty((N, C) + tuple(o), x.dtype)
+    _core.avg_pool(_planes(x, in_sp), y.reshape(N * C, -1), _t3(in_sp, 1), _t3(k, 1), _t3(p, 0),
+                   _t3(s, 1), _t3(o, 1), bool(count_include_pad), int(divisor_override or 0))
+    return y
+
+
+def avg_pool_backward(g, in_sp, k, p, s, o, count_include_pad, divisor_override):
+    N, C = g.shape[:2]
+    gx = np.empty((N, C) + tuple(in_sp), g.dtype)
+    _core.avg_pool_backward(np.ascontiguousarray(g).reshape(N * C, -1),
+                            gx.reshape((N * C,) + _t3(in_sp, 1)), _t3(in_sp, 1), _t3(k, 1),
+                            _t3(p, 0), _t3(s, 1), _t3(o, 1), bool(count_include_pad),
+                            int(divisor_override or 0))
+    return gx
+
+
+def _vec(v, dtype):
+    return np.empty(0, dtype) if v is None else np.ascontiguousarray(v, dtype=dtype).reshape(-1)
+
+
+def batch_norm_train(x, weight, bias, eps):
+    """Training batch norm of x (N, C, *): y, batch mean, 1/sqrt(var + eps), biased var (C,)."""
+    N, C = x.shape[:2]
+    x3 = np.ascontiguousarray(x).reshape(N, C, -1)
+    y = np.empty(x.shape, x.dtype)
+    mean, invstd, var = (np.empty(C, x.dtype) for _ in range(3))
+    w = _vec(weight, x.dtype)
+    b = _vec(bias, x.dtype) if weight is not None else w
+    if weight is not None and bias is None:
+        b = np.zeros(C, x.dtype)
+    _core.batch_norm_train(x3, w, b, float(eps), y.reshape(x3.shape), mean, invstd, var)
+    return y, mean, invstd, var
+
+
+def batch_norm_backward(g, x, weight, mean, invstd, train, need_gx):
+    """(gx or None, sum(g * xhat), sum(g)) per channel of x (N, C, *)."""
+    N, C = x.shape[:2]
+    x3 = np.ascontiguousarray(x).reshape(N, C, -1)
+    g3 = np.ascontiguousarray(g, dtype=x.dtype).reshape(x3.shape)
+    gx = np.empty(x.shape, x.dtype) if need_gx else np.empty((0, 0, 0), x.dtype)
+    gw, gb = np.empty(C, x.dtype), np.empty(C, x.dtype)
+    _core.batch_norm_backward(g3, x3, _vec(weight, x.dtype), _vec(mean, x.dtype),
+                              _vec(invstd, x.dtype), gx.reshape(x3.shape) if need_gx else gx, gw,
+                              gb, bool(train))
+    return (gx if need_gx else None), gw, gb
+
+
+def layer_norm(x, weight, bias, eps):
+    """Normalise the rows of x (M, D): y, mean (M,), rstd (M,)."""
+    M, Dn = x.shape
+    x2 = np.ascontiguousarray(x)
+    y = np.empty((M, Dn), x.dtype)
+    mean, rstd = np.empty(M, x.dtype), np.empty(M, x.dtype)
+    _core.layer_norm(x2, _vec(weight, x.dtype), _vec(bias, x.dtype), float(eps), y, mean, rstd)
+    return y, mean, rstd
+
+
+def layer_norm_backward(g, x, weight, mean, rstd, need_gx, need_gwb):
+    """(gx or None, column sums of g * xhat, column sums of g) for rows of x (M, D)."""
+    M, Dn = x.shape
+    gx = np.empty((M, Dn) if need_gx else (0, 0), x.dtype)
+    gw = np.empty(Dn if need_gwb else 0, x.dtype)
+    gb = np.empty(Dn if need_gwb else 0, x.dtype)
+    _core.layer_norm_backward(np.ascontiguousarray(g, dtype=x.dtype), np.ascontiguousarray(x),
+                              _vec(weight, x.dtype), _vec(mean, x.dtype), _vec(rstd, x.dtype), gx,
+                              gw, gb)
+    return (gx if need_gx else None), (gw if need_gwb else None), (gb if need_gwb else None)
+
+
+if _core is None or not hasattr(_core, "im2col"):  # unbuilt checkout: the ops' reference paths
+    del im2col, col2im, max_pool, max_pool_backward, avg_pool, avg_pool_backward
+    del batch_norm_train, batch_norm_backward, layer_norm, layer_norm_backward
+# ------------------------------------------------------------------ end of vision-layer kernels

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from ..tensor import Tensor
-from . import binary, creation, indexing, inplace, linalg, random, reduction, shape, unary
+from . import binary, compare, creation, indexing, inplace, linalg, random, reduction, shape, unary
 from .binary import *  # noqa: F401,F403
+from .compare import *  # noqa: F401,F403
 from .creation import *  # noqa: F401,F403
 from .indexing import *  # noqa: F401,F403
 from .inplace import *  # noqa: F401,F403
@@ -14,7 +15,10 @@ from .reduction import *  # noqa: F401,F403
 from .shape import *  # noqa: F401,F403
 from .unary import *  # noqa: F401,F403
 
-_MODULES = (unary, binary, reduction, shape, indexing, linalg, inplace, random)
+_MODULES = (unary, binary, compare, reduction, shape, indexing, linalg, inplace, random)
+# the public op names (``from deepforge.ops import *`` must not leak the submodules: the
+# names ``linalg`` and ``random`` belong to ``deepforge.linalg`` / ``deepforge.random``)
+__all__ = sorted({name for mod in _MODULES + (creation,) for name in mod.__all__})
 
 # functions whose first argument is the tensor become methods of the same name
 _NOT_METHODS = {
@@ -24,7 +28,7 @@ _NOT_METHODS = {
     "rand", "randn", "randint", "randperm", "normal", "resize_out", "atleast_1d", "atleast_2d",
     "atleast_3d", "chain_matmul", "block_diag", "getitem", "setitem", "rand_like", "randn_like",
     "randint_like", "multinomial", "poisson", "bernoulli", "range_", "neg_inplace",
-    "masked_fill_diag_",
+    "masked_fill_diag_", "isin",
 }
 
 

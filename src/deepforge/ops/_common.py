@@ -87,10 +87,22 @@ def check_inplace(x: Tensor, op: str) -> None:
         )
 
 
-def commit_inplace(x: Tensor, result: Tensor) -> Tensor:
-    """Write ``result`` (computed out of place) into ``x`` and move x's history to it."""
+def commit_inplace(x: Tensor, result) -> Tensor:
+    """Write ``result`` (computed out of place) into ``x`` and move x's history to it.
+
+    ``result`` may be a callable computing it: then graph nodes it creates that saved ``x``
+    for backward get a copy of x's old value, so ``y.sin_()`` / ``y.pow_(2)`` on a tensor in a
+    graph differentiate like PyTorch's in-place ops instead of failing the version check.
+    """
     from ._dispatch import backend_of
 
+    if callable(result):
+        from ..autograd.function import _seq
+
+        start = next(_seq)
+        result = result()
+        if result.grad_fn is not None:
+            _snapshot_saved(x, result.grad_fn, start)
     if result._data.shape != x._data.shape:
         raise RuntimeError(
             f"output with shape {list(x.shape)} doesn't match the broadcast shape {list(result.shape)}"
@@ -102,3 +114,40 @@ def commit_inplace(x: Tensor, result: Tensor) -> Tensor:
         x._output_nr = result._output_nr
         x._rg = True
     return x
+
+
+def _snapshot_saved(x: Tensor, node, start: int) -> None:
+    """In nodes newer than ``start`` reachable from ``node``, replace saved tensors sharing
+    x's storage by a copy of their current value (with the same autograd identity)."""
+    from ._dispatch import backend_of
+
+    stack, seen = [node], set()
+    while stack:
+        n = stack.pop()
+        if n is None or id(n) in seen or getattr(n, "_seq", -1) <= start:
+            continue
+        seen.add(id(n))
+        saved = getattr(n, "_saved", None)
+        if saved:
+            for k, rec in enumerate(saved):
+                if rec is None or rec[0]._vc is not x._vc or rec[2] >= 0:
+                    continue
+                t, version, nr = rec
+                saved[k] = (_copy_like(t, backend_of(t).clone(t._data)), version, nr)
+        stack.extend(nxt for nxt, _ in n.next_functions)
+
+
+def _copy_like(t: Tensor, data) -> Tensor:
+    """A tensor over ``data`` that stands for ``t`` in autograd (same grad_fn or leaf node)."""
+    from ..tensor import make_tensor
+
+    c = make_tensor(data, t._dtype, t._device, [t._vc[0]])
+    if t._rg:
+        c._rg = True
+        if t.grad_fn is not None:
+            c.grad_fn, c._output_nr = t.grad_fn, t._output_nr
+        else:
+            import weakref
+
+            c._accum = weakref.ref(t._grad_edge()[0])
+    return c

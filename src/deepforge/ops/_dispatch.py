@@ -116,6 +116,21 @@ def _cross_device_scalar(op, a, b):
     )
 
 
+_SCALARS = (int, float, bool, complex)
+
+
+def _check_scalar(op: str, v) -> None:
+    if not isinstance(v, _SCALARS) and not (hasattr(v, "dtype") and getattr(v, "ndim", 1) == 0):
+        raise TypeError(f"{op}(): expected a Tensor or a number as operand, but got {type(v).__name__}")
+
+
+def _broadcast_for(op: str, *shapes) -> tuple:
+    try:
+        return broadcast_shapes(*shapes)
+    except RuntimeError as e:
+        raise RuntimeError(f"{op}: {e}") from None
+
+
 def unary(op: str, x: Tensor, dtype: dt.dtype | None = None, out: Tensor | None = None) -> Tensor:
     """Elementwise op; ``dtype`` is the result dtype (default: x's)."""
     be = backend_of(x)
@@ -142,14 +157,16 @@ def binary(op: str, a, b, dtype: dt.dtype | None = None, out_dtype: dt.dtype | N
         if dtype is None:
             dtype = a._dtype if a._dtype is b._dtype else result_type_of(a, b)
         sa, sb = a._data.shape, b._data.shape
-        shape = sa if sa == sb else broadcast_shapes(sa, sb)
+        shape = sa if sa == sb else _broadcast_for(op, sa, sb)
         x, y, t = a._data, b._data, a
     elif ta:
+        _check_scalar(op, b)
         if dtype is None:
             dtype = result_type_of(a, b)
         shape = a._data.shape
         x, y, t = a._data, to_backend_scalar(b, dtype), a
     elif tb:
+        _check_scalar(op, a)
         if dtype is None:
             dtype = result_type_of(a, b)
         shape = b._data.shape

@@ -58,21 +58,33 @@ class Sub(Function):
         return g, -g
 
 
+def _needs(ctx, i) -> bool:
+    nig = ctx.needs_input_grad
+    return bool(nig[i]) if nig else False
+
+
+def _save_operands(ctx, a, b, need_a, need_b, *extra):
+    """Save only the operands the backward will read (what ``x.mul_(3)`` can overwrite
+    safely); Python scalars are kept on ctx."""
+    ctx.save_for_backward(a if need_a and _is_t(a) else None, b if need_b and _is_t(b) else None, *extra)
+    ctx.a = None if _is_t(a) else a
+    ctx.b = None if _is_t(b) else b
+
+
+def _operands(ctx):
+    a, b, *extra = ctx.saved_tensors
+    return (ctx.a if a is None else a, ctx.b if b is None else b, *extra)
+
+
 class Mul(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a if _is_t(a) else None, b if _is_t(b) else None)
-        if not _is_t(a):
-            ctx.a = a
-        if not _is_t(b):
-            ctx.b = b
+        _save_operands(ctx, a, b, need_a=_needs(ctx, 1), need_b=_needs(ctx, 0))
         return D.binary("mul", a, b)
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        a = ctx.a if a is None else a
-        b = ctx.b if b is None else b
+        a, b = _operands(ctx)
         na, nb = ctx.needs_input_grad
         return (g * b if na else None), (g * a if nb else None)
 
@@ -81,18 +93,12 @@ class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
         d = D.float_result(D.result_type_of(a, b))
-        ctx.save_for_backward(a if _is_t(a) else None, b if _is_t(b) else None)
-        if not _is_t(a):
-            ctx.a = a
-        if not _is_t(b):
-            ctx.b = b
+        _save_operands(ctx, a, b, need_a=_needs(ctx, 1), need_b=True)
         return D.binary("div", a, b, dtype=d)
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        a = ctx.a if a is None else a
-        b = ctx.b if b is None else b
+        a, b = _operands(ctx)
         na, nb = ctx.needs_input_grad
         return (g / b if na else None), (-g * a / (b * b) if nb else None)
 
@@ -106,18 +112,12 @@ class Pow(Function):
         if d.category < 2 and not _is_t(b) and isinstance(b, int) and b < 0:
             raise RuntimeError("Integers to negative integer powers are not allowed.")
         y = D.binary("pow", a, b, dtype=d)
-        ctx.save_for_backward(a if _is_t(a) else None, b if _is_t(b) else None, y)
-        if not _is_t(a):
-            ctx.a = a
-        if not _is_t(b):
-            ctx.b = b
+        _save_operands(ctx, a, b, True, True, y if _needs(ctx, 1) else None)
         return y
 
     @staticmethod
     def backward(ctx, g):
-        a, b, y = ctx.saved_tensors
-        a = ctx.a if a is None else a
-        b = ctx.b if b is None else b
+        a, b, y = _operands(ctx)
         na, nb = ctx.needs_input_grad
         ga = gb = None
         if na:
@@ -315,10 +315,36 @@ def logaddexp2(input, other):
     return logaddexp(input * ln2, other * ln2) / ln2
 
 
-def xlogy(input, other):
-    if not _is_t(input):
-        input = D.wrap(D.backend_of(other).full((), input, dt.get_default_dtype().np), dt.get_default_dtype(), other._device)
-    return where(input == 0, 0.0, input * (other.log() if _is_t(other) else __import__("math").log(other)))
+class Xlogy(Function):
+    """x * log(y), defined as 0 where x == 0 (even for y == 0); d/dx = log(y), d/dy = x / y."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return where(x == 0, 0.0, x * y.log())
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        na, nb = ctx.needs_input_grad
+        return (g * y.log() if na else None), (g * x / y if nb else None)
+
+
+def xlogy(input, other, *, out=None):
+    if not _is_t(input) and not _is_t(other):
+        raise TypeError("xlogy(): expected at least one Tensor argument")
+    ref = input if _is_t(input) else other
+    d = D.float_result(D.result_type_of(input, other))
+    from .creation import as_tensor
+
+    x = as_tensor(input, dtype=d, device=ref._device)
+    y = as_tensor(other, dtype=d, device=ref._device)
+    r = call(Xlogy, x, y)
+    if out is not None:
+        from .shape import resize_out
+
+        return resize_out(out, r)
+    return r
 
 
 def squared_difference(input, other):
@@ -427,12 +453,8 @@ class Clamp(Function):
     def forward(ctx, x, lo, hi):
         if lo is None and hi is None:
             raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
-        d = x._dtype
-        for v in (lo, hi):
-            if v is not None:
-                d = D.result_type_of(x, v)
-                x_d = d
-        x_d = d
+        D.check_same_device("clamp", x, lo, hi)
+        x_d = dt.result_type(x, *[v for v in (lo, hi) if v is not None])
         ctx.save_for_backward(x, lo if _is_t(lo) else None, hi if _is_t(hi) else None)
         ctx.lo = lo if not _is_t(lo) else None
         ctx.hi = hi if not _is_t(hi) else None
@@ -445,16 +467,21 @@ class Clamp(Function):
         x, lo_t, hi_t = ctx.saved_tensors
         lo = lo_t if lo_t is not None else ctx.lo
         hi = hi_t if hi_t is not None else ctx.hi
-        mask = None
-        if lo is not None:
-            mask = x >= lo
-        if hi is not None:
-            m2 = x <= hi
-            mask = m2 if mask is None else mask & m2
+        # PyTorch's rule: clamp(x, lo, hi) = min(max(x, lo), hi), so hi wins where lo > hi
         nx, nlo, nhi = ctx.needs_input_grad
-        gx = where(mask, g, 0.0) if nx else None
-        glo = where(x < lo, g, 0.0) if nlo else None
-        ghi = where(x > hi, g, 0.0) if nhi else None
+        gx = glo = ghi = None
+        if nx:
+            mask = None
+            if lo is not None:
+                mask = x >= lo
+            if hi is not None:
+                m2 = x <= hi
+                mask = m2 if mask is None else mask & m2
+            gx = where(mask, g, 0.0)
+        if nlo:
+            glo = where((x < lo) & (lo < hi) if hi is not None else x < lo, g, 0.0)
+        if nhi:
+            ghi = where((x > hi) | (hi < lo) if lo is not None else x > hi, g, 0.0)
         return gx, glo, ghi
 
 
@@ -481,7 +508,7 @@ def clamp_max(input, max):
 def clamp_(input, min=None, max=None):
     check_inplace(input, "clamp_")
     if input._rg or (min is not None and _is_t(min)) or (max is not None and _is_t(max)):
-        return commit_inplace(input, clamp(input, min, max))
+        return commit_inplace(input, lambda: clamp(input, min, max))
     D.backend_of(input).clamp(input._data, min, max, input._dtype.np, out=input._data)
     input._vc[0] += 1
     return input
@@ -497,6 +524,8 @@ def lerp(input, end, weight, *, out=None):
 
 
 def addcmul(input, tensor1, tensor2, *, value=1, out=None):
+    if isinstance(value, float) and dt.result_type(input, tensor1, tensor2).category < 2:
+        value = int(value)  # PyTorch casts value to the (integer) result type
     r = input + value * tensor1 * tensor2 if value != 1 else input + tensor1 * tensor2
     if out is not None:
         from .shape import resize_out

@@ -73,7 +73,7 @@ def _on_device(nd: np.ndarray, dtype: dt.dtype, device, requires_grad=False) -> 
                 f"{dev} ({be.device_name}) has no float64 support (cl_khr_fp64); use .float() "
                 "to work in float32 on this device"
             )
-        data = be.from_numpy(np.ascontiguousarray(nd))
+        data = be.from_numpy(np.ascontiguousarray(nd).reshape(nd.shape))  # keeps 0-d
     else:
         data = nd
     t = make_tensor(data, dtype, dev)
@@ -92,7 +92,9 @@ def _infer_dtype(data):
             stack.extend(x)
         elif isinstance(x, Tensor):
             kinds.add(("t", x._dtype))
-        elif isinstance(x, bool) or isinstance(x, np.bool_):
+        elif isinstance(x, np.generic):
+            kinds.add(("t", dt.from_numpy_dtype(x.dtype)))
+        elif isinstance(x, bool):
             kinds.add("b")
         elif isinstance(x, numbers.Integral):
             kinds.add("i")
@@ -129,12 +131,10 @@ def tensor(data, *, dtype=None, device=None, requires_grad: bool = False, pin_me
         d = _resolve_dtype(dtype, data._dtype)
         nd = np.array(data.detach().cpu().numpy(), dtype=d.np, copy=True)
         return _on_device(nd, d, device if device is not None else data._device, requires_grad)
-    if isinstance(data, np.ndarray):
+    if isinstance(data, (np.ndarray, np.generic)):  # numpy scalars keep their dtype, as in torch
         d = _resolve_dtype(dtype, dt.from_numpy_dtype(data.dtype))
         nd = np.array(data, dtype=d.np, copy=True)
     else:
-        if isinstance(data, (np.generic,)):
-            data = data.item()
         d = _resolve_dtype(dtype, _infer_dtype(data)) if dtype is not None else _infer_dtype(data)
         try:
             nd = np.array(_to_numpy_nested(data), dtype=d.np)
@@ -359,7 +359,7 @@ def _convert(x, dtype, dev):
         if x._device.type == "cpu":
             host = host.copy()
         return make_tensor(np.ascontiguousarray(host) if not host.flags.c_contiguous and x._device.type != "cpu" else host, dtype, dev)
-    return make_tensor(dst_be.from_numpy(np.ascontiguousarray(host)), dtype, dev)
+    return make_tensor(dst_be.from_numpy(np.ascontiguousarray(host).reshape(host.shape)), dtype, dev)
 
 
 def _parse_to_args(x, args, kwargs):

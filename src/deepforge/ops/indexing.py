@@ -288,7 +288,7 @@ class IndexSelect(Function):
     def forward(ctx, x, axis, idx):
         ctx.axis, ctx.n = axis, x._data.shape[axis] if x.ndim else 1
         ctx.save_for_backward(idx)
-        data = D.backend_of(x).index_select(x._data if x.ndim else x._data.reshape(1), axis, idx._data.reshape(-1))
+        data = D.backend_of(x).index_select((x if x.ndim else x.reshape(1))._data, axis, idx.reshape(-1)._data)
         return make_tensor(data if x.ndim else data.reshape(()), x._dtype, x._device)
 
     @staticmethod
@@ -356,6 +356,7 @@ class Scatter(Function):
     @staticmethod
     def forward(ctx, x, axis, idx, src, reduce):
         ctx.axis, ctx.reduce = axis, reduce
+        ctx.src_shape = src._data.shape if isinstance(src, Tensor) else None
         ctx.save_for_backward(idx)
         be = D.backend_of(x)
         out = be.clone(x._data)
@@ -376,6 +377,12 @@ class Scatter(Function):
         else:
             raise NotImplementedError(f"scatter backward with reduce={ctx.reduce!r} is not implemented")
         gsrc = gather(g, ctx.axis, idx) if nsrc else None
+        if gsrc is not None and gsrc._data.shape != ctx.src_shape:
+            # only src's leading corner (the index's shape) was used: zeros elsewhere
+            from .shape import SliceBackward
+
+            key = tuple(slice(0, n) for n in idx._data.shape)
+            gsrc = call(SliceBackward, gsrc, ctx.src_shape, key)
         return gx, None, None, gsrc, None
 
 

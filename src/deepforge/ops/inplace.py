@@ -53,7 +53,7 @@ def _binary_inplace(name, prim, fn):
         if alpha != 1:
             other = B.mul(other, alpha)
         if _needs(self, other) or kwargs:
-            return commit_inplace(self, fn(self, other, **kwargs) if kwargs else fn(self, other))
+            return commit_inplace(self, lambda: fn(self, other, **kwargs))
         _check_cast(self, other, name)
         if isinstance(other, Tensor):
             if other._device is not self._device:
@@ -93,7 +93,7 @@ pow_ = _binary_inplace("pow_", "pow", B.pow)
 def div_(self, other, *, rounding_mode=None):
     check_inplace(self, "div_")
     if _needs(self, other) or rounding_mode is not None:
-        return commit_inplace(self, B.div(self, other, rounding_mode=rounding_mode).to(self._dtype))
+        return commit_inplace(self, lambda: B.div(self, other, rounding_mode=rounding_mode).to(self._dtype))
     if self._dtype.category < 2:
         raise RuntimeError(
             f"result type Float can't be cast to the desired output type {_pretty(self._dtype)}"
@@ -147,7 +147,7 @@ def copy_(self, src, non_blocking: bool = False) -> Tensor:
         else:
             import numpy as np
 
-            tmp = be.from_numpy(np.ascontiguousarray(host.astype(self._dtype.np, copy=False)))
+            tmp = be.from_numpy(np.ascontiguousarray(host.astype(self._dtype.np, copy=False)).reshape(host.shape))
             be.copy_(self._data, tmp)
     else:
         be.copy_(self._data, src._data)
@@ -179,7 +179,7 @@ def zero_(self) -> Tensor:
 def lerp_(self, end, weight) -> Tensor:
     check_inplace(self, "lerp_")
     if _needs(self, end, weight):
-        return commit_inplace(self, B.lerp(self, end, weight))
+        return commit_inplace(self, lambda: B.lerp(self, end, weight))
     be = D.backend_of(self)
     w = weight._data if isinstance(weight, Tensor) else weight
     be.lerp(self._data, end._data if isinstance(end, Tensor) else end, w, self._dtype.np, out=self._data)
@@ -190,7 +190,7 @@ def lerp_(self, end, weight) -> Tensor:
 def addcmul_(self, tensor1, tensor2, *, value=1) -> Tensor:
     check_inplace(self, "addcmul_")
     if _needs(self, tensor1, tensor2):
-        return commit_inplace(self, B.addcmul(self, tensor1, tensor2, value=value))
+        return commit_inplace(self, lambda: B.addcmul(self, tensor1, tensor2, value=value))
     prod = D.binary("mul", tensor1, tensor2)
     if value != 1:
         D.binary("mul", prod, value, out=prod)
@@ -201,7 +201,7 @@ def addcmul_(self, tensor1, tensor2, *, value=1) -> Tensor:
 def addcdiv_(self, tensor1, tensor2, *, value=1) -> Tensor:
     check_inplace(self, "addcdiv_")
     if _needs(self, tensor1, tensor2):
-        return commit_inplace(self, B.addcdiv(self, tensor1, tensor2, value=value))
+        return commit_inplace(self, lambda: B.addcdiv(self, tensor1, tensor2, value=value))
     q = D.binary("div", tensor1, tensor2, dtype=D.float_result(D.result_type_of(tensor1, tensor2)))
     if value != 1:
         D.binary("mul", q, value, out=q)
@@ -225,7 +225,7 @@ def clamp_max_(self, max) -> Tensor:
 
 
 def where_(self, condition, other):
-    return commit_inplace(self, B.where(condition, self, other))
+    return commit_inplace(self, lambda: B.where(condition, self, other))
 
 
 def masked_fill_diag_(self, value):  # pragma: no cover - helper kept for fill_diagonal_

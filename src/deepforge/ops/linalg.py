@@ -287,8 +287,9 @@ def einsum(equation: str, *operands) -> Tensor:
         ops.append((t, op))
     # contract pairwise left to right
     t0, acc = ops[0]
-    for t1, op in ops[1:]:
-        later = set(rhs) | {c for tt, _ in ops[ops.index((t1, op)) + 1:] for c in tt}
+    for k in range(1, len(ops)):
+        t1, op = ops[k]
+        later = set(rhs) | {c for tt, _ in ops[k + 1:] for c in tt}
         t0, acc = _contract(t0, acc, t1, op, later, sizes)
     # sum letters not in output, then order
     drop = [i for i, c in enumerate(t0) if c not in rhs]

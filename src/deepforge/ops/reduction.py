@@ -304,8 +304,31 @@ def var(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correc
     return s / denom
 
 
+class Root(Function):
+    """``x ** (1/p)`` for x >= 0 whose gradient is 0 where the result is 0: the subgradient
+    PyTorch uses for norms and std (plain ``sqrt`` would give inf * 0 = nan there)."""
+
+    @staticmethod
+    def forward(ctx, x, p):
+        from .binary import pow
+
+        ctx.p = p
+        y = x.sqrt() if p == 2 else pow(x, 1.0 / p)
+        ctx.save_for_backward(x, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        from .binary import where
+
+        x, y = ctx.saved_tensors
+        zero = y == 0
+        safe_x = where(zero, 1.0, x)  # d(result)/dx = y / (p x)
+        return where(zero, 0.0, g * y / (safe_x * ctx.p)), None
+
+
 def std(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
-    return var(input, dim, unbiased, keepdim, correction=correction).sqrt()
+    return call(Root, var(input, dim, unbiased, keepdim, correction=correction), 2)
 
 
 def var_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
@@ -342,7 +365,7 @@ def logsumexp(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
 def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
     x = input if dtype is None else input.to(dt.to_dtype(dtype))
     if p is None or p == "fro" or p == 2:
-        return sum(x * x, dim, keepdim).sqrt() if x.numel() else sum(x * x, dim, keepdim)
+        return call(Root, sum(x * x, dim, keepdim), 2)
     if p == "nuc":
         raise NotImplementedError("nuclear norm is not supported by deepforge yet")
     if p == float("inf"):
@@ -353,7 +376,7 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) ->
         return sum((x != 0).to(x._dtype), dim, keepdim)
     if p == 1:
         return sum(x.abs(), dim, keepdim)
-    return sum(x.abs() ** p, dim, keepdim) ** (1.0 / p)
+    return call(Root, sum(x.abs() ** p, dim, keepdim), p)
 
 
 def all(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:

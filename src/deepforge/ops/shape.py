@@ -13,7 +13,7 @@ from ._common import call, wrap_dim
 __all__ = [
     "reshape", "view", "view_as", "flatten", "unflatten", "squeeze", "unsqueeze", "permute",
     "transpose", "swapaxes", "swapdims", "t", "adjoint", "expand", "expand_as", "broadcast_to",
-    "broadcast_tensors", "broadcast_shapes", "repeat", "tile", "flip", "fliplr", "flipud", "roll",
+    "broadcast_tensors", "broadcast_shapes", "repeat", "repeat_interleave", "tile", "flip", "fliplr", "flipud", "roll",
     "narrow", "select", "cat", "concat", "concatenate", "stack", "hstack", "vstack", "dstack",
     "column_stack", "split", "tensor_split", "chunk", "unbind", "movedim", "moveaxis",
     "as_strided", "ravel", "resize_out", "atleast_1d", "atleast_2d", "atleast_3d", "row_stack",
@@ -288,6 +288,46 @@ def repeat(input: Tensor, *sizes) -> Tensor:
     return y.reshape(tuple(r * s for r, s in zip(sizes, x._data.shape)))
 
 
+def repeat_interleave(input: Tensor, repeats=None, dim=None, *, output_size=None) -> Tensor:
+    """Repeat each element (or slice along ``dim``) ``repeats`` times; ``repeat_interleave(r)``
+    alone gives the indices ``0..len(r)-1`` each repeated ``r[i]`` times."""
+    import numpy as np
+
+    from .creation import tensor
+
+    if repeats is None:
+        reps = input.detach().cpu().numpy()
+        if reps.ndim > 1:
+            raise RuntimeError("repeat_interleave: repeats must be 0-dim or 1-dim tensor")
+        if (reps < 0).any():
+            raise RuntimeError("repeat_interleave: repeats can not be negative")
+        return tensor(np.repeat(np.arange(reps.size), reps.reshape(-1)), device=input._device)
+    x = input.reshape(-1) if dim is None else input
+    d = 0 if dim is None else wrap_dim(dim, x.ndim)
+    if x.ndim == 0:
+        x = x.reshape(1)
+    n = x._data.shape[d]
+    if isinstance(repeats, Tensor) and repeats.numel() == 1 and repeats.ndim <= 1:
+        repeats = int(repeats.item())
+    if not isinstance(repeats, Tensor):
+        r = int(repeats)
+        if r < 0:
+            raise RuntimeError("repeat_interleave: Repeats must be non-negative")
+        shp = x._data.shape
+        y = unsqueeze(x, d + 1).expand(shp[:d + 1] + (r,) + shp[d + 1:])
+        return y.reshape(shp[:d] + (n * r,) + shp[d + 1:])
+    reps = repeats.detach().cpu().numpy()
+    if reps.ndim != 1 or reps.shape[0] != n:
+        raise RuntimeError(
+            "repeat_interleave: repeats must have the same size as input along dim, but got "
+            f"repeats.size(0) = {reps.size} and input.size({d}) = {n}"
+        )
+    if (reps < 0).any():
+        raise RuntimeError("repeat_interleave: Repeats must be non-negative")
+    idx = tensor(np.repeat(np.arange(n), reps), device=x._device)
+    return x.index_select(d, idx)
+
+
 def tile(input: Tensor, dims) -> Tensor:
     dims = tuple(dims)
     if len(dims) < input.ndim:
@@ -405,17 +445,22 @@ def select(input: Tensor, dim: int, index: int) -> Tensor:
 class Cat(Function):
     @staticmethod
     def forward(ctx, dim, *xs):
-        ctx.sizes = [x._data.shape[dim] for x in xs]
+        # legacy rule: 1-D empty tensors are skipped (size None) when the others are not 1-D
+        ref = next((x for x in xs if not _skipped(x)), xs[0])
+        sizes = [None if x is not ref and _skipped(x) else x._data.shape[dim] for x in xs]
+        ctx.sizes = sizes  # ctx may be the no-graph NULL_CTX, which drops attributes
         ctx.dim = dim
         be = D.backend_of(xs[0])
         d = xs[0]._dtype
         for x in xs[1:]:
             d = dt.promote_types(d, x._dtype)
-        shape = list(xs[0]._data.shape)
-        shape[dim] = sum(ctx.sizes)
+        shape = list(ref._data.shape)
+        shape[dim] = sum(n for n in sizes if n is not None)
         out = be.empty(tuple(shape), d.np)
         off = 0
-        for x, n in zip(xs, ctx.sizes):
+        for x, n in zip(xs, sizes):
+            if n is None:
+                continue
             key = (slice(None),) * dim + (slice(off, off + n),)
             be.copy_(be.getitem_basic(out, key), x._data)
             off += n
@@ -423,8 +468,12 @@ class Cat(Function):
 
     @staticmethod
     def backward(ctx, g):
-        parts = split(g, ctx.sizes, ctx.dim)
-        return (None, *parts)
+        parts = iter(split(g, [n for n in ctx.sizes if n is not None], ctx.dim))
+        return (None, *[g.new_zeros(0) if n is None else next(parts) for n in ctx.sizes])
+
+
+def _skipped(x) -> bool:
+    return x.ndim == 1 and x._data.shape[0] == 0
 
 
 def _seq_arg(tensors, op):
@@ -461,7 +510,7 @@ def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
                     f"Sizes of tensors must match except in dimension {d}. Expected size "
                     f"{ref._data.shape[k]} but got size {x._data.shape[k]} for tensor number {i} in the list."
                 )
-    r = call(Cat, d, *parts)
+    r = call(Cat, d, *tensors)
     return resize_out(out, r) if out is not None else r
 
 

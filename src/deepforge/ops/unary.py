@@ -129,7 +129,7 @@ def _make_public(name, fn_cls):
     def op_(input):
         check_inplace(input, f"{name}_")
         if input._rg or input._base is not None:
-            return commit_inplace(input, call(fn_cls, input))
+            return commit_inplace(input, lambda: call(fn_cls, input))
         d = input._dtype
         if UNARY_GRADS[name][2] and d.category < 2:
             raise RuntimeError(f"result type Float can't be cast to the desired output type {_tname(d)}")
@@ -209,3 +209,49 @@ def logical_not_(input):
 
 __all__ += ["isnan", "isinf", "isfinite", "signbit", "logical_not", "logical_not_", "isposinf",
             "isneginf", "bitwise_not"]
+
+
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
+    """Replace NaN, +inf and -inf (defaults: 0 and the dtype's largest/lowest finite value)."""
+    from .binary import where
+
+    if not input._dtype.is_floating_point:
+        r = input.clone()
+    else:
+        import numpy as np
+
+        fi = np.finfo(input._dtype.np)
+        posinf = float(fi.max) if posinf is None else posinf
+        neginf = float(fi.min) if neginf is None else neginf
+        r = where(isnan(input), nan, where(isposinf(input), posinf, where(isneginf(input), neginf, input)))
+    if out is not None:
+        from .shape import resize_out
+
+        return resize_out(out, r)
+    return r
+
+
+def nan_to_num_(input, nan=0.0, posinf=None, neginf=None):
+    check_inplace(input, "nan_to_num_")
+    return commit_inplace(input, lambda: nan_to_num(input, nan, posinf, neginf))
+
+
+__all__ += ["nan_to_num", "nan_to_num_"]
+
+
+_round0 = PUBLIC["round"]
+
+
+def round(input, *, decimals: int = 0, out=None):  # noqa: A001 - torch.round
+    """Round half to even; ``decimals`` rounds to that many decimal places (negative: tens...)."""
+    if decimals == 0:
+        return _round0(input, out=out)
+    if not input._dtype.is_floating_point:
+        raise RuntimeError("round: decimals argument is only supported for floating-point tensors")
+    scale = 10.0 ** (decimals if decimals > 0 else -decimals)
+    r = _round0(input * scale) / scale if decimals > 0 else _round0(input / scale) * scale
+    if out is not None:
+        from .shape import resize_out
+
+        return resize_out(out, r)
+    return r

@@ -1,0 +1,158 @@
+"""OpenCL GEMM vs numpy's BLAS (and torch, when installed) on the same machine, same run.
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/opencl_gemm.py
+
+OpenBLAS reads OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE when it loads; the script re-executes
+itself without them (unless --keep-openblas-env) so numpy's BLAS runs with its own tuning,
+and sets POCL_AFFINITY=1 (as the OpenCL backend does) unless the caller set it.
+
+Each case: GFLOP/s of ``deepforge.backends.opencl.gemm.matmul`` (timed with queue.finish()
+before and after, min over --repeat runs after --warmup), of numpy's matmul on the same host
+arrays (min over the same number of runs, interleaved with the OpenCL runs so background load
+hits both alike), and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+_OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def _parse():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", default="256,512,1000,1024,2048", help="square sizes n (n x n x n)")
+    p.add_argument("--batched", default="32x128x128x128", help="BxMxKxN batched case ('' = off)")
+    p.add_argument("--transposed", type=int, default=1024, help="n of the A.mT @ B.mT case (0=off)")
+    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    p.add_argument("--variant", default=None, choices=["packed", "tiled", "naive"])
+    p.add_argument("--repeat", type=int, default=7)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--torch", action="store_true", help="also time torch.matmul on the CPU")
+    p.add_argument("--keep-openblas-env", action="store_true")
+    return p.parse_args()
+
+
+def _clean_env(args):
+    if args.keep_openblas_env or not any(v in os.environ for v in _OPENBLAS_VARS):
+        return
+    env = {k: v for k, v in os.environ.items() if k not in _OPENBLAS_VARS}
+    os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+
+def _upload(rt, x, shape=None, strides=None):
+    """A CLArray holding host array ``x`` (optionally viewed with other shape/strides)."""
+    from deepforge.backends.opencl.array import CLArray
+
+    arr = CLArray.empty(rt, x.shape, x.dtype)
+    rt.cl.enqueue_copy(rt.queue, arr.buf, x, is_blocking=True)
+    if shape is None:
+        return arr
+    return CLArray(rt, arr.buf, shape, strides, 0, x.dtype)
+
+
+def main():
+    args = _parse()
+    _clean_env(args)
+    os.environ.setdefault("POCL_AFFINITY", "1")
+
+    import time
+
+    import numpy as np
+
+    from deepforge.backends.opencl import gemm
+    from deepforge.backends.opencl.runtime import devices, get_runtime
+
+    if not devices():
+        sys.exit("no usable OpenCL device")
+    rt, upload = get_runtime(0), _upload
+    dtype = np.dtype(args.dtype)
+    rng = np.random.default_rng(0)
+
+    torch = None
+    if args.torch:
+        try:
+            import torch
+        except ImportError:
+            print("torch not installed: --torch ignored")
+
+    try:
+        import threadpoolctl
+
+        blas = threadpoolctl.threadpool_info()
+        blas = [f"{b['internal_api']} {b.get('version')} {b.get('architecture')} "
+                f"threads={b['num_threads']}" for b in blas if b["user_api"] == "blas"]  # fmt: skip
+    except Exception:  # pragma: no cover - optional
+        blas = []
+    env_state = ", ".join(f"{v}={os.environ.get(v, '<unset>')}" for v in _OPENBLAS_VARS)
+    print(f"device: {rt.device.name.strip()} ({rt.device.platform.name.strip()})")
+    print(f"numpy {np.__version__} BLAS: {'; '.join(blas) or 'unknown'}")
+    print(f"env: {env_state}, POCL_AFFINITY={os.environ.get('POCL_AFFINITY')}")
+    print(f"dtype {dtype}, variant {args.variant or 'auto'}, min of {args.repeat} after "
+          f"{args.warmup} warm-up runs")  # fmt: skip
+
+    cases = []
+    for n in [int(s) for s in args.sizes.split(",") if s]:
+        a, b = rng.standard_normal((n, n), dtype), rng.standard_normal((n, n), dtype)
+        cases.append((f"{n}x{n}x{n}", a, b, upload(rt, a), upload(rt, b), 2 * n**3))
+    if args.batched:
+        bs, m, k, n = (int(x) for x in args.batched.split("x"))
+        a, b = rng.standard_normal((bs, m, k), dtype), rng.standard_normal((bs, k, n), dtype)
+        cases.append((f"batched {bs}x{m}x{k}x{n}", a, b, upload(rt, a), upload(rt, b),
+                      2 * bs * m * n * k))  # fmt: skip
+    if args.transposed:
+        n = args.transposed
+        at, bt = rng.standard_normal((n, n), dtype), rng.standard_normal((n, n), dtype)
+        # A = at.mT, B = bt.mT: views with strides (1, n), read in place
+        da = upload(rt, at, (n, n), (1, n))
+        db = upload(rt, bt, (n, n), (1, n))
+        cases.append((f"A.mT @ B.mT {n}", at.T, bt.T, da, db, 2 * n**3))
+
+    def timed(fn):
+        t0 = time.perf_counter()
+        fn()
+        return time.perf_counter() - t0
+
+    head = f"{'case':<24}{'OpenCL GF/s':>12}{'numpy GF/s':>12}{'ratio':>8}"
+    if torch is not None:
+        head += f"{'torch GF/s':>12}"
+    print(head)
+    print("-" * len(head))
+    for name, a, b, da, db, flops in cases:
+
+        def run_cl(da=da, db=db):
+            rt.queue.finish()
+            gemm.matmul(rt, da, db, dtype, variant=args.variant)
+            rt.queue.finish()
+
+        def run_np(a=a, b=b):
+            np.matmul(a, b)
+
+        runners = [run_cl, run_np]
+        if torch is not None:
+            ta, tb = (
+                torch.from_numpy(np.ascontiguousarray(a)),
+                torch.from_numpy(np.ascontiguousarray(b)),
+            )
+            if name.startswith("A.mT"):
+                ta = torch.from_numpy(np.ascontiguousarray(a.T)).mT
+                tb = torch.from_numpy(np.ascontiguousarray(b.T)).mT
+            runners.append(lambda ta=ta, tb=tb: torch.matmul(ta, tb))
+        for _ in range(args.warmup):
+            for r in runners:
+                r()
+        best = [float("inf")] * len(runners)
+        for _ in range(args.repeat):
+            for i, r in enumerate(runners):
+                best[i] = min(best[i], timed(r))
+        gf = [flops / t / 1e9 for t in best]
+        line = f"{name:<24}{gf[0]:>12.1f}{gf[1]:>12.1f}{gf[0] / gf[1]:>8.2f}"
+        if torch is not None:
+            line += f"{gf[2]:>12.1f}"
+        print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()

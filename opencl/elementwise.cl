@@ -1,0 +1,481 @@
+/* Elementwise kernels: unary, predicates, binary, comparisons, where, clamp, lerp,
+ * nan_to_num, strided fill. Built once per storage dtype: -DT=<code> (see common.h).
+ * All operands of one launch share the dtype T (the host casts odd operands first), except
+ * predicate/comparison outputs and where's condition, which are bool (uchar).
+ *
+ * Op codes are runtime arguments so one program serves every op of a family; the op switch
+ * sits outside the element loop so each case is a tight loop. The host reads the op tables
+ * below (lines "X(code, family_name, ...)") to map op names to codes.
+ *
+ * _c kernels: contiguous operands indexed base + i. _s kernels: strided operands (Desc).
+ */
+#include "common.h"
+
+#define TS DT_TYPE(T)
+#define TC DT_C(T)
+#define LD(p, i) DT_LD(T)(p, i)
+#define ST(p, i, v) DT_ST(T)(p, i, v)
+#define IS_FLOAT DT_IS_FLOAT(T)
+#define K(c) ((TC)(c))
+
+/* ---- scalar helpers -------------------------------------------------------------------- */
+#if IS_FLOAT
+#define ABS_(x) fabs(x)
+#define SIGN_(x) (isnan(x) ? (x) : sign(x))
+#define RELU_(x) (isnan(x) ? (x) : ((x) > K(0) ? (x) : K(0)))
+#define NEG_(x) (-(x))
+#define MAXIMUM_(a, b) DF_MAXIMUM_F(a, b)
+#define MINIMUM_(a, b) DF_MINIMUM_F(a, b)
+#define FMAX_(a, b) fmax(a, b)
+#define FMIN_(a, b) fmin(a, b)
+#define ADD_(a, b) ((a) + (b))
+#define SUB_(a, b) ((a) - (b))
+#define MUL_(a, b) ((a) * (b))
+
+inline TC df_sigmoid(TC x) { return K(1) / (K(1) + exp(-x)); }
+
+/* numpy's npy_divmod: floor division and Python-style remainder for floats */
+inline TC df_floordiv(TC a, TC b) {
+    TC mod = fmod(a, b);
+    if (b == K(0)) return a / b;
+    TC div = (a - mod) / b;
+    if (mod != K(0)) {
+        if ((b < K(0)) != (mod < K(0))) div -= K(1);
+    }
+    TC fl;
+    if (div != K(0)) {
+        fl = floor(div);
+        if (div - fl > K(0.5)) fl += K(1);
+    } else {
+        fl = copysign(K(0), a / b);
+    }
+    return fl;
+}
+
+inline TC df_remainder(TC a, TC b) {
+    if (b == K(0)) return fmod(a, b);
+    TC mod = fmod(a, b);
+    if (mod != K(0)) {
+        if ((b < K(0)) != (mod < K(0))) mod += b;
+    } else {
+        mod = copysign(K(0), b);
+    }
+    return mod;
+}
+
+inline TC df_logaddexp(TC x, TC y) {
+    if (x == y) return x + K(0.693147180559945309417232121458176568);
+    TC t = x - y;
+    if (t > K(0)) return x + log1p(exp(-t));
+    if (t <= K(0)) return y + log1p(exp(t));
+    return t; /* NaN */
+}
+
+inline TC df_erfinv(TC x) {
+    /* Giles' single-precision approximation refined by two Newton steps on erf */
+    TC w = -log((K(1) - x) * (K(1) + x));
+    TC p;
+    if (w < K(5)) {
+        w = w - K(2.5);
+        p = K(2.81022636e-08);
+        p = K(3.43273939e-07) + p * w;
+        p = K(-3.5233877e-06) + p * w;
+        p = K(-4.39150654e-06) + p * w;
+        p = K(0.00021858087) + p * w;
+        p = K(-0.00125372503) + p * w;
+        p = K(-0.00417768164) + p * w;
+        p = K(0.246640727) + p * w;
+        p = K(1.50140941) + p * w;
+    } else {
+        w = sqrt(w) - K(3);
+        p = K(-0.000200214257);
+        p = K(0.000100950558) + p * w;
+        p = K(0.00134934322) + p * w;
+        p = K(-0.00367342844) + p * w;
+        p = K(0.00573950773) + p * w;
+        p = K(-0.0076224613) + p * w;
+        p = K(0.00943887047) + p * w;
+        p = K(1.00167406) + p * w;
+        p = K(2.83297682) + p * w;
+    }
+    TC y = p * x;
+    const TC c = K(1.12837916709551257389615890312154517); /* 2/sqrt(pi) */
+    if (fabs(x) < K(1)) {
+        y = y - (erf(y) - x) / (c * exp(-y * y));
+        y = y - (erf(y) - x) / (c * exp(-y * y));
+    }
+    if (x == K(1)) return INFINITY;
+    if (x == K(-1)) return -INFINITY;
+    if (fabs(x) > K(1)) return NAN;
+    return y;
+}
+
+#else /* integer and bool dtypes compute in long with wrap-around arithmetic */
+#define ABS_(x) ((x) < 0 ? (long)(0UL - (ulong)(x)) : (x))
+#define SIGN_(x) ((long)((x) > 0) - (long)((x) < 0))
+#define RELU_(x) ((x) > 0 ? (x) : 0L)
+#define NEG_(x) ((long)(0UL - (ulong)(x)))
+#define MAXIMUM_(a, b) max(a, b)
+#define MINIMUM_(a, b) min(a, b)
+#define FMAX_(a, b) max(a, b)
+#define FMIN_(a, b) min(a, b)
+#define ADD_(a, b) ((long)((ulong)(a) + (ulong)(b)))
+#define SUB_(a, b) ((long)((ulong)(a) - (ulong)(b)))
+#define MUL_(a, b) ((long)((ulong)(a) * (ulong)(b)))
+
+inline long df_floordiv(long a, long b) {
+    if (b == 0) return 0;
+    if (b == -1) return NEG_(a);
+    long q = a / b;
+    if ((a % b != 0) && ((a < 0) != (b < 0))) q -= 1;
+    return q;
+}
+
+inline long df_remainder(long a, long b) {
+    if (b == 0 || b == -1) return 0;
+    long r = a % b;
+    if (r != 0 && ((r < 0) != (b < 0))) r += b;
+    return r;
+}
+
+inline long df_fmod(long a, long b) {
+    if (b == 0 || b == -1) return 0;
+    return a % b;
+}
+
+inline long df_ipow(long a, long b) {
+    if (b < 0) return (a == 1) ? 1 : (a == -1 ? ((b & 1) ? -1 : 1) : 0);
+    ulong r = 1, base = (ulong)a;
+    while (b) {
+        if (b & 1) r *= base;
+        base *= base;
+        b >>= 1;
+    }
+    return (long)r;
+}
+
+inline long df_lshift(long a, long b) { return ((ulong)b < 64UL) ? (long)((ulong)a << b) : 0L; }
+inline long df_rshift(long a, long b) { return ((ulong)b < 64UL) ? (a >> b) : (a < 0 ? -1L : 0L); }
+
+#ifdef DT_IS_BOOL
+#define BNOT_(x) ((long)((x) == 0))
+#else
+#define BNOT_(x) (~(x))
+#endif
+#endif
+
+/* ---- op tables --------------------------------------------------------------------------- */
+/* X(code, name, expression of x) */
+#define UNARY_ALL(X)                                                                      \
+    X(1, unary_neg, NEG_(x))                                                              \
+    X(2, unary_abs, ABS_(x))                                                              \
+    X(3, unary_sign, SIGN_(x))                                                            \
+    X(4, unary_square, MUL_(x, x))                                                        \
+    X(5, unary_positive, x)                                                               \
+    X(6, unary_relu, RELU_(x))
+
+#if IS_FLOAT
+#define UNARY_T(X)                                                                        \
+    X(7, unary_floor, floor(x))                                                           \
+    X(8, unary_ceil, ceil(x))                                                             \
+    X(9, unary_trunc, trunc(x))                                                           \
+    X(10, unary_round, rint(x))                                                           \
+    X(20, unary_exp, exp(x))                                                              \
+    X(21, unary_exp2, exp2(x))                                                            \
+    X(22, unary_expm1, expm1(x))                                                          \
+    X(23, unary_log, log(x))                                                              \
+    X(24, unary_log2, log2(x))                                                            \
+    X(25, unary_log10, log10(x))                                                          \
+    X(26, unary_log1p, log1p(x))                                                          \
+    X(27, unary_sqrt, sqrt(x))                                                            \
+    X(28, unary_sin, sin(x))                                                              \
+    X(29, unary_cos, cos(x))                                                              \
+    X(30, unary_tan, tan(x))                                                              \
+    X(31, unary_asin, asin(x))                                                            \
+    X(32, unary_acos, acos(x))                                                            \
+    X(33, unary_atan, atan(x))                                                            \
+    X(34, unary_sinh, sinh(x))                                                            \
+    X(35, unary_cosh, cosh(x))                                                            \
+    X(36, unary_tanh, tanh(x))                                                            \
+    X(37, unary_asinh, asinh(x))                                                          \
+    X(38, unary_acosh, acosh(x))                                                          \
+    X(39, unary_atanh, atanh(x))                                                          \
+    X(40, unary_reciprocal, K(1) / x)                                                     \
+    X(41, unary_deg2rad, x * K(0.0174532925199432957692369076848861271))                  \
+    X(42, unary_rad2deg, x * K(57.2957795130823208767981548141051703))                    \
+    X(43, unary_sigmoid, df_sigmoid(x))                                                   \
+    X(44, unary_gelu, K(0.5) * x * (K(1) + erf(x * K(0.707106781186547524400844362104849039)))) \
+    X(45, unary_gelu_tanh,                                                                \
+      K(0.5) * x * (K(1) + tanh(K(0.797884560802865355879892119868763737) *               \
+                                (x + K(0.044715) * x * x * x))))                          \
+    X(46, unary_silu, x * df_sigmoid(x))                                                  \
+    X(47, unary_softplus, df_logaddexp(x, K(0)))                                          \
+    X(48, unary_rsqrt, K(1) / sqrt(x))                                                    \
+    X(49, unary_frac, x - trunc(x))                                                       \
+    X(50, unary_erf, erf(x))                                                              \
+    X(51, unary_erfinv, df_erfinv(x))
+#else
+#define UNARY_T(X)                                                                        \
+    X(7, unary_floor, x)                                                                  \
+    X(8, unary_ceil, x)                                                                   \
+    X(9, unary_trunc, x)                                                                  \
+    X(10, unary_round, x)                                                                 \
+    X(11, unary_bitwise_not, BNOT_(x))
+#endif
+
+/* predicates: X(code, name, bool expression of x) */
+#if IS_FLOAT
+#define PRED_OPS(X)                                                                       \
+    X(60, unary_isnan, isnan(x))                                                          \
+    X(61, unary_isinf, isinf(x))                                                          \
+    X(62, unary_isfinite, isfinite(x))                                                    \
+    X(63, unary_signbit, signbit(x))                                                      \
+    X(64, unary_logical_not, x == K(0))
+#else
+#define PRED_OPS(X)                                                                       \
+    X(60, unary_isnan, 0)                                                                 \
+    X(61, unary_isinf, 0)                                                                 \
+    X(62, unary_isfinite, 1)                                                              \
+    X(63, unary_signbit, x < 0)                                                           \
+    X(64, unary_logical_not, x == 0)
+#endif
+
+/* binary: X(code, name, expression of a and b) */
+#define BINARY_ALL(X)                                                                     \
+    X(1, binary_add, ADD_(a, b))                                                          \
+    X(2, binary_sub, SUB_(a, b))                                                          \
+    X(3, binary_mul, MUL_(a, b))                                                          \
+    X(5, binary_floordiv, df_floordiv(a, b))                                              \
+    X(6, binary_remainder, df_remainder(a, b))                                            \
+    X(8, binary_maximum, MAXIMUM_(a, b))                                                  \
+    X(9, binary_minimum, MINIMUM_(a, b))                                                  \
+    X(10, binary_fmax, FMAX_(a, b))                                                       \
+    X(11, binary_fmin, FMIN_(a, b))
+
+#if IS_FLOAT
+#define BINARY_T(X)                                                                       \
+    X(4, binary_div, a / b)                                                               \
+    X(7, binary_fmod, fmod(a, b))                                                         \
+    X(12, binary_pow, pow(a, b))                                                          \
+    X(20, binary_atan2, atan2(a, b))                                                      \
+    X(21, binary_hypot, hypot(a, b))                                                      \
+    X(22, binary_logaddexp, df_logaddexp(a, b))                                           \
+    X(23, binary_copysign, copysign(a, b))                                                \
+    X(24, binary_nextafter, nextafter(a, b))
+#else
+#define BINARY_T(X)                                                                       \
+    X(7, binary_fmod, df_fmod(a, b))                                                      \
+    X(12, binary_pow, df_ipow(a, b))                                                      \
+    X(30, binary_bitwise_and, a & b)                                                      \
+    X(31, binary_bitwise_or, a | b)                                                       \
+    X(32, binary_bitwise_xor, a ^ b)                                                      \
+    X(33, binary_left_shift, df_lshift(a, b))                                             \
+    X(34, binary_right_shift, df_rshift(a, b))
+#endif
+
+/* comparisons (bool result): X(code, name, bool expression of a and b) */
+#define COMPARE_OPS(X)                                                                    \
+    X(40, binary_eq, a == b)                                                              \
+    X(41, binary_ne, a != b)                                                              \
+    X(42, binary_lt, a < b)                                                               \
+    X(43, binary_le, a <= b)                                                              \
+    X(44, binary_gt, a > b)                                                               \
+    X(45, binary_ge, a >= b)                                                              \
+    X(46, binary_logical_and, (a != K(0)) && (b != K(0)))                                 \
+    X(47, binary_logical_or, (a != K(0)) || (b != K(0)))                                  \
+    X(48, binary_logical_xor, (a != K(0)) != (b != K(0)))
+
+/* ---- generic per-element functions (one copy of every op per program) ------------- */
+#define RET_CASE(code, name, expr) case code: return (expr);
+
+__attribute__((noinline)) TC unary_fn(const int op, const TC x) {
+    switch (op) {
+        UNARY_ALL(RET_CASE)
+        UNARY_T(RET_CASE)
+    }
+    return x;
+}
+
+__attribute__((noinline)) int pred_fn(const int op, const TC x) {
+    switch (op) {
+        PRED_OPS(RET_CASE)
+    }
+    return 0;
+}
+
+__attribute__((noinline)) TC binary_fn(const int op, const TC a, const TC b) {
+    switch (op) {
+        BINARY_ALL(RET_CASE)
+        BINARY_T(RET_CASE)
+    }
+    return a;
+}
+
+__attribute__((noinline)) int compare_fn(const int op, const TC a, const TC b) {
+    switch (op) {
+        COMPARE_OPS(RET_CASE)
+    }
+    return 0;
+}
+
+/* ops that get their own vectorisable loop in the contiguous kernels */
+#if IS_FLOAT
+#define UNARY_FAST(X)                                                                     \
+    X(1, unary_neg, NEG_(x))                                                              \
+    X(2, unary_abs, ABS_(x))                                                              \
+    X(4, unary_square, MUL_(x, x))                                                        \
+    X(6, unary_relu, RELU_(x))                                                            \
+    X(20, unary_exp, exp(x))                                                              \
+    X(23, unary_log, log(x))                                                              \
+    X(27, unary_sqrt, sqrt(x))                                                            \
+    X(36, unary_tanh, tanh(x))                                                            \
+    X(43, unary_sigmoid, df_sigmoid(x))
+#define BINARY_FAST(X)                                                                    \
+    X(1, binary_add, ADD_(a, b))                                                          \
+    X(2, binary_sub, SUB_(a, b))                                                          \
+    X(3, binary_mul, MUL_(a, b))                                                          \
+    X(4, binary_div, a / b)                                                               \
+    X(8, binary_maximum, MAXIMUM_(a, b))                                                  \
+    X(9, binary_minimum, MINIMUM_(a, b))
+#else
+#define UNARY_FAST(X)
+#define BINARY_FAST(X)                                                                    \
+    X(1, binary_add, ADD_(a, b))                                                          \
+    X(2, binary_sub, SUB_(a, b))                                                          \
+    X(3, binary_mul, MUL_(a, b))
+#endif
+
+/* ---- unary --------------------------------------------------------------------------------- */
+__kernel void ew_unary_c(const long n, __global TS* out, const long oo,
+                         __global const TS* xs, const long xo, const int op) {
+#define UCASE(code, name, expr)                                                           \
+    case code: {                                                                          \
+        FOR_RANGE(i, n) {                                                                 \
+            const TC x = LD(xs, xo + i);                                                  \
+            ST(out, oo + i, (expr));                                                      \
+        }                                                                                 \
+    } break;
+    switch (op) {
+        UNARY_FAST(UCASE)
+        default: {
+            FOR_RANGE(i, n) { ST(out, oo + i, unary_fn(op, LD(xs, xo + i))); }
+        }
+    }
+#undef UCASE
+}
+
+__kernel void ew_unary_s(const Desc d, __global TS* out, __global const TS* xs, const int op) {
+    STRIDED_BEGIN(d)
+    ST(out, p0, unary_fn(op, LD(xs, p1)));
+    STRIDED_END(d)
+}
+
+__kernel void ew_pred_s(const Desc d, __global uchar* out, __global const TS* xs, const int op) {
+    STRIDED_BEGIN(d)
+    out[p0] = (uchar)(pred_fn(op, LD(xs, p1)) ? 1 : 0);
+    STRIDED_END(d)
+}
+
+/* ---- binary ---------------------------------------------------------------------------------
+ * mode: 0 both operands are arrays, 1 b is the scalar sb, 2 a is the scalar sa. */
+#define BIN_LOADS(ia, ib)                                                                 \
+    const TC a = (mode == 2) ? sa : LD(as, ia);                                           \
+    const TC b = (mode == 1) ? sb : LD(bs, ib);
+
+__kernel void ew_binary_c(const long n, __global TS* out, const long oo,
+                          __global const TS* as, const long ao, __global const TS* bs,
+                          const long bo, const TC sa, const TC sb, const int mode, const int op) {
+#define BCASE(code, name, expr)                                                           \
+    case code: {                                                                          \
+        FOR_RANGE(i, n) {                                                                 \
+            BIN_LOADS(ao + i, bo + i)                                                     \
+            ST(out, oo + i, (expr));                                                      \
+        }                                                                                 \
+    } break;
+    switch (op) {
+        BINARY_FAST(BCASE)
+        default: {
+            FOR_RANGE(i, n) {
+                BIN_LOADS(ao + i, bo + i)
+                ST(out, oo + i, binary_fn(op, a, b));
+            }
+        }
+    }
+#undef BCASE
+}
+
+__kernel void ew_binary_s(const Desc d, __global TS* out, __global const TS* as,
+                          __global const TS* bs, const TC sa, const TC sb, const int mode,
+                          const int op) {
+    STRIDED_BEGIN(d)
+    BIN_LOADS(p1, p2)
+    ST(out, p0, binary_fn(op, a, b));
+    STRIDED_END(d)
+}
+
+__kernel void ew_compare_s(const Desc d, __global uchar* out, __global const TS* as,
+                           __global const TS* bs, const TC sa, const TC sb, const int mode,
+                           const int op) {
+    STRIDED_BEGIN(d)
+    BIN_LOADS(p1, p2)
+    out[p0] = (uchar)(compare_fn(op, a, b) ? 1 : 0);
+    STRIDED_END(d)
+}
+
+/* ---- where / clamp / lerp / nan_to_num / fill --------------------------------------------- */
+/* operands: 0 out, 1 cond (uchar), 2 a, 3 b; mode bit 0: a is the scalar sa, bit 1: b is sb */
+__kernel void ew_where_s(const Desc d, __global TS* out, __global const uchar* cond,
+                         __global const TS* as, __global const TS* bs, const TC sa,
+                         const TC sb, const int mode) {
+    STRIDED_BEGIN(d)
+    const TC a = (mode & 1) ? sa : LD(as, p2);
+    const TC b = (mode & 2) ? sb : LD(bs, p3);
+    ST(out, p0, cond[p1] ? a : b);
+    STRIDED_END(d)
+}
+
+/* operands: 0 out, 1 x, 2 lo, 3 hi; mode bits: 1 lo array, 2 lo scalar, 4 hi array, 8 hi scalar */
+__kernel void ew_clamp_s(const Desc d, __global TS* out, __global const TS* xs,
+                         __global const TS* los, __global const TS* his, const TC slo,
+                         const TC shi, const int mode) {
+    STRIDED_BEGIN(d)
+    TC r = LD(xs, p1);
+    if (mode & 3) {
+        const TC lo = (mode & 1) ? LD(los, p2) : slo;
+        r = MAXIMUM_(r, lo);
+    }
+    if (mode & 12) {
+        const TC hi = (mode & 4) ? LD(his, p3) : shi;
+        r = MINIMUM_(r, hi);
+    }
+    ST(out, p0, r);
+    STRIDED_END(d)
+}
+
+#if IS_FLOAT
+/* operands: 0 out, 1 a, 2 b, 3 w; mode bit 0: b is the scalar sb, bit 1: w is sw */
+__kernel void ew_lerp_s(const Desc d, __global TS* out, __global const TS* as,
+                        __global const TS* bs, __global const TS* ws, const TC sb, const TC sw,
+                        const int mode) {
+    STRIDED_BEGIN(d)
+    const TC a = LD(as, p1);
+    const TC b = (mode & 1) ? sb : LD(bs, p2);
+    const TC w = (mode & 2) ? sw : LD(ws, p3);
+    ST(out, p0, a + w * (b - a));
+    STRIDED_END(d)
+}
+
+__kernel void ew_nan_to_num_s(const Desc d, __global TS* out, __global const TS* xs,
+                              const TC vnan, const TC vpos, const TC vneg) {
+    STRIDED_BEGIN(d)
+    const TC x = LD(xs, p1);
+    ST(out, p0, isnan(x) ? vnan : (isinf(x) ? (x > K(0) ? vpos : vneg) : x));
+    STRIDED_END(d)
+}
+#endif
+
+__kernel void ew_fill_s(const Desc d, __global TS* out, const TC value) {
+    STRIDED_BEGIN(d)
+    ST(out, p0, value);
+    STRIDED_END(d)
+}

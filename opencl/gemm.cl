@@ -1,0 +1,358 @@
+/* deepforge GEMM kernels: C[z] = A[z] @ B[z] for strided, batched, broadcast operands.
+ *
+ * OpenCL C 1.2. Every kernel guards its bounds; none assumes a work-group size (the host picks
+ * one the device and the kernel report), except gemm_tiled, whose work-group shape is a build
+ * option the host checks against the device and the kernel before launching.
+ *
+ * Build options (all -D, set by src/deepforge/backends/opencl/gemm.py):
+ *   REAL=float|double      compute type (double only on devices with cl_khr_fp64)
+ *   A_T, B_T, C_T           storage types of A, B, C (float, double, half, int, long, ...).
+ *                           half is read/written with vload_half/vstore_half, which are core
+ *                           OpenCL 1.2 and need no cl_khr_fp16.
+ *   A_HALF, B_HALF, C_HALF  defined when the operand is half
+ *   ACC_T                   accumulator type of gemm_naive (REAL for floats, int/long for ints)
+ *   C_BOOL                  gemm_naive writes (acc != 0) (bool matmul)
+ *   register-blocked path (gemm_pack, gemm_packed):
+ *     TM                    rows of C per work-item (8)
+ *     VW                    vector width (16 for float, 8 for double)
+ *     NV                    vectors per row: a work-item computes TM x (VW*NV) of C
+ *   local-memory path (gemm_tiled):
+ *     TSM, TSN, TSK         work-group tile of C and K-step
+ *     WPTM, WPTN            C elements per work-item along M and N
+ *
+ * Batch indexing: the host collapses batch dims to at most 3 (d0, d1, d2; d0 implicit) and
+ * passes per-operand element strides for each (0 where an operand is broadcast).
+ */
+
+#ifdef NEED_FP64
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+#endif
+
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+
+#ifndef REAL
+#define REAL float
+#endif
+#ifndef A_T
+#define A_T REAL
+#endif
+#ifndef B_T
+#define B_T REAL
+#endif
+#ifndef C_T
+#define C_T REAL
+#endif
+#ifndef ACC_T
+#define ACC_T REAL
+#endif
+
+#ifdef A_HALF
+#define LOAD_A(p, i) ((REAL)vload_half((i), (p)))
+#else
+#define LOAD_A(p, i) ((REAL)(p)[(i)])
+#endif
+#ifdef B_HALF
+#define LOAD_B(p, i) ((REAL)vload_half((i), (p)))
+#else
+#define LOAD_B(p, i) ((REAL)(p)[(i)])
+#endif
+#ifdef C_HALF
+#define STORE_C(p, i, v) vstore_half((float)(v), (i), (p))
+#else
+#define STORE_C(p, i, v) ((p)[(i)] = (C_T)(v))
+#endif
+
+/* Offset of batch item z split over (d0, d1, d2) with strides (s0, s1, s2). */
+long batch_offset(long z, long d1, long d2, long s0, long s1, long s2)
+{
+    const long i2 = z % d2;
+    const long r = z / d2;
+    return (r / d1) * s0 + (r % d1) * s1 + i2 * s2;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* gemm_naive: one C element per work-item, any dtype (integers, bool, tiny float problems).  */
+/* global = (N, M, batch) rounded up; local = anything.                                       */
+/* ------------------------------------------------------------------------------------------ */
+#ifdef NAIVE
+#ifdef A_HALF
+#define NLOAD_A(p, i) ((ACC_T)vload_half((i), (p)))
+#else
+#define NLOAD_A(p, i) ((ACC_T)(p)[(i)])
+#endif
+#ifdef B_HALF
+#define NLOAD_B(p, i) ((ACC_T)vload_half((i), (p)))
+#else
+#define NLOAD_B(p, i) ((ACC_T)(p)[(i)])
+#endif
+
+__kernel void gemm_naive(__global const A_T *A, const long a_off, const long sam, const long sak,
+                         __global const B_T *B, const long b_off, const long sbk, const long sbn,
+                         __global C_T *C, const long c_off, const int M, const int N, const int K,
+                         const int nbatch, const long d1, const long d2, const long sa0,
+                         const long sa1, const long sa2, const long sb0, const long sb1,
+                         const long sb2)
+{
+    const int n = get_global_id(0);
+    const int m = get_global_id(1);
+    const int z = get_global_id(2);
+    if (n >= N || m >= M || z >= nbatch)
+        return;
+    const __global A_T *a = A + a_off + batch_offset(z, d1, d2, sa0, sa1, sa2) + m * sam;
+    const __global B_T *b = B + b_off + batch_offset(z, d1, d2, sb0, sb1, sb2) + n * sbn;
+    ACC_T acc = (ACC_T)0;
+    for (int k = 0; k < K; ++k) {
+#ifdef C_BOOL
+        acc |= (NLOAD_A(a, k * sak) != 0) & (NLOAD_B(b, k * sbk) != 0);
+#else
+        acc += NLOAD_A(a, k * sak) * NLOAD_B(b, k * sbk);
+#endif
+    }
+    const long ci = c_off + (long)z * M * N + (long)m * N + n;
+#ifdef C_BOOL
+    C[ci] = (C_T)(acc != 0);
+#else
+    STORE_C(C, ci, acc);
+#endif
+}
+#endif /* NAIVE */
+
+/* ------------------------------------------------------------------------------------------ */
+/* Register-blocked path for CPU devices (PoCL): no local memory, no barriers.                */
+/* ------------------------------------------------------------------------------------------ */
+#ifdef PACKED
+#define NR (VW * NV)
+#define VT CAT(REAL, VW)
+#define VLOAD CAT(vload, VW)
+#define VSTORE CAT(vstore, VW)
+#define VSTORE_HALF CAT(vstore_half, VW)
+
+/* Pack A (M x K, strides sam/sak) into panels Ap[za][mb][k][TM] and B (K x N, strides
+ * sbk/sbn) into Bp[zb][nb][k][NR], zero-padding rows >= M and columns >= N. Operands are read
+ * in place through their strides; each is packed over its own (non-broadcast) batch items.
+ * One launch for both: global = (K, ceil(M/TM) + ceil(N/NR), max(nbatch_a, nbatch_b)). */
+__kernel void gemm_pack(__global const A_T *A, const long a_off, const long sam, const long sak,
+                        __global const B_T *B, const long b_off, const long sbk, const long sbn,
+                        __global REAL *Ap, __global REAL *Bp, const int M, const int N,
+                        const int K, const int nbatch_a, const int nbatch_b, const long ad1,
+                        const long ad2, const long as0, const long as1, const long as2,
+                        const long bd1, const long bd2, const long bs0, const long bs1,
+                        const long bs2)
+{
+    const int k = get_global_id(0);
+    const int blk = get_global_id(1);
+    const int z = get_global_id(2);
+    const int mblocks = (M + TM - 1) / TM;
+    const int nblocks = (N + NR - 1) / NR;
+    if (k >= K)
+        return;
+    if (blk < mblocks) {
+        if (z >= nbatch_a)
+            return;
+        const __global A_T *a = A + a_off + batch_offset(z, ad1, ad2, as0, as1, as2) + k * sak;
+        __global REAL *ap = Ap + (((long)z * mblocks + blk) * K + k) * TM;
+        const int m0 = blk * TM;
+#pragma unroll
+        for (int r = 0; r < TM; ++r)
+            ap[r] = (m0 + r < M) ? LOAD_A(a, (long)(m0 + r) * sam) : (REAL)0;
+        return;
+    }
+    const int nb = blk - mblocks;
+    if (nb >= nblocks || z >= nbatch_b)
+        return;
+    const __global B_T *b = B + b_off + batch_offset(z, bd1, bd2, bs0, bs1, bs2) + k * sbk;
+    __global REAL *bp = Bp + (((long)z * nblocks + nb) * K + k) * NR;
+    const int n0 = nb * NR;
+#ifndef B_HALF
+    if (sbn == 1 && n0 + NR <= N) {
+#pragma unroll
+        for (int v = 0; v < NV; ++v)
+            VSTORE(CAT(convert_, VT)(VLOAD(0, b + n0 + v * VW)), v, bp);
+        return;
+    }
+#endif
+#pragma unroll
+    for (int c = 0; c < NR; ++c)
+        bp[c] = (n0 + c < N) ? LOAD_B(b, (long)(n0 + c) * sbn) : (REAL)0;
+}
+
+/* C block (TM x NR) per work-item from the packed panels; C is contiguous (M x N per batch).
+ * (A is always packed: reading TM rows of a row-major A in place puts TM streams a row pitch
+ * apart, which for power-of-two K all map to the same L1 sets and halves the speed.)
+ * global = (ceil(M/TM), ceil(N/NR), nbatch) rounded up to the local size. */
+__kernel void gemm_packed(__global const REAL *Ap, __global const REAL *Bp, __global C_T *C,
+                          const long c_off, const int M, const int N, const int K,
+                          const int nbatch, const long d1, const long d2, const long pa0,
+                          const long pa1, const long pa2, const long pb0, const long pb1,
+                          const long pb2)
+{
+    const int mb = get_global_id(0);
+    const int nb = get_global_id(1);
+    const int z = get_global_id(2);
+    if (mb * TM >= M || nb * NR >= N || z >= nbatch)
+        return;
+    const int m0 = mb * TM;
+    const int n0 = nb * NR;
+    const __global REAL *ap = Ap + batch_offset(z, d1, d2, pa0, pa1, pa2) + (long)mb * K * TM;
+    const __global REAL *bp = Bp + batch_offset(z, d1, d2, pb0, pb1, pb2) + (long)nb * K * NR;
+
+    VT acc[TM][NV];
+#pragma unroll
+    for (int r = 0; r < TM; ++r)
+#pragma unroll
+        for (int v = 0; v < NV; ++v)
+            acc[r][v] = (VT)0;
+
+    for (int k = 0; k < K; ++k) {
+        VT b[NV];
+#pragma unroll
+        for (int v = 0; v < NV; ++v)
+            b[v] = VLOAD(v, bp);
+#pragma unroll
+        for (int r = 0; r < TM; ++r) {
+            const VT a = (VT)(ap[r]);
+#pragma unroll
+            for (int v = 0; v < NV; ++v)
+                acc[r][v] = fma(a, b[v], acc[r][v]);
+        }
+        ap += TM;
+        bp += NR;
+    }
+
+    __global C_T *c = C + c_off + (long)z * M * N + (long)m0 * N + n0;
+    if (m0 + TM <= M && n0 + NR <= N) {
+#pragma unroll
+        for (int r = 0; r < TM; ++r)
+#pragma unroll
+            for (int v = 0; v < NV; ++v) {
+#ifdef C_HALF
+                VSTORE_HALF(CAT(convert_float, VW)(acc[r][v]), v, c + (long)r * N);
+#else
+                VSTORE(acc[r][v], v, c + (long)r * N);
+#endif
+            }
+    } else {
+        for (int r = 0; r < TM && m0 + r < M; ++r) {
+#pragma unroll
+            for (int v = 0; v < NV; ++v) {
+                REAL t[VW];
+                VSTORE(acc[r][v], 0, t);
+                for (int j = 0; j < VW; ++j) {
+                    const int n = v * VW + j;
+                    if (n0 + n < N)
+                        STORE_C(c, (long)r * N + n, t[j]);
+                }
+            }
+        }
+    }
+}
+#endif /* PACKED */
+
+/* ------------------------------------------------------------------------------------------ */
+/* Local-memory tiled path for GPUs: a work-group computes a TSM x TSN tile of C; each        */
+/* work-item a WPTM x WPTN register block (strided rows/cols, so local reads don't conflict). */
+/* Operands are read in place through their strides; out-of-range elements load as zero.     */
+/* local = (TSN/WPTN, TSM/WPTM, 1); global = (ceil(N/TSN)*lx, ceil(M/TSM)*ly, nbatch).        */
+/* ------------------------------------------------------------------------------------------ */
+#ifdef TILED
+#define RTSN (TSN / WPTN)
+#define RTSM (TSM / WPTM)
+#define NTHREADS (RTSN * RTSM)
+#define LPTA ((TSK * TSM) / NTHREADS)
+#define LPTB ((TSK * TSN) / NTHREADS)
+
+__kernel __attribute__((reqd_work_group_size(RTSN, RTSM, 1))) void
+gemm_tiled(__global const A_T *A, const long a_off, const long sam, const long sak,
+           __global const B_T *B, const long b_off, const long sbk, const long sbn,
+           __global C_T *C, const long c_off, const int M, const int N, const int K,
+           const int nbatch, const long d1, const long d2, const long sa0, const long sa1,
+           const long sa2, const long sb0, const long sb1, const long sb2)
+{
+    const int tx = get_local_id(0);
+    const int ty = get_local_id(1);
+    const int tid = ty * RTSN + tx;
+    const int n0 = get_group_id(0) * TSN;
+    const int m0 = get_group_id(1) * TSM;
+    const int z = get_global_id(2);
+
+    __local REAL As[TSK][TSM + 1];
+    __local REAL Bs[TSK][TSN + 1];
+
+    const __global A_T *a = A + a_off + batch_offset(z, d1, d2, sa0, sa1, sa2);
+    const __global B_T *b = B + b_off + batch_offset(z, d1, d2, sb0, sb1, sb2);
+
+    REAL acc[WPTM][WPTN];
+#pragma unroll
+    for (int i = 0; i < WPTM; ++i)
+#pragma unroll
+        for (int j = 0; j < WPTN; ++j)
+            acc[i][j] = (REAL)0;
+
+    for (int k0 = 0; k0 < K; k0 += TSK) {
+        /* A tile: TSK x TSM; consecutive threads walk m when A is column-major-ish (sam==1),
+         * k otherwise, so global reads stay coalesced for both A and A.mT. */
+#pragma unroll
+        for (int l = 0; l < LPTA; ++l) {
+            const int e = l * NTHREADS + tid;
+            int kk, mm;
+            if (sam == 1) {
+                mm = e % TSM;
+                kk = e / TSM;
+            } else {
+                kk = e % TSK;
+                mm = e / TSK;
+            }
+            const int gm = m0 + mm, gk = k0 + kk;
+            As[kk][mm] = (gm < M && gk < K) ? LOAD_A(a, gm * sam + gk * sak) : (REAL)0;
+        }
+#pragma unroll
+        for (int l = 0; l < LPTB; ++l) {
+            const int e = l * NTHREADS + tid;
+            int kk, nn;
+            if (sbk == 1 && sbn != 1) {
+                kk = e % TSK;
+                nn = e / TSK;
+            } else {
+                nn = e % TSN;
+                kk = e / TSN;
+            }
+            const int gn = n0 + nn, gk = k0 + kk;
+            Bs[kk][nn] = (gn < N && gk < K) ? LOAD_B(b, gk * sbk + gn * sbn) : (REAL)0;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+
+#pragma unroll
+        for (int kk = 0; kk < TSK; ++kk) {
+            REAL bv[WPTN];
+#pragma unroll
+            for (int j = 0; j < WPTN; ++j)
+                bv[j] = Bs[kk][tx + j * RTSN];
+#pragma unroll
+            for (int i = 0; i < WPTM; ++i) {
+                const REAL av = As[kk][ty + i * RTSM];
+#pragma unroll
+                for (int j = 0; j < WPTN; ++j)
+                    acc[i][j] = fma(av, bv[j], acc[i][j]);
+            }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+
+    if (z >= nbatch)
+        return;
+    __global C_T *c = C + c_off + (long)z * M * N;
+#pragma unroll
+    for (int i = 0; i < WPTM; ++i) {
+        const int m = m0 + ty + i * RTSM;
+        if (m < M) {
+#pragma unroll
+            for (int j = 0; j < WPTN; ++j) {
+                const int n = n0 + tx + j * RTSN;
+                if (n < N)
+                    STORE_C(c, (long)m * N + n, acc[i][j]);
+            }
+        }
+    }
+}
+#endif /* TILED */

@@ -1,0 +1,520 @@
+# Vision-layer kernels: im2col/col2im, max/avg pooling, batch-norm and layer-norm forward and
+# backward.  Spatial kernels take planes as 4-D (planes, D, H, W) arrays (1-D and 2-D ops pass
+# D = 1 / H = 1) and loop over planes (= batch x channels) with OpenMP; every plane is written
+# by one thread only, so accumulating kernels (col2im, pooling backward) are race-free and
+# deterministic.  Geometry arguments are (depth, height, width) triples.
+
+from libc.math cimport sqrt
+from libc.string cimport memset
+
+
+ctypedef struct Geom3:
+    Py_ssize_t D, H, W          # input plane
+    Py_ssize_t kd, kh, kw       # kernel
+    Py_ssize_t dd, dh, dw       # dilation
+    Py_ssize_t pd, ph, pw       # padding before
+    Py_ssize_t sd, sh, sw       # stride
+    Py_ssize_t od, oh, ow       # output plane
+
+
+cdef Geom3 _geom3(tuple in_sp, tuple k, tuple d, tuple p, tuple s, tuple o):
+    cdef Geom3 g
+    g.D, g.H, g.W = in_sp
+    g.kd, g.kh, g.kw = k
+    g.dd, g.dh, g.dw = d
+    g.pd, g.ph, g.pw = p
+    g.sd, g.sh, g.sw = s
+    g.od, g.oh, g.ow = o
+    return g
+
+
+cdef inline void _span(Py_ssize_t off, Py_ssize_t s, Py_ssize_t n, Py_ssize_t W,
+                       Py_ssize_t* lo, Py_ssize_t* hi) noexcept nogil:
+    """Output range [lo, hi) of x = o*s + off that falls inside [0, W)."""
+    cdef Py_ssize_t a = 0, b = n
+    if off < 0:
+        a = (-off + s - 1) // s
+    if W - off <= 0:
+        b = 0
+    elif (W - off + s - 1) // s < n:
+        b = (W - off + s - 1) // s
+    if a > b:
+        a = b
+    lo[0] = a
+    hi[0] = b
+
+
+cdef void _im2col_plane(const floating* x, floating* col, const Geom3* g,
+                        bint add) noexcept nogil:
+    """add=False: col[k, l] = x[pos(k, l)] (0 in padding); add=True: x[pos] += col (col2im)."""
+    cdef Py_ssize_t a, b, c, z, y, xo, iz, iy, ix0, lo, hi
+    cdef floating* dst = col
+    cdef floating* xrow
+    cdef floating* xw = <floating*>x
+    for a in range(g.kd):
+        for b in range(g.kh):
+            for c in range(g.kw):
+                ix0 = c * g.dw - g.pw
+                _span(ix0, g.sw, g.ow, g.W, &lo, &hi)
+                for z in range(g.od):
+                    iz = z * g.sd - g.pd + a * g.dd
+                    for y in range(g.oh):
+                        iy = y * g.sh - g.ph + b * g.dh
+                        if iz < 0 or iz >= g.D or iy < 0 or iy >= g.H:
+                            if not add:
+                                for xo in range(g.ow):
+                                    dst[xo] = 0
+                            dst += g.ow
+                            continue
+                        xrow = xw + (iz * g.H + iy) * g.W + ix0
+                        if add:
+                            if g.sw == 1:
+                                for xo in range(lo, hi):
+                                    xrow[xo] += dst[xo]
+                            else:
+                                for xo in range(lo, hi):
+                                    xrow[xo * g.sw] += dst[xo]
+                        else:
+                            for xo in range(lo):
+                                dst[xo] = 0
+                            if g.sw == 1:
+                                memcpy(dst + lo, xrow + lo, (hi - lo) * sizeof(floating))
+                            else:
+                                for xo in range(lo, hi):
+                                    dst[xo] = xrow[xo * g.sw]
+                            for xo in range(hi, g.ow):
+                                dst[xo] = 0
+                        dst += g.ow
+
+
+def im2col(const floating[:, :, :, ::1] x, floating[:, :, ::1] cols, tuple in_sp, tuple k,
+           tuple d, tuple p, tuple s, tuple o):
+    """cols[q, kernel offset, output position] = x[q, input position] (0 in the padding)."""
+    cdef Geom3 g = _geom3(in_sp, k, d, p, s, o)
+    cdef Py_ssize_t nq = x.shape[0], q
+    cdef Py_ssize_t K = g.kd * g.kh * g.kw, L = g.od * g.oh * g.ow
+    _check3("im2col", "x", nq, g.D, g.H * g.W, x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
+    _check3("im2col", "cols", nq, K, L, cols.shape[0], cols.shape[1], cols.shape[2])
+    if nq * K * L == 0:
+        return
+    cdef const floating* xp = &x[0, 0, 0, 0]
+    cdef floating* cp = &cols[0, 0, 0]
+    cdef Py_ssize_t P = g.D * g.H * g.W
+    for q in prange(nq, nogil=True, schedule='static', num_threads=_nthreads,
+                    use_threads_if=_par(nq * K * L)):
+        _im2col_plane(xp + q * P, cp + q * K * L, &g, False)
+
+
+def col2im(const floating[:, :, ::1] cols, floating[:, :, :, ::1] x, tuple in_sp, tuple k,
+           tuple d, tuple p, tuple s, tuple o):
+    """x[q] = sum of the columns of plane q at their input positions (x is zeroed first)."""
+    cdef Geom3 g = _geom3(in_sp, k, d, p, s, o)
+    cdef Py_ssize_t nq = x.shape[0], q
+    cdef Py_ssize_t K = g.kd * g.kh * g.kw, L = g.od * g.oh * g.ow
+    cdef Py_ssize_t P = g.D * g.H * g.W
+    _check3("col2im", "x", nq, g.D, g.H * g.W, x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
+    _check3("col2im", "cols", nq, K, L, cols.shape[0], cols.shape[1], cols.shape[2])
+    if nq * P == 0:
+        return
+    cdef floating* xp = &x[0, 0, 0, 0]
+    cdef const floating* cp = &cols[0, 0, 0] if K * L else NULL
+    for q in prange(nq, nogil=True, schedule='static', num_threads=_nthreads,
+                    use_threads_if=_par(nq * (K * L + P))):
+        memset(xp + q * P, 0, P * sizeof(floating))
+        if K * L:
+            _im2col_plane(xp + q * P, <floating*>(cp + q * K * L), &g, True)
+
+
+# pooling ----------------------------------------------------------------------------------------
+
+
+cdef void _maxpool_plane(const floating* x, floating* y, int64_t* idx, const Geom3* g) noexcept nogil:
+    cdef Py_ssize_t z, yy, xo, a, b, c, iz, iy, ix, j, best, o = 0
+    cdef floating m, v
+    for z in range(g.od):
+        for yy in range(g.oh):
+            for xo in range(g.ow):
+                best = -1
+                m = -INFINITY
+                for a in range(g.kd):
+                    iz = z * g.sd - g.pd + a * g.dd
+                    if iz < 0 or iz >= g.D:
+                        continue
+                    for b in range(g.kh):
+                        iy = yy * g.sh - g.ph + b * g.dh
+                        if iy < 0 or iy >= g.H:
+                            continue
+                        for c in range(g.kw):
+                            ix = xo * g.sw - g.pw + c * g.dw
+                            if ix < 0 or ix >= g.W:
+                                continue
+                            j = (iz * g.H + iy) * g.W + ix
+                            v = x[j]
+                            if best < 0 or v > m or v != v:
+                                m = v
+                                best = j
+                y[o] = m
+                idx[o] = best if best >= 0 else 0
+                o += 1
+
+
+def max_pool(const floating[:, :, :, ::1] x, floating[:, ::1] y, int64_t[:, ::1] idx,
+             tuple in_sp, tuple k, tuple d, tuple p, tuple s, tuple o):
+    """y[q, l] = max of the window of output l in plane q; idx = its flat plane index
+    (the first maximum in scan order; NaN wins)."""
+    cdef Geom3 g = _geom3(in_sp, k, d, p, s, o)
+    cdef Py_ssize_t nq = x.shape[0], q, L = g.od * g.oh * g.ow, P = g.D * g.H * g.W
+    _check2("max_pool", "y", nq, L, y.shape[0], y.shape[1])
+    _check2("max_pool", "indices", nq, L, idx.shape[0], idx.shape[1])
+    if nq * L == 0:
+        return
+    cdef const floating* xp = &x[0, 0, 0, 0]
+    cdef floating* yp = &y[0, 0]
+    cdef int64_t* ip = &idx[0, 0]
+    for q in prange(nq, nogil=True, schedule='static', num_threads=_nthreads,
+                    use_threads_if=_par(nq * L * g.kd * g.kh * g.kw)):
+        _maxpool_plane(xp + q * P, yp + q * L, ip + q * L, &g)
+
+
+def plane_scatter_add(const floating[:, ::1] g, const int64_t[:, ::1] idx, floating[:, ::1] out):
+    """out[q, :] = 0; out[q, idx[q, l]] += g[q, l]  (max-pool backward, max-unpool)."""
+    cdef Py_ssize_t nq = g.shape[0], L = g.shape[1], P = out.shape[1], q, l
+    cdef int64_t j
+    _check2("plane_scatter_add", "indices", nq, L, idx.shape[0], idx.shape[1])
+    _check1("plane_scatter_add", "out", nq, out.shape[0])
+    if nq * P == 0:
+        return
+    cdef const floating* gp = &g[0, 0] if L else NULL
+    cdef const int64_t* ip = &idx[0, 0] if L else NULL
+    cdef floating* op = &out[0, 0]
+    cdef int bad = 0
+    for q in prange(nq, nogil=True, schedule='static', num_threads=_nthreads,
+                    use_threads_if=_par(nq * (L + P))):
+        memset(op + q * P, 0, P * sizeof(floating))
+        for l in range(L):
+            j = ip[q * L + l]
+            if j < 0 or j >= P:
+                bad += 1
+            else:
+                op[q * P + j] += gp[q * L + l]
+    if bad:
+        raise IndexError(f"plane_scatter_add: {bad} indices outside [0, {P})")
+
+
+cdef inline Py_ssize_t _win(Py_ssize_t o, Py_ssize_t s, Py_ssize_t p, Py_ssize_t k, Py_ssize_t n,
+                            Py_ssize_t* lo, Py_ssize_t* hi) noexcept nogil:
+    """Window of output o clamped to [0, n); returns its length clamped to [-p, n + p)."""
+    cdef Py_ssize_t a = o * s - p, b = a + k
+    if b > n + p:
+        b = n + p
+    lo[0] = a if a > 0 else 0
+    hi[0] = b if b < n else n
+    return b - a
+
+
+cdef void _avgpool_plane(const floating* x, floating* gx, const floating* y, floating* yout,
+                         const Geom3* g, bint include_pad, Py_ssize_t divisor) noexcept nogil:
+    """Forward (x -> yout): window sum / divisor; backward (y -> gx): gx[window] += y / divisor."""
+    cdef Py_ssize_t z, yy, xo, za, zb, ya, yb, xa, xb, i, j, l, n, nz, ny, o = 0
+    cdef double acc
+    cdef floating v
+    for z in range(g.od):
+        nz = _win(z, g.sd, g.pd, g.kd, g.D, &za, &zb)
+        for yy in range(g.oh):
+            ny = _win(yy, g.sh, g.ph, g.kh, g.H, &ya, &yb)
+            for xo in range(g.ow):
+                n = nz * ny * _win(xo, g.sw, g.pw, g.kw, g.W, &xa, &xb)
+                if not include_pad:
+                    n = (zb - za) * (yb - ya) * (xb - xa)
+                if divisor > 0:
+                    n = divisor
+                if yout == NULL:
+                    v = <floating>(y[o] / n) if n else 0
+                    for i in range(za, zb):
+                        for j in range(ya, yb):
+                            for l in range(xa, xb):
+                                gx[(i * g.H + j) * g.W + l] += v
+                else:
+                    acc = 0.0
+                    for i in range(za, zb):
+                        for j in range(ya, yb):
+                            for l in range(xa, xb):
+                                acc = acc + x[(i * g.H + j) * g.W + l]
+                    yout[o] = <floating>(acc / n) if n else <floating>NAN
+                o += 1
+
+
+def avg_pool(const floating[:, :, :, ::1] x, floating[:, ::1] y, tuple in_sp, tuple k, tuple p,
+             tuple s, tuple o, bint count_include_pad, Py_ssize_t divisor_override):
+    """y[q, l] = mean of the window of output l (torch's divisor rules; 0 = no override)."""
+    cdef tuple one = (1, 1, 1)
+    cdef Geom3 g = _geom3(in_sp, k, one, p, s, o)
+    cdef Py_ssize_t nq = x.shape[0], q, L = g.od * g.oh * g.ow, P = g.D * g.H * g.W
+    _check2("avg_pool", "y", nq, L, y.shape[0], y.shape[1])
+    if nq * L == 0:
+        return
+    cdef const floating* xp = &x[0, 0, 0, 0]
+    cdef floating* yp = &y[0, 0]
+    for q in prange(nq, nogil=True, schedule='static', num_threads=_nthreads,
+                    use_threads_if=_par(nq * L * g.kd * g.kh * g.kw)):
+        _avgpool_plane(xp + q * P, NULL, NULL, yp + q * L, &g, count_include_pad,
+                       divisor_override)
+
+
+def avg_pool_backward(const floating[:, ::1] gy, floating[:, :, :, ::1] gx, tuple in_sp, tuple k,
+                      tuple p, tuple s, tuple o, bint count_include_pad,
+                      Py_ssize_t divisor_override):
+    """gx (zeroed first) = the adjoint of avg_pool applied to gy."""
+    cdef tuple one = (1, 1, 1)
+    cdef Geom3 g = _geom3(in_sp, k, one, p, s, o)
+    cdef Py_ssize_t nq = gx.shape[0], q, L = g.od * g.oh * g.ow, P = g.D * g.H * g.W
+    _check2("avg_pool_backward", "gy", nq, L, gy.shape[0], gy.shape[1])
+    if nq * P == 0:
+        return
+    cdef floating* gxp = &gx[0, 0, 0, 0]
+    cdef const floating* gp = &gy[0, 0] if L else NULL
+    for q in prange(nq, nogil=True, schedule='static', num_threads=_nthreads,
+                    use_threads_if=_par(nq * (L * g.kd * g.kh * g.kw + P))):
+        memset(gxp + q * P, 0, P * sizeof(floating))
+        if L:
+            _avgpool_plane(NULL, gxp + q * P, gp + q * L, NULL, &g, count_include_pad,
+                           divisor_override)
+
+
+# batch norm over (N, C, S): statistics per channel ---------------------------------------------
+
+
+cdef void _bn_stats(const floating* x, Py_ssize_t N, Py_ssize_t C, Py_ssize_t S, Py_ssize_t c,
+                    double* mean, double* var) noexcept nogil:
+    """Mean and biased variance of channel c; sums shifted by the first value (one pass)."""
+    cdef Py_ssize_t n, i
+    cdef const floating* row
+    cdef double k = x[c * S], s1 = 0.0, s2 = 0.0, t, r1, r2
+    cdef double m = <double>N * S
+    for n in range(N):
+        row = x + (n * C + c) * S
+        r1 = 0.0
+        r2 = 0.0
+        for i in range(S):
+            t = row[i] - k
+            r1 = r1 + t
+            r2 = r2 + t * t
+        s1 += r1
+        s2 += r2
+    mean[0] = k + s1 / m
+    t = (s2 - s1 * s1 / m) / m
+    var[0] = t if t > 0 else 0.0
+
+
+def batch_norm_train(const floating[:, :, ::1] x, const floating[::1] w, const floating[::1] b,
+                     double eps, floating[:, :, ::1] y, floating[::1] mean, floating[::1] invstd,
+                     floating[::1] var):
+    """Training-mode batch norm of x (N, C, S): per-channel batch mean, biased var, 1/std, and
+    y = (x - mean) * invstd * w + b (w, b may be empty: no affine)."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], S = x.shape[2], c, n, i
+    cdef bint affine = w.shape[0] > 0
+    _check3("batch_norm_train", "y", N, C, S, y.shape[0], y.shape[1], y.shape[2])
+    _check1("batch_norm_train", "mean", C, mean.shape[0])
+    if affine:
+        _check1("batch_norm_train", "weight", C, w.shape[0])
+        _check1("batch_norm_train", "bias", C, b.shape[0])
+    if N * C * S == 0:
+        return
+    cdef const floating* xp = &x[0, 0, 0]
+    cdef floating* yp = &y[0, 0, 0]
+    cdef double m, v, r
+    cdef floating sc, sh
+    cdef const floating* xr
+    cdef floating* yr
+    for c in prange(C, nogil=True, schedule='static', num_threads=_nthreads,
+                    use_threads_if=_par(N * C * S)):
+        _bn_stats(xp, N, C, S, c, &m, &v)
+        r = 1.0 / sqrt(v + eps)
+        mean[c] = <floating>m
+        var[c] = <floating>v
+        invstd[c] = <floating>r
+        sc = <floating>(r * w[c]) if affine else <floating>r
+        sh = <floating>((b[c] if affine else 0.0) - m * r * (w[c] if affine else 1.0))
+        for n in range(N):
+            xr = xp + (n * C + c) * S
+            yr = yp + (n * C + c) * S
+            for i in range(S):
+                yr[i] = xr[i] * sc + sh
+
+
+def batch_norm_backward(const floating[:, :, ::1] g, const floating[:, :, ::1] x,
+                        const floating[::1] w, const floating[::1] mean,
+                        const floating[::1] invstd, floating[:, :, ::1] gx, floating[::1] gw,
+                        floating[::1] gb, bint train):
+    """Gradients of batch norm (train: batch statistics; else fixed mean/invstd).  gx may be
+    empty (not needed); gw/gb receive sum(g * xhat) and sum(g) per channel."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], S = x.shape[2], c, n, i
+    cdef bint affine = w.shape[0] > 0, want_gx = gx.shape[0] > 0
+    _check3("batch_norm_backward", "g", N, C, S, g.shape[0], g.shape[1], g.shape[2])
+    if want_gx:
+        _check3("batch_norm_backward", "gx", N, C, S, gx.shape[0], gx.shape[1], gx.shape[2])
+    _check1("batch_norm_backward", "gw", C, gw.shape[0])
+    if N * C * S == 0:
+        return
+    cdef const floating* xp = &x[0, 0, 0]
+    cdef const floating* gp = &g[0, 0, 0]
+    cdef floating* gxp = &gx[0, 0, 0] if want_gx else NULL
+    cdef double sg, sgx, r1, r2, mu, rs, ww, k1, k2, m = <double>N * S
+    cdef const floating* xr
+    cdef const floating* gr
+    cdef floating* dr
+    cdef floating a1, a2, a3
+    for c in prange(C, nogil=True, schedule='static', num_threads=_nthreads,
+                    use_threads_if=_par(N * C * S)):
+        mu = mean[c]
+        rs = invstd[c]
+        sg = 0.0
+        sgx = 0.0
+        for n in range(N):
+            xr = xp + (n * C + c) * S
+            gr = gp + (n * C + c) * S
+            r1 = 0.0
+            r2 = 0.0
+            for i in range(S):
+                r1 = r1 + gr[i]
+                r2 = r2 + gr[i] * (xr[i] - mu)
+            sg = sg + r1
+            sgx = sgx + r2
+        gb[c] = <floating>sg
+        gw[c] = <floating>(sgx * rs)
+        if want_gx:
+            ww = w[c] if affine else 1.0
+            # gx = ww*rs*(g - sg/m - (x-mu)*rs^2*sgx/m)  (train)  or  ww*rs*g  (eval)
+            k1 = ww * rs
+            k2 = (ww * rs * rs * rs * sgx / m) if train else 0.0
+            a1 = <floating>k1
+            a2 = <floating>k2
+            a3 = <floating>((ww * rs * sg / m - k2 * mu) if train else 0.0)
+            for n in range(N):
+                xr = xp + (n * C + c) * S
+                gr = gp + (n * C + c) * S
+                dr = gxp + (n * C + c) * S
+                for i in range(S):
+                    dr[i] = a1 * gr[i] - a2 * xr[i] - a3
+
+
+# layer norm over the rows of (M, D) -------------------------------------------------------------
+
+
+cdef void _ln_row(const floating* x, floating* y, Py_ssize_t D, double eps,
+                  const floating* w, const floating* b, floating* mean, floating* rstd) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef double k = x[0], s1 = 0.0, s2 = 0.0, t, mu, r
+    for i in range(D):
+        t = x[i] - k
+        s1 = s1 + t
+        s2 = s2 + t * t
+    mu = k + s1 / D
+    t = (s2 - s1 * s1 / D) / D
+    r = 1.0 / sqrt((t if t > 0 else 0.0) + eps)
+    mean[0] = <floating>mu
+    rstd[0] = <floating>r
+    cdef floating fm = <floating>mu, fr = <floating>r
+    if w != NULL and b != NULL:
+        for i in range(D):
+            y[i] = (x[i] - fm) * fr * w[i] + b[i]
+    elif w != NULL:
+        for i in range(D):
+            y[i] = (x[i] - fm) * fr * w[i]
+    else:
+        for i in range(D):
+            y[i] = (x[i] - fm) * fr
+
+
+def layer_norm(const floating[:, ::1] x, const floating[::1] w, const floating[::1] b,
+               double eps, floating[:, ::1] y, floating[::1] mean, floating[::1] rstd):
+    """y = (x - mean) * rstd * w + b per row of x (M, D); w / b may be empty."""
+    cdef Py_ssize_t M = x.shape[0], D = x.shape[1], r
+    _check2("layer_norm", "y", M, D, y.shape[0], y.shape[1])
+    _check1("layer_norm", "mean", M, mean.shape[0])
+    if w.shape[0]:
+        _check1("layer_norm", "weight", D, w.shape[0])
+    if b.shape[0]:
+        _check1("layer_norm", "bias", D, b.shape[0])
+    if M * D == 0:
+        return
+    cdef const floating* xp = &x[0, 0]
+    cdef floating* yp = &y[0, 0]
+    cdef const floating* wp = &w[0] if w.shape[0] else NULL
+    cdef const floating* bp = &b[0] if b.shape[0] else NULL
+    for r in prange(M, nogil=True, schedule='static', num_threads=_nthreads,
+                    use_threads_if=_par(M * D)):
+        _ln_row(xp + r * D, yp + r * D, D, eps, wp, bp, &mean[r], &rstd[r])
+
+
+def layer_norm_backward(const floating[:, ::1] g, const floating[:, ::1] x, const floating[::1] w,
+                        const floating[::1] mean, const floating[::1] rstd, floating[:, ::1] gx,
+                        floating[::1] gw, floating[::1] gb):
+    """gx (may be empty) and, when gw/gb are not empty, the column sums of g*xhat and g."""
+    cdef Py_ssize_t M = x.shape[0], D = x.shape[1], r, i, c, r0, r1
+    cdef bint want_gx = gx.shape[0] > 0, want_gwb = gw.shape[0] > 0
+    _check2("layer_norm_backward", "g", M, D, g.shape[0], g.shape[1])
+    if want_gx:
+        _check2("layer_norm_backward", "gx", M, D, gx.shape[0], gx.shape[1])
+    if M * D == 0:
+        if want_gwb:
+            for i in range(D):
+                gw[i] = 0
+                gb[i] = 0
+        return
+    cdef const floating* xp = &x[0, 0]
+    cdef const floating* gp = &g[0, 0]
+    cdef const floating* wp = &w[0] if w.shape[0] else NULL
+    cdef floating* gxp = &gx[0, 0] if want_gx else NULL
+    cdef int nt = _nthreads if _par(M * D) else 1
+    if nt > M:
+        nt = <int>M if M > 0 else 1
+    cdef double* acc = <double*>_alloc((2 * nt * D if want_gwb else 1) * sizeof(double))
+    cdef double s1, s2, mu, rs, wg, xh
+    cdef const floating* xr
+    cdef const floating* gr
+    cdef floating* dr
+    cdef double* aw
+    cdef double* ab
+    if want_gwb:
+        memset(acc, 0, 2 * nt * D * sizeof(double))
+    try:
+        for c in prange(nt, nogil=True, schedule='static', num_threads=nt, use_threads_if=nt > 1):
+            r0 = M * c // nt
+            r1 = M * (c + 1) // nt
+            aw = acc + 2 * c * D
+            ab = aw + D
+            for r in range(r0, r1):
+                xr = xp + r * D
+                gr = gp + r * D
+                mu = mean[r]
+                rs = rstd[r]
+                if want_gwb:
+                    for i in range(D):
+                        aw[i] = aw[i] + gr[i] * (xr[i] - mu) * rs
+                        ab[i] = ab[i] + gr[i]
+                if want_gx:
+                    s1 = 0.0
+                    s2 = 0.0
+                    for i in range(D):
+                        wg = gr[i] * (wp[i] if wp != NULL else 1.0)
+                        s1 = s1 + wg
+                        s2 = s2 + wg * (xr[i] - mu) * rs
+                    s1 = s1 / D
+                    s2 = s2 / D
+                    dr = gxp + r * D
+                    for i in range(D):
+                        wg = gr[i] * (wp[i] if wp != NULL else 1.0)
+                        xh = (xr[i] - mu) * rs
+                        dr[i] = <floating>(rs * (wg - s1 - xh * s2))
+        if want_gwb:
+            for i in range(D):
+                s1 = 0.0
+                s2 = 0.0
+                for c in range(nt):
+                    s1 = s1 + acc[2 * c * D + i]
+                    s2 = s2 + acc[2 * c * D + D + i]
+                gw[i] = <floating>s1
+                gb[i] = <floating>s2
+    finally:
+        free(acc)

@@ -1,0 +1,207 @@
+"""Neural-network primitives on CLArrays: matmul, the softmax family, random numbers and the
+fused optimizer steps. Kernels: ``opencl/matmul_simple.cl`` (until the tuned ``gemm`` module
+is present), ``opencl/softmax.cl``, ``opencl/random.cl``, ``opencl/optim.cl``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+
+from .array import CLArray
+from .desc import broadcast_shape, broadcast_strides, compute_np, pack_desc, topt
+
+__all__ = ["NNOps"]
+
+_I64 = np.int64
+_I32 = np.int32
+_U64 = np.uint64
+_TILE = 16
+_gemm = None
+_gemm_checked = False
+
+
+def _gemm_module():
+    """The tuned GEMM module (``gemm.matmul(rt, a, b, out_dtype)``) when it is installed."""
+    global _gemm, _gemm_checked
+    if not _gemm_checked:
+        try:
+            _gemm = importlib.import_module(".gemm", __package__)
+        except ModuleNotFoundError as e:
+            if not (e.name or "").endswith("gemm"):
+                raise
+            _gemm = None
+        _gemm_checked = True
+    return _gemm
+
+
+def _without(seq, axis):
+    return tuple(v for d, v in enumerate(seq) if d != axis)
+
+
+class NNOps:
+    """Mixin of the OpenCL backend: needs ``self.rt`` and the other mixins."""
+
+    # -- matmul --------------------------------------------------------------------------------
+    def matmul(self, a, b, dtype):
+        dtype = np.dtype(dtype)
+        g = _gemm_module()
+        if g is not None:
+            return g.matmul(self.rt, a, b, dtype)
+        return self._matmul_simple(a, b, dtype)
+
+    def _matmul_simple(self, a, b, dtype):
+        a = self._as(a, dtype)
+        b = self._as(b, dtype)
+        M, K = a.shape[-2], a.shape[-1]
+        N = b.shape[-1]
+        batch = broadcast_shape(a.shape[:-2], b.shape[:-2])
+        out = CLArray.empty(self.rt, batch + (M, N), dtype)
+        if out.size == 0:
+            return out
+        ast = broadcast_strides(a.shape[:-2], a.strides[:-2], batch)
+        bst = broadcast_strides(b.shape[:-2], b.strides[:-2], batch)
+        d, nb = pack_desc(batch, [out.strides[:-2], ast, bst], [0, a.offset, b.offset])
+        k = self.rt.kernel("matmul_simple.cl", "matmul_tiled", topt(dtype),
+                           [None, _I64, _I64, _I64, None, _I64, _I64, None, _I64, _I64, None,
+                            _I64, _I64])
+        gs = (-(-N // _TILE) * _TILE, -(-M // _TILE) * _TILE, nb)
+        self.rt.launch(k, gs, (_TILE, _TILE, 1), d, M, N, K, out.buf, out.strides[-2],
+                       out.strides[-1], a.buf, a.strides[-2], a.strides[-1], b.buf,
+                       b.strides[-2], b.strides[-1])
+        return out
+
+    # -- softmax family ------------------------------------------------------------------------
+    def _softmax(self, kind, x, axis, gy=None):
+        if x.ndim == 0:
+            r = self._softmax(kind, x.view((1,), (1,), x.offset), 0,
+                              None if gy is None else gy.view((1,), (1,), gy.offset))
+            return r.view((), (), 0)
+        if gy is not None and gy.dtype != x.dtype:
+            gy = self.astype(gy, x.dtype)
+        out = CLArray.empty(self.rt, x.shape, x.dtype)
+        if out.size == 0:
+            return out
+        n = x.shape[axis]
+        lines = x.size // n
+        g = gy if gy is not None else x
+        lshape = _without(x.shape, axis)
+        d, _ = pack_desc(lshape, [_without(out.strides, axis), _without(x.strides, axis),
+                                  _without(g.strides, axis)], [0, x.offset, g.offset])
+        rt = self.rt
+        args = (d, n, out.strides[axis], x.strides[axis], g.strides[axis], out.buf, x.buf, g.buf,
+                kind)
+        dts = [None, _I64, _I64, _I64, _I64, None, None, None, _I32]
+        few = lines < 4 * rt.compute_units if rt.is_cpu else lines < 1024
+        if few and n > (1024 if rt.is_cpu else 64):
+            L = 16 if rt.is_cpu else min(256, rt.max_work_group_size)
+            L = 1 << (L.bit_length() - 1)
+            k = rt.kernel("softmax.cl", "softmax_wg", topt(x.dtype), dts)
+            rt.launch(k, (lines * L,), (L,), *args)
+        else:
+            k = rt.kernel("softmax.cl", "softmax_lines", topt(x.dtype), dts)
+            gsz, ls = rt.range_1d(lines, work=lines * n)
+            rt.launch(k, gsz, ls, *args)
+        return out
+
+    def softmax(self, x, axis):
+        return self._softmax(0, x, axis)
+
+    def log_softmax(self, x, axis):
+        return self._softmax(1, x, axis)
+
+    def softmax_backward(self, y, gy, axis):
+        return self._softmax(2, y, axis, gy)
+
+    def log_softmax_backward(self, y, gy, axis):
+        return self._softmax(3, y, axis, gy)
+
+    # -- random --------------------------------------------------------------------------------
+    def _random(self, name, shape, dtype, seed, offset):
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            wide = np.float64 if self.supports_fp64 else np.float32
+            return self.astype(self._random(name, shape, wide, seed, offset), dtype)
+        out = CLArray.empty(self.rt, shape, dtype)
+        if out.size:
+            extra = [] if name == "random_normal" else [_I32]
+            k = self.rt.kernel("random.cl", name, topt(dtype), [_I64, None, _U64, _U64] + extra)
+            g, ls = self.rt.range_1d(out.size, work=out.size * 8)
+            args = [out.size, out.buf, _U64(seed), _U64(offset)]
+            if extra:
+                args.append(0 if dtype == np.float32 else 1)
+            self.rt.launch(k, g, ls, *args)
+        return out
+
+    def random_uniform(self, shape, dtype, seed, offset):
+        return self._random("random_uniform", tuple(shape), dtype, seed, offset)
+
+    def random_normal(self, shape, dtype, seed, offset):
+        return self._random("random_normal", tuple(shape), dtype, seed, offset)
+
+    def random_bits(self, shape, seed, offset):
+        out = CLArray.empty(self.rt, tuple(shape), np.uint32)
+        if out.size:
+            k = self.rt.kernel("random.cl", "random_bits", topt(np.float32), [_I64, None, _U64,
+                                                                               _U64])
+            g, ls = self.rt.range_1d(out.size, work=out.size * 8)
+            self.rt.launch(k, g, ls, out.size, out.buf, _U64(seed), _U64(offset))
+        return out
+
+    # -- fused optimizer steps -----------------------------------------------------------------
+    @staticmethod
+    def _dense(*arrays) -> bool:
+        """Whether the fused kernels can take these arrays (contiguous, float); the steps
+        return False to decline otherwise, and the optimizer falls back to Tensor ops."""
+        return all(x is None or (x.is_contiguous and x.dtype.kind == "f") for x in arrays)
+
+    def sgd_momentum_step(self, param, grad, buf, lr, momentum=0.0, dampening=0.0,
+                          weight_decay=0.0, nesterov=False, maximize=False, first_step=False):
+        use_mom = momentum != 0.0 and buf is not None
+        if not self._dense(param, grad, buf if use_mom else None):
+            return False
+        if grad.dtype != param.dtype:
+            grad = self.astype(grad, param.dtype)
+        n = param.size
+        if n == 0:
+            return True
+        c = compute_np(param.dtype)
+        b = buf if use_mom else param
+        k = self.rt.kernel("optim.cl", "sgd_momentum_step", topt(param.dtype),
+                           [_I64, None, _I64, None, _I64, None, _I64, c, c, c, c, _I32, _I32,
+                            _I32, _I32])
+        g, ls = self.rt.range_1d(n)
+        self.rt.launch(k, g, ls, n, param.buf, param.offset, grad.buf, grad.offset, b.buf,
+                       b.offset, lr, momentum, 1.0 - dampening, weight_decay, int(nesterov),
+                       int(maximize), int(first_step), int(use_mom))
+        return True
+
+    def adam_step(self, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta1, beta2, eps,
+                  weight_decay, decoupled, amsgrad, maximize, step):
+        if step < 1:
+            raise ValueError(f"adam_step: step must be >= 1, got {step}")
+        vmax = max_exp_avg_sq if amsgrad else None
+        if amsgrad and vmax is None:
+            raise ValueError("adam_step: amsgrad needs max_exp_avg_sq")
+        if not self._dense(param, grad, exp_avg, exp_avg_sq, vmax):
+            return False
+        if grad.dtype != param.dtype:
+            grad = self.astype(grad, param.dtype)
+        n = param.size
+        if n == 0:
+            return True
+        bc1 = 1.0 - beta1 ** step
+        bc2 = 1.0 - beta2 ** step
+        c = compute_np(param.dtype)
+        x = vmax if vmax is not None else param
+        k = self.rt.kernel("optim.cl", "adam_step", topt(param.dtype),
+                           [_I64, None, _I64, None, _I64, None, _I64, None, _I64, None, _I64,
+                            c, c, c, c, c, c, c, c, _I32, _I32, _I32])
+        g, ls = self.rt.range_1d(n)
+        self.rt.launch(k, g, ls, n, param.buf, param.offset, grad.buf, grad.offset, exp_avg.buf,
+                       exp_avg.offset, exp_avg_sq.buf, exp_avg_sq.offset, x.buf, x.offset,
+                       1.0 - beta1, 1.0 - lr * weight_decay, weight_decay, beta2, 1.0 - beta2,
+                       -(lr / bc1), 1.0 / bc2 ** 0.5, eps, int(decoupled), int(amsgrad),
+                       int(maximize))
+        return True

@@ -1,0 +1,204 @@
+"""Reductions on CLArrays: reduce (sum, prod, max, min, all, any, mean, nansum, nanmean), var,
+logsumexp, argreduce, max_min_dim. Kernels: ``opencl/reduce.cl``.
+
+The reduced axes are read in place (no transposed copy): one descriptor enumerates the outputs
+with its leading dims and the reduced elements with its trailing dims. Many outputs: one
+work-item each. Few outputs over many elements: work-groups tree-reduce parts of each output
+into accumulator-typed partials that a second pass combines.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .array import CLArray
+from .desc import DT_CODES, collapse, pack_split
+
+__all__ = ["ReduceOps"]
+
+_I64 = np.int64
+_I32 = np.int32
+_OPS = {"sum": 0, "prod": 1, "max": 2, "min": 3, "all": 4, "any": 5, "nansum": 6}
+_SQDEV, _SUMEXP = 7, 8
+_COMBINE = {0: 0, 1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 0, 7: 0, 8: 0}
+_BOOL = np.dtype(np.bool_)
+
+
+def _prod(shape) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+class ReduceOps:
+    """Mixin of the OpenCL backend: needs ``self.rt`` and the elementwise mixin."""
+
+    def _acc(self, out_dtype) -> str:
+        d = np.dtype(out_dtype)
+        if d.kind == "f":
+            wide = d == np.float64 or (self.rt.is_cpu and self.supports_fp64)
+            return "F64" if wide else "F32"
+        return "I64"
+
+    def _rkernel(self, name, tin, tout, acc, dtypes):
+        opts = f"-DTIN={DT_CODES[np.dtype(tin)]} -DTOUT={DT_CODES[np.dtype(tout)]} -DACC={acc}"
+        return self.rt.kernel("reduce.cl", name, opts, dtypes)
+
+    def _split(self, x: CLArray, axes):
+        """(kept shape, lead dims, trailing dims, M, R) for reducing ``axes`` of x."""
+        axes = tuple(range(x.ndim)) if axes is None else tuple(sorted(axes))
+        kept = [d for d in range(x.ndim) if d not in axes]
+        kshape = tuple(x.shape[d] for d in kept)
+        lead = collapse(kshape, [x.strides[d] for d in kept])
+        trail = collapse([x.shape[d] for d in axes], [x.strides[d] for d in axes])
+        return kshape, lead, trail, _prod(kshape), _prod(x.shape[d] for d in axes)
+
+    def _use_wg(self, M, R) -> bool:
+        if self.rt.is_cpu:
+            return M < 4 * self.rt.compute_units and R > 4096
+        return M < 2048 and R > 64
+
+    def _wg_geometry(self, M, R):
+        rt = self.rt
+        if rt.is_cpu:
+            L, target = 16, 4 * rt.compute_units
+            min_part = L * 2048
+        else:
+            L, target = min(256, rt.max_work_group_size), 16 * rt.compute_units
+            min_part = L * 16
+        L = 1 << (L.bit_length() - 1)
+        P = max(1, min(-(-target // M), -(-R // min_part)))
+        return L, P
+
+    def _reduce_into(self, op, x, axes, out_dtype, fin=0, div=1.0, center=None):
+        """Reduce x over axes with op code ``op``; a contiguous result of the kept shape."""
+        out_dtype = np.dtype(out_dtype)
+        kshape, lead, trail, M, R = self._split(x, axes)
+        out = CLArray.empty(self.rt, kshape, out_dtype)
+        if M == 0:
+            return out
+        acc = self._acc(out_dtype)
+        acc_np = {"F64": np.float64, "F32": np.float32, "I64": np.int64}[acc]
+        cbuf = center.buf if center is not None else out.buf
+        if not self._use_wg(M, R) or not x.size:
+            d, nr = pack_split(lead, trail, x.offset)
+            k = self._rkernel("reduce_lines", x.dtype, out_dtype, acc,
+                              [None, _I64, _I64, _I32, None, _I64, None, None, _I32, _I32, acc_np])
+            g, ls = self.rt.range_1d(M, work=M * R)
+            self.rt.launch(k, g, ls, d, M, R, nr, out.buf, 0, x.buf, cbuf, op, fin, acc_np(div))
+            return out
+        L, P = self._wg_geometry(M, R)
+        d, nr = pack_split(lead, trail, x.offset)
+        dt = [None, _I64, _I64, _I32, _I64, None, _I64, None, None, _I32, _I32, acc_np]
+        if P == 1:
+            k = self._rkernel("reduce_wg", x.dtype, out_dtype, acc, dt)
+            self.rt.launch(k, (M * L,), (L,), d, M, R, nr, 1, out.buf, 0, x.buf, cbuf, op, fin,
+                           acc_np(div))
+            return out
+        part = CLArray.empty(self.rt, (M, P), acc_np)
+        k = self._rkernel("reduce_wg", x.dtype, acc_np, acc, dt)
+        self.rt.launch(k, (M * P * L,), (L,), d, M, R, nr, P, part.buf, 0, x.buf, cbuf, op, 0,
+                       acc_np(1))
+        d2, nr2 = pack_split([(M, P)], [(P, 1)], 0)
+        k2 = self._rkernel("reduce_lines", acc_np, out_dtype, acc,
+                           [None, _I64, _I64, _I32, None, _I64, None, None, _I32, _I32, acc_np])
+        g, ls = self.rt.range_1d(M)
+        self.rt.launch(k2, g, ls, d2, M, P, nr2, out.buf, 0, part.buf, cbuf, _COMBINE[op], fin,
+                       acc_np(div))
+        return out
+
+    @staticmethod
+    def _keep(out, x, axes, keepdim):
+        if not keepdim:
+            return out
+        axes = tuple(range(x.ndim)) if axes is None else axes
+        shape = tuple(1 if d in axes else s for d, s in enumerate(x.shape))
+        return out.view(shape, _cstrides(shape), 0)
+
+    def reduce(self, op, x, axes, keepdim, dtype):
+        dtype = np.dtype(dtype)
+        if op in ("all", "any"):
+            out = self._reduce_into(_OPS[op], x, axes, _BOOL)
+        elif op == "mean":
+            _, _, _, _, R = self._split(x, axes)
+            out = self._reduce_into(0, x, axes, dtype, fin=1, div=float(R))
+        elif op == "nanmean":
+            s = self._reduce_into(6, x, axes, dtype)
+            cnt = self._reduce_into(0, self.unary("isnan", x, _BOOL), axes, np.int64)
+            _, _, _, _, R = self._split(x, axes)
+            cnt = self.binary("sub", R, cnt, np.int64)
+            out = self.binary("div", s, self.astype(cnt, dtype), dtype)
+        elif op == "nansum" and x.dtype.kind != "f":
+            out = self._reduce_into(0, x, axes, dtype)
+        else:
+            out = self._reduce_into(_OPS[op], x, axes, dtype)
+        return self._keep(out, x, axes, keepdim)
+
+    def var(self, x, axes, correction, keepdim, dtype):
+        dtype = np.dtype(dtype)
+        if x.dtype != dtype:
+            x = self.astype(x, dtype)
+        _, _, _, _, R = self._split(x, axes)
+        acc_np = {"F64": np.float64, "F32": np.float32}[self._acc(dtype)]
+        mean = self._reduce_into(0, x, axes, acc_np, fin=1, div=float(R))
+        out = self._reduce_into(_SQDEV, x, axes, dtype, fin=1, div=float(R - correction),
+                                center=mean)
+        return self._keep(out, x, axes, keepdim)
+
+    def logsumexp(self, x, axes, keepdim):
+        acc_np = {"F64": np.float64, "F32": np.float32}[self._acc(x.dtype)]
+        m = self._reduce_into(2, x, axes, acc_np)
+        out = self._reduce_into(_SUMEXP, x, axes, x.dtype, fin=2, center=m)
+        return self._keep(out, x, axes, keepdim)
+
+    # -- arg-reductions ------------------------------------------------------------------------
+    def _arg(self, is_max, x, axis):
+        axes = None if axis is None else (axis,)
+        kshape, lead, trail, M, R = self._split(x, axes)
+        vals = CLArray.empty(self.rt, kshape, x.dtype)
+        idx = CLArray.empty(self.rt, kshape, np.int64)
+        if M == 0:
+            return vals, idx
+        acc = self._acc(x.dtype)
+        d, nr = pack_split(lead, trail, x.offset)
+        lines_dt = [None, _I64, _I64, _I32, None, None, None, None, _I32, _I32]
+        if not self._use_wg(M, R):
+            k = self._rkernel("arg_lines", x.dtype, x.dtype, acc, lines_dt)
+            g, ls = self.rt.range_1d(M, work=M * R)
+            self.rt.launch(k, g, ls, d, M, R, nr, vals.buf, idx.buf, x.buf, idx.buf, 0,
+                           int(is_max))
+            return vals, idx
+        L, P = self._wg_geometry(M, R)
+        pv = CLArray.empty(self.rt, (M, P), x.dtype)
+        pi = CLArray.empty(self.rt, (M, P), np.int64)
+        k = self._rkernel("arg_wg", x.dtype, x.dtype, acc,
+                          [None, _I64, _I64, _I32, _I64, None, None, None, _I32])
+        self.rt.launch(k, (M * P * L,), (L,), d, M, R, nr, P, pv.buf, pi.buf, x.buf, int(is_max))
+        d2, nr2 = pack_split([(M, P)], [(P, 1)], 0)
+        k2 = self._rkernel("arg_lines", x.dtype, x.dtype, acc, lines_dt)
+        g, ls = self.rt.range_1d(M)
+        self.rt.launch(k2, g, ls, d2, M, P, nr2, vals.buf, idx.buf, pv.buf, pi.buf, 1, int(is_max))
+        return vals, idx
+
+    def argreduce(self, op, x, axis, keepdim):
+        _, idx = self._arg(op == "argmax", x, axis)
+        if keepdim:
+            shape = (1,) * x.ndim if axis is None else tuple(
+                1 if d == axis else s for d, s in enumerate(x.shape))
+            idx = idx.view(shape, _cstrides(shape), 0)
+        return idx
+
+    def max_min_dim(self, op, x, axis, keepdim):
+        vals, idx = self._arg(op == "max", x, axis)
+        if keepdim:
+            shape = tuple(1 if d == axis else s for d, s in enumerate(x.shape))
+            vals = vals.view(shape, _cstrides(shape), 0)
+            idx = idx.view(shape, _cstrides(shape), 0)
+        return vals, idx
+
+
+def _cstrides(shape):
+    from .array import contiguous_strides
+
+    return contiguous_strides(shape)

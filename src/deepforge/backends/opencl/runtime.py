@@ -1,0 +1,393 @@
+"""OpenCL runtime: device discovery, one context/queue per device, program and kernel caches,
+the memory pool, and kernel launches.
+
+Device discovery (``devices()``) runs once per process: every device of every platform is
+probed by building and running a tiny kernel; devices whose driver cannot do that are
+skipped with a logged reason (logger ``deepforge.opencl``). Usable devices are numbered
+GPUs first, then the others, in platform order. ``DEEPFORGE_OPENCL_PLATFORM`` (a substring
+of the platform name or vendor, case-insensitive, e.g. ``Oclgrind``) restricts the search.
+
+The ``Runtime`` object is what kernels are launched through; other modules (the GEMM module
+included) rely on exactly these members:
+
+``rt.ctx``, ``rt.queue``, ``rt.device``
+    the ``pyopencl`` context, in-order command queue and device.
+``rt.build(filename, options="") -> pyopencl.Program``
+    builds ``opencl/<filename>`` (or an absolute path) once per (file, options) and caches
+    the program; ``#include "x.h"`` lines are spliced in from the same directory. The
+    runtime's own options (``-DDF_CPU`` on CPU devices, ``-cl-std=CL1.2``, correctly rounded
+    float division where the device has it) are appended. Failures raise ``RuntimeError``
+    naming the file and options, with the build log.
+``rt.kernel(filename, name, options="", scalar_dtypes=None) -> pyopencl.Kernel``
+    a cached kernel object (created once with ``pyopencl.Kernel(program, name)``);
+    ``scalar_dtypes`` is handed to ``set_scalar_arg_dtypes`` on creation.
+``rt.launch(kernel, global_size, local_size, *args)``
+    enqueues a kernel (never waits, unless ``DEEPFORGE_OPENCL_SYNC=1``), naming the kernel in
+    any error.
+``rt.alloc(nbytes) -> buffer``
+    a pool-backed buffer; out of memory frees the pool, retries once, then raises
+    ``RuntimeError("OpenCL out of memory: ...")``.
+``rt.is_cpu``, ``rt.max_work_group_size``, ``rt.compute_units``, ``rt.has_fp64``
+    device facts used to size work.
+``rt.sync_after_launch(name)``
+    call after a launch done by hand: with ``DEEPFORGE_OPENCL_SYNC=1`` it waits for the
+    queue and raises ``RuntimeError`` naming the kernel if the device reported an error.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger("deepforge.opencl")
+
+__all__ = ["Runtime", "devices", "get_runtime", "kernel_dirs", "InstallError"]
+
+_INSTALL_HINT = (
+    "install an OpenCL driver: your GPU vendor's driver (NVIDIA, AMD ROCm, Intel compute "
+    "runtime) or, for any CPU, PoCL (`apt-get install pocl-opencl-icd`)"
+)
+
+
+class InstallError(RuntimeError):
+    """No usable OpenCL device (or no pyopencl)."""
+
+
+def kernel_dirs() -> list[Path]:
+    """Where kernel sources are looked up: the installed package's ``_opencl/`` first, then
+    the repository's top-level ``opencl/`` (editable and source checkouts)."""
+    here = Path(__file__).resolve()
+    pkg = here.parents[2] / "_opencl"
+    repo = here.parents[4] / "opencl"
+    return [d for d in (pkg, repo) if d.is_dir()]
+
+
+# -------------------------------------------------------------------------------------------
+# discovery
+# -------------------------------------------------------------------------------------------
+_lock = threading.RLock()
+_devices: list | None = None  # [(device, ctx, queue)] of usable devices, in index order
+_runtimes: dict = {}
+_import_error: str | None = None
+
+_PROBE_SRC = """
+__kernel void df_probe(__global int* a, const int k) {
+    int i = get_global_id(0);
+    a[i] = i * k + 1;
+}
+"""
+
+
+def _prepare_env() -> None:
+    # PoCL: pinning its worker threads roughly halves a launch-and-wait round trip
+    os.environ.setdefault("POCL_AFFINITY", "1")
+
+
+def _probe(cl, dev):
+    """(ctx, queue) if ``dev`` builds and runs a kernel correctly, else raise with the reason."""
+    ctx = cl.Context([dev])
+    queue = cl.CommandQueue(ctx)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        prg = cl.Program(ctx, _PROBE_SRC).build()
+    k = cl.Kernel(prg, "df_probe")
+    n = 8
+    buf = cl.Buffer(ctx, cl.mem_flags.READ_WRITE, 4 * n)
+    k(queue, (n,), (1,), buf, np.int32(3))
+    out = np.empty(n, np.int32)
+    cl.enqueue_copy(queue, out, buf)
+    queue.finish()
+    if not np.array_equal(out, np.arange(n, dtype=np.int32) * 3 + 1):
+        raise RuntimeError(f"probe kernel computed wrong values {out.tolist()}")
+    return ctx, queue
+
+
+def devices() -> list:
+    """The usable devices as (device, context, queue) tuples; probes once per process."""
+    global _devices, _import_error
+    if _devices is not None:
+        return _devices
+    with _lock:
+        if _devices is not None:
+            return _devices
+        found: list = []
+        try:
+            _prepare_env()
+            import pyopencl as cl
+        except ImportError as e:
+            _import_error = str(e)
+            _devices = []
+            return _devices
+        want = os.environ.get("DEEPFORGE_OPENCL_PLATFORM", "").strip().lower()
+        try:
+            platforms = cl.get_platforms()
+        except Exception as e:  # no ICD loader / no platforms
+            log.info("no OpenCL platforms: %s", e)
+            platforms = []
+        for p in platforms:
+            pname = f"{p.name} ({p.vendor})"
+            if want and want not in pname.lower():
+                log.info("skipping OpenCL platform %s: DEEPFORGE_OPENCL_PLATFORM=%s", pname, want)
+                continue
+            try:
+                devs = p.get_devices()
+            except Exception as e:
+                log.warning("skipping OpenCL platform %s: cannot list devices (%s)", pname, e)
+                continue
+            for d in devs:
+                try:
+                    ctx, queue = _probe(cl, d)
+                except Exception as e:
+                    reason = str(e).strip().splitlines()
+                    log.warning(
+                        "skipping OpenCL device %s on platform %s: it cannot build and run "
+                        "kernels (%s)", d.name.strip(), pname, " ".join(reason[:6])[:500],
+                    )
+                    continue
+                found.append((d, ctx, queue))
+        gpus = [t for t in found if t[0].type & cl.device_type.GPU]
+        others = [t for t in found if not t[0].type & cl.device_type.GPU]
+        _devices = gpus + others
+        for i, (d, _, _) in enumerate(_devices):
+            log.info("opencl:%d is %s (%s)", i, d.name.strip(), d.platform.name)
+        return _devices
+
+
+def unavailable_message() -> str:
+    if _import_error is not None:
+        return (
+            f"deepforge's OpenCL backend needs pyopencl, which is not importable "
+            f"({_import_error}): pip install pyopencl (or pip install deepforge[opencl])"
+        )
+    return f"no usable OpenCL device was found; {_INSTALL_HINT}"
+
+
+def get_runtime(index: int) -> Runtime:
+    rt = _runtimes.get(index)
+    if rt is not None:
+        return rt
+    with _lock:
+        devs = devices()
+        if not devs:
+            raise InstallError(unavailable_message())
+        if not 0 <= index < len(devs):
+            raise RuntimeError(
+                f"Invalid device opencl:{index}: there are {len(devs)} usable OpenCL device(s) "
+                f"(opencl:0 .. opencl:{len(devs) - 1})"
+            )
+        rt = _runtimes.get(index)
+        if rt is None:
+            d, ctx, queue = devs[index]
+            rt = Runtime(index, d, ctx, queue)
+            _runtimes[index] = rt
+        return rt
+
+
+def created_runtimes() -> list:
+    return list(_runtimes.values())
+
+
+# -------------------------------------------------------------------------------------------
+# runtime
+# -------------------------------------------------------------------------------------------
+_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]+"([^"]+)"[ \t]*$', re.MULTILINE)
+
+
+class Runtime:
+    """One OpenCL device in use: context, queue, caches and memory pool (see module doc)."""
+
+    def __init__(self, index, device, ctx, queue):
+        import pyopencl as cl
+        import pyopencl.tools as cl_tools
+
+        self.cl = cl
+        self.index = index
+        self.device = device
+        self.ctx = ctx
+        self.queue = queue
+        self.name = device.name.strip()
+        self.platform_name = device.platform.name.strip()
+        self.is_cpu = bool(device.type & cl.device_type.CPU)
+        self.max_work_group_size = int(device.max_work_group_size)
+        self.compute_units = int(device.max_compute_units)
+        self.global_mem_size = int(device.global_mem_size)
+        self.max_alloc_size = int(device.max_mem_alloc_size)
+        self.local_mem_size = int(device.local_mem_size)
+        exts = set(device.extensions.split())
+        self.has_fp64 = "cl_khr_fp64" in exts or "cl_amd_fp64" in exts
+        self.has_fp16 = "cl_khr_fp16" in exts
+        self.has_int64_atomics = "cl_khr_int64_base_atomics" in exts
+        self.sync = os.environ.get("DEEPFORGE_OPENCL_SYNC", "") not in ("", "0")
+        opts = ["-cl-std=CL1.2"]
+        if self.is_cpu:
+            opts.append("-DDF_CPU=1")
+        fp = int(getattr(device, "single_fp_config", 0) or 0)
+        if fp & int(cl.device_fp_config.CORRECTLY_ROUNDED_DIVIDE_SQRT):
+            opts.append("-cl-fp32-correctly-rounded-divide-sqrt")
+        self.base_options = " ".join(opts)
+        self._programs: dict = {}
+        self._kernels: dict = {}
+        self._sources: dict = {}
+        self.build_count = 0
+        self._pool = cl_tools.MemoryPool(cl_tools.ImmediateAllocator(queue))
+        self.peak_bytes = 0
+        self._uploads: list = []  # (event, host array) of writes still in flight
+
+    def __repr__(self) -> str:
+        return f"<OpenCL runtime opencl:{self.index} {self.name!r}>"
+
+    # -- programs ------------------------------------------------------------------------------
+    def source(self, filename: str) -> tuple[str, str]:
+        """(path, text) of a kernel source with its ``#include "x.h"`` lines spliced in."""
+        hit = self._sources.get(filename)
+        if hit is not None:
+            return hit
+        p = Path(filename)
+        if not p.is_absolute():
+            for d in kernel_dirs():
+                if (d / filename).is_file():
+                    p = d / filename
+                    break
+            else:
+                raise FileNotFoundError(
+                    f"OpenCL kernel source {filename!r} not found in "
+                    f"{', '.join(str(d) for d in kernel_dirs()) or '(no kernel directory)'}"
+                )
+        text = p.read_text()
+
+        def splice(m, seen=set()):  # noqa: B006 - guards recursive includes of one splice
+            inc = p.parent / m.group(1)
+            if inc in seen:
+                return ""
+            seen.add(inc)
+            return _INCLUDE.sub(splice, inc.read_text())
+
+        text = _INCLUDE.sub(lambda m: splice(m, set()), text)
+        self._sources[filename] = (str(p), text)
+        return self._sources[filename]
+
+    def build(self, filename: str, options: str = ""):
+        key = (filename, options)
+        prg = self._programs.get(key)
+        if prg is not None:
+            return prg
+        path, text = self.source(filename)
+        full = f"{options} {self.base_options}".strip()
+        cl = self.cl
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                prg = cl.Program(self.ctx, text).build(options=full)
+        except cl.Error as e:
+            raise RuntimeError(
+                f"OpenCL build of {path} failed on {self.name} (options: {full or '(none)'}):\n{e}"
+            ) from None
+        self.build_count += 1
+        self._programs[key] = prg
+        return prg
+
+    def kernel(self, filename: str, name: str, options: str = "", scalar_dtypes=None):
+        key = (filename, name, options)
+        k = self._kernels.get(key)
+        if k is None:
+            k = self.cl.Kernel(self.build(filename, options), name)
+            if scalar_dtypes is not None:
+                k.set_scalar_arg_dtypes(scalar_dtypes)
+            self._kernels[key] = k
+        return k
+
+    # -- launches ------------------------------------------------------------------------------
+    def launch(self, kernel, gsize, lsize, *args):
+        try:
+            kernel(self.queue, gsize, lsize, *args)
+        except Exception as e:
+            raise RuntimeError(
+                f"OpenCL kernel {kernel.function_name} failed to launch on {self.name} "
+                f"(global size {gsize}, local size {lsize}): {e}"
+            ) from None
+        if self.sync:
+            self.sync_after_launch(kernel.function_name)
+
+    def sync_after_launch(self, name: str = "kernel") -> None:
+        if not self.sync:
+            return
+        try:
+            self.queue.finish()
+        except Exception as e:
+            raise RuntimeError(f"OpenCL kernel {name} failed on {self.name}: {e}") from None
+
+    def finish(self) -> None:
+        self.queue.finish()
+        self._uploads.clear()
+
+    # -- memory --------------------------------------------------------------------------------
+    def alloc(self, nbytes: int):
+        nbytes = max(int(nbytes), 8)
+        if nbytes > self.max_alloc_size:
+            self._oom(nbytes, None)
+        pool = self._pool
+        cl = self.cl
+        try:
+            buf = pool.allocate(nbytes)
+        except (cl.MemoryError, cl.LogicError, cl.RuntimeError) as e:
+            pool.free_held()
+            try:
+                buf = pool.allocate(nbytes)
+            except (cl.MemoryError, cl.LogicError, cl.RuntimeError) as e2:
+                self._oom(nbytes, e2)
+            else:
+                log.debug("allocation retried after freeing the pool: %s", e)
+        used = pool.active_bytes
+        if used > self.peak_bytes:
+            self.peak_bytes = used
+        return buf
+
+    def _oom(self, nbytes, err):
+        raise RuntimeError(
+            f"OpenCL out of memory: tried to allocate {nbytes} bytes on opencl:{self.index} "
+            f"({self.name}) ({self._pool.active_bytes} bytes in use, device has "
+            f"{self.global_mem_size} bytes; the largest single allocation is "
+            f"{self.max_alloc_size} bytes)" + (f": {err}" if err is not None else "")
+        ) from None
+
+    def memory_allocated(self) -> int:
+        return int(self._pool.active_bytes)
+
+    def empty_cache(self) -> None:
+        self._pool.free_held()
+
+    def upload(self, buf, host: np.ndarray, byte_offset: int = 0) -> None:
+        """Copy a contiguous host array into ``buf`` without waiting for the queue; the host
+        array is kept alive until the copy is done."""
+        cl = self.cl
+        pending = self._uploads
+        if pending:
+            done = cl.command_execution_status.COMPLETE
+            pending[:] = [p for p in pending if p[0].command_execution_status != done]
+            if len(pending) > 256:
+                self.queue.finish()
+                pending.clear()
+        ev = cl.enqueue_copy(self.queue, buf, host, dst_offset=byte_offset, is_blocking=False)
+        pending.append((ev, host))
+
+    def download(self, host: np.ndarray, buf, byte_offset: int = 0) -> None:
+        self.cl.enqueue_copy(self.queue, host, buf, src_offset=byte_offset, is_blocking=True)
+
+    # -- work sizes ----------------------------------------------------------------------------
+    def range_1d(self, n: int, lsize: int | None = None, work: int | None = None) -> tuple:
+        """(global, local) sizes for a FOR_RANGE/STRIDED loop over ``n`` items costing about
+        ``work`` element operations in all (default ``n``)."""
+        if self.is_cpu:
+            ls = 8 if lsize is None else lsize
+            w = n if work is None else work
+            groups = min(max(1, -(-w // (ls * 4096))), 4 * self.compute_units, -(-n // ls))
+        else:
+            ls = min(256, self.max_work_group_size) if lsize is None else lsize
+            groups = min(max(1, -(-n // ls)), 32 * self.compute_units)
+        return (groups * ls,), (ls,)

@@ -1,0 +1,107 @@
+"""``deepforge.linalg``: vector and matrix norms, cross products, matmul (``torch.linalg``)."""
+
+from __future__ import annotations
+
+import math
+
+from . import _dtype as dt
+from .ops import reduction as _red
+from .ops import shape as _shape
+from .ops._common import wrap_dim, wrap_dims
+from .ops.linalg import cross as _cross
+from .ops.linalg import matmul
+from .tensor import Tensor
+
+__all__ = ["norm", "vector_norm", "matrix_norm", "cross", "matmul", "vecdot"]
+
+
+def _float_input(x: Tensor, op: str, dtype) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"linalg.{op}(): argument 'input' must be Tensor, not {type(x).__name__}")
+    if dtype is not None:
+        x = x.to(dt.to_dtype(dtype))
+    if not x._dtype.is_floating_point:
+        raise RuntimeError(
+            f"linalg.{op}: Expected a floating point or complex tensor as input. Got {_red._pretty(x._dtype)}"
+        )
+    return x
+
+
+def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """``sum(|x|^ord)^(1/ord)`` over ``dim`` (all elements when None); ord may be +-inf or 0."""
+    x = _float_input(x, "vector_norm", dtype)
+    if isinstance(ord, str):
+        raise RuntimeError(f"linalg.vector_norm: ord must be a number, got '{ord}'")
+    ord = float(ord)
+    if dim is not None and not isinstance(dim, (list, tuple)):
+        dim = (dim,)
+    if x.numel() == 0 and ord < 0:
+        raise RuntimeError(
+            f"linalg.vector_norm cannot compute the {ord} norm on an empty tensor because the "
+            "operation does not have an identity"
+        )
+    if x.ndim == 0:
+        dim = None
+    elif dim is not None:
+        wrap_dims(dim, x.ndim)  # range and duplicate checks
+    return _red.norm(x, ord, dim if dim is None else tuple(dim), keepdim)
+
+
+def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None) -> Tensor:
+    """Frobenius, nuclear-free operator norms: ``'fro'``, ``1``, ``-1``, ``inf``, ``-inf``."""
+    A = _float_input(A, "matrix_norm", dtype)
+    if A.ndim < 2:
+        raise RuntimeError(
+            f"linalg.matrix_norm: The input tensor A must have at least 2 dimensions. Got {A.ndim}D"
+        )
+    if len(dim) != 2:
+        raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got {tuple(dim)}")
+    d0, d1 = wrap_dim(dim[0], A.ndim), wrap_dim(dim[1], A.ndim)
+    if d0 == d1:
+        raise RuntimeError(f"linalg.matrix_norm: dims must be different. Got ({dim[0]}, {dim[1]})")
+    if ord == "fro":
+        return _red.norm(A, 2, (d0, d1), keepdim)
+    if ord == "nuc" or ord in (2, -2):
+        raise NotImplementedError(
+            f"linalg.matrix_norm: ord={ord!r} needs singular values, which deepforge does not "
+            "compute yet; use ord='fro', 1, -1, inf or -inf"
+        )
+    if ord not in (1, -1, math.inf, -math.inf):
+        raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
+    # ord=+-1: max/min column sum (sum over d0, pick over d1); ord=+-inf: rows
+    sum_dim, pick_dim = (d0, d1) if abs(ord) == 1 else (d1, d0)
+    s = _red.sum(A.abs(), sum_dim, keepdim=True)
+    r = _red.amax(s, pick_dim, keepdim=True) if ord > 0 else _red.amin(s, pick_dim, keepdim=True)
+    return r if keepdim else _shape.squeeze(r, (d0, d1))
+
+
+def norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """``vector_norm`` or ``matrix_norm`` depending on ``ord`` and ``dim``, like ``torch.linalg.norm``."""
+    if dim is not None and not isinstance(dim, (list, tuple)):
+        dim = (dim,)
+    if dim is not None:
+        if len(dim) == 1:
+            return vector_norm(A, 2 if ord is None else ord, dim, keepdim, dtype=dtype)
+        if len(dim) == 2:
+            return matrix_norm(A, "fro" if ord is None else ord, dim, keepdim, dtype=dtype)
+        raise RuntimeError(f"linalg.norm: If dim is specified, it must be of length 1 or 2. Got {list(dim)}")
+    if ord is None:
+        return vector_norm(A, 2, None, keepdim, dtype=dtype)
+    if A.ndim == 1 and not isinstance(ord, str):
+        return vector_norm(A, ord, None, keepdim, dtype=dtype)
+    if A.ndim == 2:
+        return matrix_norm(A, ord, (-2, -1), keepdim, dtype=dtype)
+    raise RuntimeError(
+        f"linalg.norm: If dim is not specified but ord is, the input must be 1D or 2D. Got {A.ndim}D."
+    )
+
+
+def cross(input: Tensor, other: Tensor, *, dim: int = -1) -> Tensor:
+    """Cross product of 3-vectors along ``dim`` (inputs broadcast against each other)."""
+    shape = _shape.broadcast_shapes(input.shape, other.shape)
+    a, b = input.expand(shape), other.expand(shape)
+    return _cross(a, b, dim)
+
+
+def vecdot(x: Tensor, y: Tensor, *, dim: int = -1) -> Tensor:
+    return _red.sum(x * y, dim)

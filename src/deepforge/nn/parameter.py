@@ -1,0 +1,62 @@
+"""``Parameter`` (a Tensor that a Module registers as learnable) and ``Buffer``."""
+
+from __future__ import annotations
+
+import deepforge
+from deepforge import Tensor
+
+__all__ = ["Parameter", "Buffer", "is_lazy"]
+
+
+class Parameter(Tensor):
+    """A Tensor that is a module parameter: ``Parameter(data=None, requires_grad=True)``.
+
+    It shares ``data``'s storage (no copy, no autograd history). Ops on a Parameter return
+    plain Tensors; assigning one as a Module attribute registers it.
+    """
+
+    def __new__(cls, data=None, requires_grad=True):
+        if data is None:
+            data = deepforge.empty(0)
+        if not isinstance(data, Tensor):
+            raise TypeError(
+                f"Parameter(): argument 'data' must be Tensor, not {type(data).__name__}"
+            )
+        t = Tensor.__new__(cls, data)  # aliases data's storage and version counter
+        t.requires_grad = requires_grad
+        return t
+
+    def __init__(self, data=None, requires_grad=True):
+        pass
+
+    def __deepcopy__(self, memo):
+        if id(self) in memo:
+            return memo[id(self)]
+        result = type(self)(self.data.clone(), self.requires_grad)
+        memo[id(self)] = result
+        return result
+
+
+class _BufferMeta(type):
+    """``isinstance(t, Buffer)`` is true for tensors marked by the ``Buffer`` constructor."""
+
+    def __instancecheck__(cls, instance) -> bool:
+        if cls is Buffer:
+            return isinstance(instance, Tensor) and getattr(instance, "_is_buffer", False)
+        return super().__instancecheck__(instance)
+
+
+class Buffer(Tensor, metaclass=_BufferMeta):
+    """Marks a tensor to be registered as a buffer when assigned to a Module attribute."""
+
+    def __new__(cls, data=None, *, persistent=True):
+        if data is None:
+            data = deepforge.empty(0)
+        t = data.detach().requires_grad_(data.requires_grad)
+        t.persistent = persistent
+        t._is_buffer = True
+        return t
+
+
+def is_lazy(param) -> bool:
+    return False
