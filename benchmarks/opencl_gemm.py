@@ -87,6 +87,7 @@ def main():
     except Exception:  # pragma: no cover - optional
         blas = []
     env_state = ", ".join(f"{v}={os.environ.get(v, '<unset>')}" for v in _OPENBLAS_VARS)
+    print("command: " + " ".join(["python", *sys.argv]))
     print(f"device: {rt.device.name.strip()} ({rt.device.platform.name.strip()})")
     print(f"numpy {np.__version__} BLAS: {'; '.join(blas) or 'unknown'}")
     print(f"env: {env_state}, POCL_AFFINITY={os.environ.get('POCL_AFFINITY')}")

@@ -1,12 +1,12 @@
 """Time one optimizer step on MLP-sized parameters: deepforge's fused kernel, deepforge's
 Tensor-op path (``fused=False``) and torch.optim (same thread count), float32.
 
-    python benchmarks/optim_step.py [--steps 200] [--repeats 5] [--threads N]
+    python benchmarks/optim_step.py [--steps 2] [--repeats 200] [--threads N]
 
 Parameters: 784x256, 256, 256x128, 128, 128x10, 10 (a 784-256-128-10 MLP, 235k values).
 "default path" is what the optimizers run with ``fused=None``: the fused kernel unless
-``deepforge.ops.fused_optim.SLOWER_THAN_OPS`` lists it; a row whose timings disagree with
-that table says so.
+``deepforge.ops.fused_optim.SLOWER_THAN_OPS`` lists it; a row whose timings disagree with that
+choice says so.
 """
 
 from __future__ import annotations
@@ -40,16 +40,19 @@ def _params(lib, arrays):
     return ps
 
 
-def _time(opt, steps: int, repeats: int) -> float:
-    """Best mean seconds per step over ``repeats`` runs of ``steps`` steps."""
-    for _ in range(5):
-        opt.step()
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(steps):
+def _time(opts: dict, steps: int, repeats: int) -> dict:
+    """Best mean seconds per step of each optimizer over ``repeats`` runs of ``steps`` steps,
+    the optimizers taking turns (a busy machine then slows all of them alike)."""
+    for opt in opts.values():
+        for _ in range(5):
             opt.step()
-        best = min(best, (time.perf_counter() - t0) / steps)
+    best = dict.fromkeys(opts, float("inf"))
+    for _ in range(repeats):
+        for key, opt in opts.items():
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                opt.step()
+            best[key] = min(best[key], (time.perf_counter() - t0) / steps)
     return best
 
 
@@ -76,8 +79,8 @@ def _fused_available(arrays) -> bool:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=200)
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=2, help="steps per timed run")
+    ap.add_argument("--repeats", type=int, default=200, help="timed runs (the best is kept)")
     ap.add_argument("--threads", type=int, default=None, help="threads for deepforge and torch")
     args = ap.parse_args()
     _threads(args.threads)
@@ -98,18 +101,21 @@ def main() -> None:
             f"{'torch/fused':>12}{'torch/ops':>11}  default path")
     print(head)
     print("-" * len(head))
+    nan = float("nan")
     for label, (name, kw) in CASES.items():
-        fused = _time(getattr(optim, name)(_params(df, arrays), fused=True, **kw), args.steps,
-                      args.repeats) if have_fused else float("nan")
-        ops = _time(getattr(optim, name)(_params(df, arrays), fused=False, **kw), args.steps,
-                    args.repeats)
-        ref = _time(getattr(torch.optim, name)(_params(torch, arrays), **kw), args.steps,
-                    args.repeats) if torch else float("nan")
+        opts = {"ops": getattr(optim, name)(_params(df, arrays), fused=False, **kw)}
+        if have_fused:
+            opts["fused"] = getattr(optim, name)(_params(df, arrays), fused=True, **kw)
+        if torch is not None:
+            opts["torch"] = getattr(torch.optim, name)(_params(torch, arrays), **kw)
+        t = _time(opts, args.steps, args.repeats)
+        fused, ops, ref = t.get("fused", nan), t["ops"], t.get("torch", nan)
         kernel = "adam_step" if "Adam" in name else "sgd_momentum_step"
         skipped = ("cpu", kernel) in fused_optim.SLOWER_THAN_OPS
         default = "ops" if skipped or not have_fused else "fused"
-        agrees = not have_fused or (fused < ops) != skipped
-        verdict = "" if agrees else "  <- update SLOWER_THAN_OPS"
+        verdict = ""
+        if have_fused and (fused < ops) == skipped:
+            verdict = "  (fused faster here)" if skipped else "  (Tensor ops faster here)"
         print(f"{label:<18}{fused * 1e6:>10.1f}{ops * 1e6:>10.1f}{ref * 1e6:>10.1f}"
               f"{ops / fused:>11.2f}{ref / fused:>12.2f}{ref / ops:>11.2f}  {default}{verdict}")
 

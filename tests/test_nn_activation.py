@@ -203,6 +203,7 @@ def test_gradient_at_kinks_matches_torch():
         assert_close(xd.grad, xt.grad.numpy(), rtol=tol, atol=tol), name
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # numpy's expm1 overflow in the CPU backend
 def test_large_inputs_stay_finite():
     x = df.tensor([-1000.0, -50.0, 0.0, 50.0, 1000.0], requires_grad=True)
     for f in (F.softplus, F.logsigmoid, F.elu, F.selu, F.celu, F.mish, F.silu, F.sigmoid):
@@ -388,3 +389,18 @@ def test_module_reprs_match_torch():
     for name, args, kwargs in specs:
         assert repr(getattr(nn, name)(*args, **kwargs)) == repr(getattr(tnn, name)(*args, **kwargs))
     assert nn.modules.activation.ReLU is nn.ReLU
+
+
+def test_gumbel_softmax():
+    logits = df.tensor(np.log([[0.7, 0.2, 0.1]] * 2000), requires_grad=True)
+    df.manual_seed(0)
+    soft = F.gumbel_softmax(logits, tau=0.5)
+    assert_close(soft.sum(1), np.ones(2000), rtol=1e-5)
+    df.manual_seed(0)
+    hard = F.gumbel_softmax(logits, tau=0.5, hard=True)
+    h = to_np(hard)
+    assert set(np.unique(h)) == {0.0, 1.0} and (h.sum(1) == 1).all()
+    assert (h.argmax(1) == to_np(soft).argmax(1)).all()
+    assert abs(h[:, 0].mean() - 0.7) < 0.04  # samples follow softmax(logits)
+    (hard * df.tensor([1.0, 2.0, 3.0])).sum().backward()
+    assert logits.grad is not None and np.isfinite(to_np(logits.grad)).all()

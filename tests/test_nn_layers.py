@@ -118,6 +118,23 @@ def test_linear_messages_match_torch():
         assert str(ed.value) == str(et.value)
 
 
+def test_lazy_linear(device):
+    m = nn.LazyLinear(3).to(device)
+    assert (
+        isinstance(m.weight, nn.UninitializedParameter)
+        and repr(m.weight) == "<UninitializedParameter>"
+    )
+    assert nn.parameter.is_lazy(m.weight)
+    y = m(df.randn(2, 7, device=device))
+    assert type(m) is nn.Linear and m.in_features == 7 and tuple(y.shape) == (2, 3)
+    assert type(m.weight) is nn.Parameter and tuple(m.weight.shape) == (3, 7)
+    assert float(m.weight.abs().max()) <= 1 / math.sqrt(7)
+    lazy = nn.LazyLinear(3, bias=False)
+    lazy.load_state_dict({"weight": df.ones(3, 7)})
+    assert tuple(lazy.weight.shape) == (3, 7) and lazy.bias is None
+    assert_close(lazy(df.ones(1, 7)), np.full((1, 3), 7.0))
+
+
 # -- Bilinear ---------------------------------------------------------------------------------
 def test_bilinear(device):
     r = _rng(5)

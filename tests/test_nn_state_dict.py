@@ -311,3 +311,51 @@ def test_container_state_dict_keys_match_torch():
     a, b = build(df, nn).state_dict(), build(torch, torch.nn).state_dict()
     assert list(a) == list(b)
     assert [tuple(v.shape) for v in a.values()] == [tuple(v.shape) for v in b.values()]
+
+
+def _float_in(*shape):
+    return ("f", shape)
+
+
+EXPORTS = [
+    ("Linear", (5, 3), {}, [_float_in(4, 5)]),
+    ("Linear", (5, 3), {"bias": False}, [_float_in(2, 7, 5)]),
+    ("Bilinear", (3, 4, 2), {}, [_float_in(4, 3), _float_in(4, 4)]),
+    ("Embedding", (10, 3), {"padding_idx": 1}, [("i", (2, 5), 10)]),
+    ("EmbeddingBag", (10, 3), {"mode": "sum"}, [("i", (2, 5), 10)]),
+    ("PReLU", (3,), {}, [_float_in(2, 3, 4)]),
+    ("CrossEntropyLoss", (), {"weight": "w4"}, [_float_in(6, 4), ("i", (6,), 4)]),
+    ("BCEWithLogitsLoss", (), {"pos_weight": "w4"}, [_float_in(6, 4), ("p", (6, 4))]),
+]
+
+
+@pytest.mark.parametrize("name,args,kwargs,inputs", EXPORTS, ids=[e[0] for e in EXPORTS])
+def test_torch_state_dict_exports_load_by_name(name, args, kwargs, inputs):
+    """Weights exported from a torch module as numpy arrays load into the deepforge module of
+    the same name (same keys and shapes) and give the same outputs."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    w4 = rng.uniform(0.5, 1.5, 4).astype(np.float32)
+
+    def kw(lib):
+        return {k: (lib.tensor(w4) if v == "w4" else v) for k, v in kwargs.items()}
+
+    tmod = getattr(torch.nn, name)(*args, **kw(torch))
+    exported = {k: v.detach().numpy().copy() for k, v in tmod.state_dict().items()}
+    dmod = getattr(nn, name)(*args, **kw(df))
+    own = dmod.state_dict()
+    assert list(own) == list(exported)
+    assert [tuple(v.shape) for v in own.values()] == [v.shape for v in exported.values()]
+    if exported:
+        dmod.load_state_dict({k: df.tensor(v) for k, v in exported.items()})
+    arrays = []
+    for spec in inputs:
+        if spec[0] == "f":
+            arrays.append(rng.standard_normal(spec[1]).astype(np.float32))
+        elif spec[0] == "p":
+            arrays.append(rng.uniform(0, 1, spec[1]).astype(np.float32))
+        else:
+            arrays.append(rng.integers(0, spec[2], spec[1]))
+    yd = dmod(*[df.tensor(a) for a in arrays])
+    yt = tmod(*[torch.tensor(a) for a in arrays])
+    assert_close(yd, yt.detach().numpy(), rtol=1e-5)

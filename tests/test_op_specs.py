@@ -177,7 +177,7 @@ def _compare_grads(torch, out, expected, xs, tt, spec, what, rng):
     gos = [rng.standard_normal(tuple(o.shape)) for o in outs]
     ins = [x for x in xs if x.requires_grad]
     tins = [t for t in tt if t.requires_grad]
-    g = df.autograd.grad(outs, ins, [df.tensor(go) for go in gos], allow_unused=True)
+    g = df.autograd.grad(outs, ins, [df.tensor(go, device=o.device) for go, o in zip(gos, outs)], allow_unused=True)
     try:
         tg = torch.autograd.grad(exps, tins, [torch.from_numpy(go) for go in gos], allow_unused=True)
     except RuntimeError:  # torch has no derivative here ("not implemented")

@@ -261,9 +261,10 @@ def test_vector_shapes_and_folding(rt, variant):
 def test_tiled_smaller_work_groups(rt, monkeypatch, max_wg):
     """Devices reporting small work-groups get a smaller tiled configuration."""
     monkeypatch.setattr(rt, "max_work_group_size", max_wg)
-    monkeypatch.setattr(gemm, "_tiled_choice", gemm.weakref.WeakKeyDictionary())
+    monkeypatch.setattr(gemm, "_setups", gemm.weakref.WeakKeyDictionary())
     rng = np.random.default_rng(9)
     a, b = randn(rng, (2, 37, 29)), randn(rng, (29, 41))
     np.testing.assert_allclose(run(rt, a, b, "tiled"), a @ b, **tol(np.float32, 29))
-    (_, cfg) = gemm._tiled_choice[rt][next(iter(gemm._tiled_choice[rt]))]
-    assert (cfg[1] // cfg[4]) * (cfg[0] // cfg[3]) <= max_wg
+    (setup,) = gemm._setups[rt].values()
+    lx, ly, _ = setup["local"]
+    assert lx * ly <= max_wg

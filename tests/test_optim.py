@@ -298,6 +298,28 @@ def test_fused_kernel_matches_tensor_ops(cfg, monkeypatch):
     np.testing.assert_allclose(fused, ops, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("name", ["SGD", "Adam"])
+def test_default_uses_kernel_unless_listed_slower(name, monkeypatch):
+    kernel = "sgd_momentum_step" if name == "SGD" else "adam_step"
+    if not _kernel_available(kernel):
+        pytest.skip(f"the cpu backend has no {kernel} kernel in this build")
+    results = []
+    real = getattr(fused_optim, kernel)
+    monkeypatch.setattr(fused_optim, kernel, lambda *a, **k: results.append(real(*a, **k)) or
+                        results[-1])
+    kw = {"lr": 0.1, "momentum": 0.9} if name == "SGD" else {"lr": 0.1}
+    monkeypatch.setattr(fused_optim, "SLOWER_THAN_OPS", set())
+    _trajectory(df, getattr(optim, name), kw, steps=2)
+    assert results == [True] * 4
+    results.clear()
+    monkeypatch.setattr(fused_optim, "SLOWER_THAN_OPS", {("cpu", kernel)})
+    _trajectory(df, getattr(optim, name), kw, steps=2)
+    assert results == [False] * 4  # declined: the Tensor ops ran
+    results.clear()
+    _trajectory(df, getattr(optim, name), dict(kw, fused=True), steps=2)
+    assert results == [True] * 4  # fused=True asks for the kernel regardless
+
+
 def test_fused_kernel_float32_close_to_tensor_ops():
     if not _kernel_available("sgd_momentum_step"):
         pytest.skip("the cpu backend has no sgd_momentum_step kernel in this build")

@@ -22,7 +22,7 @@ Conventions (the caller, backends/cpu.py, guarantees them):
 
 cimport cython
 from cython cimport floating
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
 from libc.math cimport INFINITY, NAN, log
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
@@ -45,7 +45,7 @@ include "_core_dispatch.pxi"
 
 cdef enum:
     PAR_MIN = 32768   # elements of work below which a kernel stays serial
-    TILE = 256        # column-tile width for inner > 1 kernels (stack buffers per tile)
+    TILE = 4096       # max column-tile width of inner > 1 kernels (>= 16 KB contiguous runs)
     RBLK = 64         # rows accumulated in float32 before flushing into double accumulators
     ARGBLK = 512      # block length of the vectorised first-extreme search
 
@@ -86,6 +86,23 @@ cdef inline Py_ssize_t _cb(Py_ssize_t n, Py_ssize_t c, Py_ssize_t nch) noexcept 
     if c >= nch:
         return n
     return (n * c // nch) & ~(<Py_ssize_t>15)
+
+
+cdef inline Py_ssize_t _tile_w(Py_ssize_t outer, Py_ssize_t inner, bint par) noexcept nogil:
+    """Column-tile width for inner > 1: rows are streamed in long contiguous runs (hardware
+    prefetch; short strided runs are latency bound), split when there are few outer slabs so
+    that every thread gets a tile."""
+    cdef Py_ssize_t w = inner if inner < TILE else TILE, w2
+    if par and outer < 2 * _nthreads:
+        w2 = ((inner + _nthreads - 1) // _nthreads + 15) & ~(<Py_ssize_t>15)
+        if w2 < w:
+            w = w2
+    return w if w > 0 else 1
+
+
+cdef inline char* _scratch(bint par, Py_ssize_t nbytes) except NULL nogil:
+    """Per-thread scratch: slot threadid() of a call starts at threadid() * nbytes."""
+    return <char*>_alloc((_nthreads if par else 1) * nbytes)
 
 
 cdef inline void* _alloc(Py_ssize_t nbytes) except NULL nogil:

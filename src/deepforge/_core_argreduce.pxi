@@ -27,9 +27,9 @@ cdef int64_t _arg_seg(const floating* p, Py_ssize_t n, bint is_max,
 
 
 cdef void _arg_tile(const floating* x, Py_ssize_t n, Py_ssize_t inner, Py_ssize_t w, bint is_max,
-                    floating* vout, int64_t* iout) noexcept nogil:
-    cdef floating bv[TILE]
-    cdef int64_t bi[TILE]
+                    floating* vout, int64_t* iout, double* buf) noexcept nogil:
+    cdef floating* bv = <floating*>buf
+    cdef int64_t* bi = <int64_t*>(buf + w)
     cdef const floating* row
     cdef floating v, b
     cdef bint take
@@ -64,7 +64,8 @@ cdef int _argreduce(const floating* x, Py_ssize_t outer, Py_ssize_t n, Py_ssize_
                     bint is_max, floating* vals, int64_t* idx) except -1 nogil:
     cdef bint par = _par(outer * n * inner)
     cdef int nt = _nthreads
-    cdef Py_ssize_t w, o, c, lo, t, i0, nch, ntile
+    cdef Py_ssize_t w, o, c, lo, t, i0, nch, ntile, tw
+    cdef char* scratch
     cdef floating* pv
     cdef int64_t* pi
     cdef floating bv
@@ -97,13 +98,17 @@ cdef int _argreduce(const floating* x, Py_ssize_t outer, Py_ssize_t n, Py_ssize_
             for o in prange(outer, schedule='static', num_threads=nt, use_threads_if=par):
                 idx[o] = _arg_seg(x + o * n, n, is_max, vals + o if vals != NULL else NULL)
         return 0
-    ntile = (inner + TILE - 1) // TILE
+    tw = _tile_w(outer, inner, par)
+    ntile = (inner + tw - 1) // tw
+    scratch = _scratch(par, 2 * tw * sizeof(double))
     for w in prange(outer * ntile, schedule='static', num_threads=nt, use_threads_if=par):
         o = w // ntile
         t = w % ntile
-        i0 = t * TILE
-        _arg_tile(x + o * n * inner + i0, n, inner, TILE if inner - i0 > TILE else inner - i0,
-                  is_max, vals + o * inner + i0 if vals != NULL else NULL, idx + o * inner + i0)
+        i0 = t * tw
+        _arg_tile(x + o * n * inner + i0, n, inner, tw if inner - i0 > tw else inner - i0,
+                  is_max, vals + o * inner + i0 if vals != NULL else NULL, idx + o * inner + i0,
+                  <double*>(scratch + threadid() * 2 * tw * sizeof(double)))
+    free(scratch)
     return 0
 
 

@@ -91,13 +91,14 @@ def index_add(numeric[:, :, ::1] out, const int64_t[::1] idx, const numeric[:, :
     cdef const numeric* s
     cdef bint par = _par(outer * k * inner)
     cdef int nt = _nthreads
-    ntile = (inner + TILE - 1) // TILE
+    cdef Py_ssize_t tw = _tile_w(outer, inner, par)
+    ntile = (inner + tw - 1) // tw
     for w in prange(outer * ntile, nogil=True, schedule='static', num_threads=nt,
                     use_threads_if=par):
         o = w // ntile
         t = w % ntile
-        i0 = t * TILE
-        wd = TILE if inner - i0 > TILE else inner - i0
+        i0 = t * tw
+        wd = tw if inner - i0 > tw else inner - i0
         for j in range(k):
             d = yp + (o * n + ip[j]) * inner + i0
             s = sp + (o * k + j) * inner + i0
@@ -174,15 +175,16 @@ cdef int _scatter_entry(str fname, copyable[:, :, ::1] out, const int64_t[:, :, 
     cdef const copyable* sp = &src[0, 0, 0]
     cdef bint par = _par(outer * k * inner)
     cdef int nt = _nthreads
-    ntile = (inner + TILE - 1) // TILE
+    cdef Py_ssize_t tw = _tile_w(outer, inner, par)
+    ntile = (inner + tw - 1) // tw
     for w in prange(outer * ntile, nogil=True, schedule='static', num_threads=nt,
                     use_threads_if=par):
         o = w // ntile
         t = w % ntile
-        i0 = t * TILE
+        i0 = t * tw
         off = o * k * inner + i0
         _scatter_tile(yp + o * n * inner + i0, ip + off, sp + off, k, inner,
-                      TILE if inner - i0 > TILE else inner - i0, add)
+                      tw if inner - i0 > tw else inner - i0, add)
     return 0
 
 

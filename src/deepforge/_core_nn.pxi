@@ -8,6 +8,14 @@ from libc.math cimport sqrt
 from libc.string cimport memset
 
 
+cdef enum:
+    NN_PAR_MIN = 262144  # these kernels are memory-bound: threads pay only on large planes sets
+
+
+cdef inline bint _par_nn(Py_ssize_t work) noexcept nogil:
+    return _nthreads > 1 and work >= NN_PAR_MIN
+
+
 ctypedef struct Geom3:
     Py_ssize_t D, H, W          # input plane
     Py_ssize_t kd, kh, kw       # kernel
@@ -44,16 +52,20 @@ cdef inline void _span(Py_ssize_t off, Py_ssize_t s, Py_ssize_t n, Py_ssize_t W,
     hi[0] = b
 
 
-cdef void _im2col_plane(const floating* x, floating* col, const Geom3* g,
+cdef void _im2col_plane(const floating* x, floating* col, Py_ssize_t ldk, const Geom3* g,
                         bint add) noexcept nogil:
-    """add=False: col[k, l] = x[pos(k, l)] (0 in padding); add=True: x[pos] += col (col2im)."""
-    cdef Py_ssize_t a, b, c, z, y, xo, iz, iy, ix0, lo, hi
-    cdef floating* dst = col
+    """add=False: col[k*ldk + l] = x[pos(k, l)] (0 in padding); add=True: x[pos] += col[...]
+    (col2im).  Row k of the columns (one kernel offset, all L output positions) starts at
+    col + k * ldk."""
+    cdef Py_ssize_t a, b, c, z, y, xo, iz, iy, ix0, lo, hi, k = 0
+    cdef floating* dst
     cdef floating* xrow
     cdef floating* xw = <floating*>x
     for a in range(g.kd):
         for b in range(g.kh):
             for c in range(g.kw):
+                dst = col + k * ldk
+                k += 1
                 ix0 = c * g.dw - g.pw
                 _span(ix0, g.sw, g.ow, g.W, &lo, &hi)
                 for z in range(g.od):
@@ -87,42 +99,56 @@ cdef void _im2col_plane(const floating* x, floating* col, const Geom3* g,
                         dst += g.ow
 
 
-def im2col(const floating[:, :, :, ::1] x, floating[:, :, ::1] cols, tuple in_sp, tuple k,
-           tuple d, tuple p, tuple s, tuple o):
-    """cols[q, kernel offset, output position] = x[q, input position] (0 in the padding)."""
-    cdef Geom3 g = _geom3(in_sp, k, d, p, s, o)
-    cdef Py_ssize_t nq = x.shape[0], q
-    cdef Py_ssize_t K = g.kd * g.kh * g.kw, L = g.od * g.oh * g.ow
-    _check3("im2col", "x", nq, g.D, g.H * g.W, x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
-    _check3("im2col", "cols", nq, K, L, cols.shape[0], cols.shape[1], cols.shape[2])
-    if nq * K * L == 0:
-        return
-    cdef const floating* xp = &x[0, 0, 0, 0]
-    cdef floating* cp = &cols[0, 0, 0]
-    cdef Py_ssize_t P = g.D * g.H * g.W
-    for q in prange(nq, nogil=True, schedule='static', num_threads=_nthreads,
-                    use_threads_if=_par(nq * K * L)):
-        _im2col_plane(xp + q * P, cp + q * K * L, &g, False)
+cdef inline Py_ssize_t _col_base(Py_ssize_t q, Py_ssize_t C, Py_ssize_t N, Py_ssize_t K,
+                                 Py_ssize_t L, bint merged) noexcept nogil:
+    """Offset of plane q = n*C + c's first column row: (N, C*K, L) or merged (C*K, N*L)."""
+    if merged:
+        return (q % C) * K * N * L + (q // C) * L
+    return q * K * L
 
 
-def col2im(const floating[:, :, ::1] cols, floating[:, :, :, ::1] x, tuple in_sp, tuple k,
-           tuple d, tuple p, tuple s, tuple o):
-    """x[q] = sum of the columns of plane q at their input positions (x is zeroed first)."""
+def im2col(const floating[:, :, :, :, ::1] x, floating[::1] cols, tuple in_sp, tuple k,
+           tuple d, tuple p, tuple s, tuple o, bint merged=False):
+    """Columns of x (N, C, D, H, W): cols[n, c*K + k, l] (merged=False: (N, C*K, L)) or
+    cols[c*K + k, n*L + l] (merged=True: (C*K, N*L), one GEMM for the whole batch) =
+    x[n, c, position of kernel offset k for output l] (0 in the padding)."""
     cdef Geom3 g = _geom3(in_sp, k, d, p, s, o)
-    cdef Py_ssize_t nq = x.shape[0], q
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], q
     cdef Py_ssize_t K = g.kd * g.kh * g.kw, L = g.od * g.oh * g.ow
     cdef Py_ssize_t P = g.D * g.H * g.W
-    _check3("col2im", "x", nq, g.D, g.H * g.W, x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
-    _check3("col2im", "cols", nq, K, L, cols.shape[0], cols.shape[1], cols.shape[2])
-    if nq * P == 0:
+    _check3("im2col", "x", g.D, g.H, g.W, x.shape[2], x.shape[3], x.shape[4])
+    _check1("im2col", "cols", N * C * K * L, cols.shape[0])
+    if N * C * K * L == 0:
         return
-    cdef floating* xp = &x[0, 0, 0, 0]
-    cdef const floating* cp = &cols[0, 0, 0] if K * L else NULL
-    for q in prange(nq, nogil=True, schedule='static', num_threads=_nthreads,
-                    use_threads_if=_par(nq * (K * L + P))):
+    cdef const floating* xp = &x[0, 0, 0, 0, 0]
+    cdef floating* cp = &cols[0]
+    cdef Py_ssize_t ldk = N * L if merged else L
+    for q in prange(N * C, nogil=True, schedule='static', num_threads=_nthreads,
+                    use_threads_if=_par_nn(N * C * K * L)):
+        _im2col_plane(xp + q * P, cp + _col_base(q, C, N, K, L, merged), ldk, &g, False)
+
+
+def col2im(const floating[::1] cols, floating[:, :, :, :, ::1] x, tuple in_sp, tuple k,
+           tuple d, tuple p, tuple s, tuple o, bint merged=False):
+    """The adjoint of im2col: x (N, C, D, H, W) = 0, then every column adds into its input
+    position (cols laid out as in im2col)."""
+    cdef Geom3 g = _geom3(in_sp, k, d, p, s, o)
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], q
+    cdef Py_ssize_t K = g.kd * g.kh * g.kw, L = g.od * g.oh * g.ow
+    cdef Py_ssize_t P = g.D * g.H * g.W
+    _check3("col2im", "x", g.D, g.H, g.W, x.shape[2], x.shape[3], x.shape[4])
+    _check1("col2im", "cols", N * C * K * L, cols.shape[0])
+    if N * C * P == 0:
+        return
+    cdef floating* xp = &x[0, 0, 0, 0, 0]
+    cdef const floating* cp = &cols[0] if K * L else NULL
+    cdef Py_ssize_t ldk = N * L if merged else L
+    for q in prange(N * C, nogil=True, schedule='static', num_threads=_nthreads,
+                    use_threads_if=_par_nn(N * C * (K * L + P))):
         memset(xp + q * P, 0, P * sizeof(floating))
         if K * L:
-            _im2col_plane(xp + q * P, <floating*>(cp + q * K * L), &g, True)
+            _im2col_plane(xp + q * P, <floating*>(cp + _col_base(q, C, N, K, L, merged)), ldk,
+                          &g, True)
 
 
 # pooling ----------------------------------------------------------------------------------------
@@ -172,7 +198,7 @@ def max_pool(const floating[:, :, :, ::1] x, floating[:, ::1] y, int64_t[:, ::1]
     cdef floating* yp = &y[0, 0]
     cdef int64_t* ip = &idx[0, 0]
     for q in prange(nq, nogil=True, schedule='static', num_threads=_nthreads,
-                    use_threads_if=_par(nq * L * g.kd * g.kh * g.kw)):
+                    use_threads_if=_par_nn(nq * L * g.kd * g.kh * g.kw)):
         _maxpool_plane(xp + q * P, yp + q * L, ip + q * L, &g)
 
 
@@ -189,7 +215,7 @@ def plane_scatter_add(const floating[:, ::1] g, const int64_t[:, ::1] idx, float
     cdef floating* op = &out[0, 0]
     cdef int bad = 0
     for q in prange(nq, nogil=True, schedule='static', num_threads=_nthreads,
-                    use_threads_if=_par(nq * (L + P))):
+                    use_threads_if=_par_nn(nq * (L + P))):
         memset(op + q * P, 0, P * sizeof(floating))
         for l in range(L):
             j = ip[q * L + l]
@@ -256,7 +282,7 @@ def avg_pool(const floating[:, :, :, ::1] x, floating[:, ::1] y, tuple in_sp, tu
     cdef const floating* xp = &x[0, 0, 0, 0]
     cdef floating* yp = &y[0, 0]
     for q in prange(nq, nogil=True, schedule='static', num_threads=_nthreads,
-                    use_threads_if=_par(nq * L * g.kd * g.kh * g.kw)):
+                    use_threads_if=_par_nn(nq * L * g.kd * g.kh * g.kw)):
         _avgpool_plane(xp + q * P, NULL, NULL, yp + q * L, &g, count_include_pad,
                        divisor_override)
 
@@ -274,7 +300,7 @@ def avg_pool_backward(const floating[:, ::1] gy, floating[:, :, :, ::1] gx, tupl
     cdef floating* gxp = &gx[0, 0, 0, 0]
     cdef const floating* gp = &gy[0, 0] if L else NULL
     for q in prange(nq, nogil=True, schedule='static', num_threads=_nthreads,
-                    use_threads_if=_par(nq * (L * g.kd * g.kh * g.kw + P))):
+                    use_threads_if=_par_nn(nq * (L * g.kd * g.kh * g.kw + P))):
         memset(gxp + q * P, 0, P * sizeof(floating))
         if L:
             _avgpool_plane(NULL, gxp + q * P, gp + q * L, NULL, &g, count_include_pad,
@@ -327,7 +353,7 @@ def batch_norm_train(const floating[:, :, ::1] x, const floating[::1] w, const f
     cdef const floating* xr
     cdef floating* yr
     for c in prange(C, nogil=True, schedule='static', num_threads=_nthreads,
-                    use_threads_if=_par(N * C * S)):
+                    use_threads_if=_par_nn(N * C * S)):
         _bn_stats(xp, N, C, S, c, &m, &v)
         r = 1.0 / sqrt(v + eps)
         mean[c] = <floating>m
@@ -365,7 +391,7 @@ def batch_norm_backward(const floating[:, :, ::1] g, const floating[:, :, ::1] x
     cdef floating* dr
     cdef floating a1, a2, a3
     for c in prange(C, nogil=True, schedule='static', num_threads=_nthreads,
-                    use_threads_if=_par(N * C * S)):
+                    use_threads_if=_par_nn(N * C * S)):
         mu = mean[c]
         rs = invstd[c]
         sg = 0.0
@@ -443,7 +469,7 @@ def layer_norm(const floating[:, ::1] x, const floating[::1] w, const floating[:
     cdef const floating* wp = &w[0] if w.shape[0] else NULL
     cdef const floating* bp = &b[0] if b.shape[0] else NULL
     for r in prange(M, nogil=True, schedule='static', num_threads=_nthreads,
-                    use_threads_if=_par(M * D)):
+                    use_threads_if=_par_nn(M * D)):
         _ln_row(xp + r * D, yp + r * D, D, eps, wp, bp, &mean[r], &rstd[r])
 
 
@@ -466,7 +492,7 @@ def layer_norm_backward(const floating[:, ::1] g, const floating[:, ::1] x, cons
     cdef const floating* gp = &g[0, 0]
     cdef const floating* wp = &w[0] if w.shape[0] else NULL
     cdef floating* gxp = &gx[0, 0] if want_gx else NULL
-    cdef int nt = _nthreads if _par(M * D) else 1
+    cdef int nt = _nthreads if _par_nn(M * D) else 1
     if nt > M:
         nt = <int>M if M > 0 else 1
     cdef double* acc = <double*>_alloc((2 * nt * D if want_gwb else 1) * sizeof(double))

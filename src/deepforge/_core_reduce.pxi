@@ -3,8 +3,8 @@
 # inner == 1: each output reduces a contiguous row (vectorised C helpers, multi-lane accumulators
 #   flushed into double, so float32 sums are far more accurate than a naive loop); with fewer rows
 #   than threads the rows are split into chunks whose partial results are combined in order.
-# inner > 1: work items are (outer, column tile of TILE); rows are streamed contiguously and
-#   accumulated into per-tile buffers (float32 partials flushed into double every RBLK rows).
+# inner > 1: work items are (outer, column tile, see _tile_w); rows are streamed contiguously and
+#   accumulated into per-thread buffers (float32 partials flushed into double every RBLK rows).
 
 cdef enum:
     OP_SUM = 0
@@ -49,11 +49,11 @@ cdef double _seg(const floating* p, Py_ssize_t n, int op, double c) noexcept nog
 
 
 cdef void _tile(const floating* x, Py_ssize_t n, Py_ssize_t inner, Py_ssize_t w, int op,
-                const double* center, double* res) noexcept nogil:
-    """Reduce columns [0, w) of the (n, inner) slab at x into res[0:w]."""
-    cdef floating acc[TILE]
-    cdef floating cen[TILE]
-    cdef double dacc[TILE]
+                const double* center, double* res, double* buf) noexcept nogil:
+    """Reduce columns [0, w) of the (n, inner) slab at x into res[0:w]; buf: 3*w doubles."""
+    cdef floating* acc = <floating*>buf
+    cdef floating* cen = <floating*>(buf + w)
+    cdef double* dacc = buf + 2 * w
     cdef const floating* row
     cdef Py_ssize_t i, j, j0, j1
     if op == OP_MAX or op == OP_MIN:
@@ -107,8 +107,9 @@ cdef int _reduce(const floating* x, Py_ssize_t outer, Py_ssize_t n, Py_ssize_t i
     """res[o*inner + i] = op-reduction of x[o, :, i] (as double); center: per-output constant."""
     cdef bint par = _par(outer * n * inner)
     cdef int nt = _nthreads
-    cdef Py_ssize_t w, o, c, lo, hi, t, i0, nch, ntile
+    cdef Py_ssize_t w, o, c, lo, hi, t, i0, nch, ntile, tw
     cdef double* part
+    cdef char* scratch
     cdef double v
     if outer == 0 or inner == 0:
         return 0
@@ -133,13 +134,17 @@ cdef int _reduce(const floating* x, Py_ssize_t outer, Py_ssize_t n, Py_ssize_t i
             for o in prange(outer, schedule='static', num_threads=nt, use_threads_if=par):
                 res[o] = _seg(x + o * n, n, op, center[o] if center != NULL else 0.0)
         return 0
-    ntile = (inner + TILE - 1) // TILE
+    tw = _tile_w(outer, inner, par)
+    ntile = (inner + tw - 1) // tw
+    scratch = _scratch(par, 3 * tw * sizeof(double))
     for w in prange(outer * ntile, schedule='static', num_threads=nt, use_threads_if=par):
         o = w // ntile
         t = w % ntile
-        i0 = t * TILE
-        _tile(x + o * n * inner + i0, n, inner, TILE if inner - i0 > TILE else inner - i0, op,
-              center + o * inner + i0 if center != NULL else NULL, res + o * inner + i0)
+        i0 = t * tw
+        _tile(x + o * n * inner + i0, n, inner, tw if inner - i0 > tw else inner - i0, op,
+              center + o * inner + i0 if center != NULL else NULL, res + o * inner + i0,
+              <double*>(scratch + threadid() * 3 * tw * sizeof(double)))
+    free(scratch)
     return 0
 
 

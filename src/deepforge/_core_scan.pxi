@@ -50,15 +50,18 @@ cdef inline void _total_row(const numeric* x, Py_ssize_t n, bint prod, double* d
 
 
 cdef void _scan_tile(const numeric* x, numeric* y, Py_ssize_t n, Py_ssize_t inner, Py_ssize_t w,
-                     bint prod) noexcept nogil:
-    cdef double dacc[TILE]
-    cdef int64_t iacc[TILE]
+                     bint prod, double* buf) noexcept nogil:
+    cdef double* dacc = buf
+    cdef int64_t* iacc = <int64_t*>buf
     cdef const numeric* row
     cdef numeric* yrow
     cdef Py_ssize_t i, j
-    for i in range(w):
-        dacc[i] = 1.0 if prod else 0.0
-        iacc[i] = 1 if prod else 0
+    if numeric is int64_t:
+        for i in range(w):
+            iacc[i] = 1 if prod else 0
+    else:
+        for i in range(w):
+            dacc[i] = 1.0 if prod else 0.0
     for j in range(n):
         row = x + j * inner
         yrow = y + j * inner
@@ -86,7 +89,8 @@ cdef int _scan(const numeric* x, numeric* y, Py_ssize_t outer, Py_ssize_t n, Py_
                bint prod) except -1 nogil:
     cdef bint par = _par(outer * n * inner)
     cdef int nt = _nthreads
-    cdef Py_ssize_t w, o, c, lo, hi, t, i0, nch, ntile, off
+    cdef Py_ssize_t w, o, c, lo, hi, t, i0, nch, ntile, off, tw
+    cdef char* scratch
     cdef double* dpart
     cdef int64_t* ipart
     cdef double dv, dtmp
@@ -126,13 +130,17 @@ cdef int _scan(const numeric* x, numeric* y, Py_ssize_t outer, Py_ssize_t n, Py_
             for o in prange(outer, schedule='static', num_threads=nt, use_threads_if=par):
                 _scan_row(x + o * n, y + o * n, n, prod, 1.0 if prod else 0.0, 1 if prod else 0)
         return 0
-    ntile = (inner + TILE - 1) // TILE
+    tw = _tile_w(outer, inner, par)
+    ntile = (inner + tw - 1) // tw
+    scratch = _scratch(par, tw * sizeof(double))
     for w in prange(outer * ntile, schedule='static', num_threads=nt, use_threads_if=par):
         o = w // ntile
         t = w % ntile
-        i0 = t * TILE
+        i0 = t * tw
         off = o * n * inner + i0
-        _scan_tile(x + off, y + off, n, inner, TILE if inner - i0 > TILE else inner - i0, prod)
+        _scan_tile(x + off, y + off, n, inner, tw if inner - i0 > tw else inner - i0, prod,
+                   <double*>(scratch + threadid() * tw * sizeof(double)))
+    free(scratch)
     return 0
 
 
@@ -157,6 +165,13 @@ def cumprod(const numeric[:, :, ::1] x, numeric[:, :, ::1] out):
     _scan_entry("cumprod", x, out, True)
 
 
+cdef inline bint _isnan_n(numeric e) noexcept nogil:
+    if numeric is int64_t:
+        return False
+    else:
+        return e != e
+
+
 cdef void _cumext_row(const numeric* x, numeric* v, int64_t* ix, Py_ssize_t n,
                       bint is_max) noexcept nogil:
     cdef numeric best = x[0], e
@@ -166,7 +181,7 @@ cdef void _cumext_row(const numeric* x, numeric* v, int64_t* ix, Py_ssize_t n,
     ix[0] = 0
     for j in range(1, n):
         e = x[j]
-        if (e != e) or ((e >= best) if is_max else (e <= best)):
+        if _isnan_n(e) or ((e >= best) if is_max else (e <= best)):
             best = e
             bi = j
         v[j] = best
@@ -174,9 +189,9 @@ cdef void _cumext_row(const numeric* x, numeric* v, int64_t* ix, Py_ssize_t n,
 
 
 cdef void _cumext_tile(const numeric* x, numeric* v, int64_t* ix, Py_ssize_t n, Py_ssize_t inner,
-                       Py_ssize_t w, bint is_max) noexcept nogil:
-    cdef numeric bv[TILE]
-    cdef int64_t bi[TILE]
+                       Py_ssize_t w, bint is_max, double* buf) noexcept nogil:
+    cdef numeric* bv = <numeric*>buf
+    cdef int64_t* bi = <int64_t*>(buf + w)
     cdef numeric e, b
     cdef bint take
     cdef Py_ssize_t i, j
@@ -190,9 +205,9 @@ cdef void _cumext_tile(const numeric* x, numeric* v, int64_t* ix, Py_ssize_t n, 
             e = x[j * inner + i]
             b = bv[i]
             if is_max:
-                take = (e != e) | (e >= b)
+                take = _isnan_n(e) | (e >= b)
             else:
-                take = (e != e) | (e <= b)
+                take = _isnan_n(e) | (e <= b)
             bv[i] = e if take else b
             bi[i] = j if take else bi[i]
             v[j * inner + i] = bv[i]
@@ -202,7 +217,8 @@ cdef void _cumext_tile(const numeric* x, numeric* v, int64_t* ix, Py_ssize_t n, 
 cdef int _cumext_entry(str fname, const numeric[:, :, ::1] x, numeric[:, :, ::1] values_out,
                        int64_t[:, :, ::1] idx_out, bint is_max) except -1:
     cdef Py_ssize_t outer = x.shape[0], n = x.shape[1], inner = x.shape[2]
-    cdef Py_ssize_t w, o, t, i0, ntile, off
+    cdef Py_ssize_t w, o, t, i0, ntile, off, tw
+    cdef char* scratch
     _check3(fname, "values_out", outer, n, inner, values_out.shape[0], values_out.shape[1],
             values_out.shape[2])
     _check3(fname, "idx_out", outer, n, inner, idx_out.shape[0], idx_out.shape[1],
@@ -219,15 +235,18 @@ cdef int _cumext_entry(str fname, const numeric[:, :, ::1] x, numeric[:, :, ::1]
                         use_threads_if=par):
             _cumext_row(xp + o * n, vp + o * n, ip + o * n, n, is_max)
         return 0
-    ntile = (inner + TILE - 1) // TILE
+    tw = _tile_w(outer, inner, par)
+    ntile = (inner + tw - 1) // tw
+    scratch = _scratch(par, 2 * tw * sizeof(double))
     for w in prange(outer * ntile, nogil=True, schedule='static', num_threads=nt,
                     use_threads_if=par):
         o = w // ntile
         t = w % ntile
-        i0 = t * TILE
+        i0 = t * tw
         off = o * n * inner + i0
-        _cumext_tile(xp + off, vp + off, ip + off, n, inner,
-                     TILE if inner - i0 > TILE else inner - i0, is_max)
+        _cumext_tile(xp + off, vp + off, ip + off, n, inner, tw if inner - i0 > tw else inner - i0,
+                     is_max, <double*>(scratch + threadid() * 2 * tw * sizeof(double)))
+    free(scratch)
     return 0
 
 

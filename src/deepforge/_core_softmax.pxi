@@ -15,11 +15,11 @@ cdef inline void _softmax_row(const floating* x, floating* y, Py_ssize_t n,
 
 
 cdef void _softmax_tile(const floating* x, floating* y, Py_ssize_t n, Py_ssize_t inner,
-                        Py_ssize_t w, bint logmode) noexcept nogil:
-    cdef floating m[TILE]
-    cdef floating acc[TILE]
-    cdef floating c2[TILE]
-    cdef double dacc[TILE]
+                        Py_ssize_t w, bint logmode, double* buf) noexcept nogil:
+    cdef floating* m = <floating*>buf
+    cdef floating* acc = <floating*>(buf + w)
+    cdef floating* c2 = <floating*>(buf + 2 * w)
+    cdef double* dacc = buf + 3 * w
     cdef Py_ssize_t i, j, j0, j1
     for i in range(w):
         m[i] = x[i]
@@ -60,9 +60,9 @@ cdef inline void _smbwd_row(const floating* y, const floating* gy, floating* gx,
 
 
 cdef void _smbwd_tile(const floating* y, const floating* gy, floating* gx, Py_ssize_t n,
-                      Py_ssize_t inner, Py_ssize_t w, bint logmode) noexcept nogil:
-    cdef floating acc[TILE]
-    cdef double dacc[TILE]
+                      Py_ssize_t inner, Py_ssize_t w, bint logmode, double* buf) noexcept nogil:
+    cdef floating* acc = <floating*>buf
+    cdef double* dacc = buf + w
     cdef Py_ssize_t i, j, j0, j1
     for i in range(w):
         dacc[i] = 0.0
@@ -94,7 +94,9 @@ cdef int _softmax_run(const floating* x, const floating* gy, floating* y, Py_ssi
     """Forward (gy == NULL): y = softmax(x).  Backward: x is the forward output, y = grad_x."""
     cdef bint par = _par(outer * n * inner)
     cdef int nt = _nthreads
-    cdef Py_ssize_t w, o, t, i0, ntile, off
+    cdef Py_ssize_t w, o, t, i0, ntile, off, tw
+    cdef char* scratch
+    cdef double* buf
     if outer == 0 or inner == 0 or n == 0:
         return 0
     if inner == 1:
@@ -104,18 +106,22 @@ cdef int _softmax_run(const floating* x, const floating* gy, floating* y, Py_ssi
             else:
                 _softmax_row(x + o * n, y + o * n, n, logmode)
         return 0
-    ntile = (inner + TILE - 1) // TILE
+    tw = _tile_w(outer, inner, par)
+    ntile = (inner + tw - 1) // tw
+    scratch = _scratch(par, 4 * tw * sizeof(double))
     for w in prange(outer * ntile, schedule='static', num_threads=nt, use_threads_if=par):
         o = w // ntile
         t = w % ntile
-        i0 = t * TILE
+        i0 = t * tw
         off = o * n * inner + i0
+        buf = <double*>(scratch + threadid() * 4 * tw * sizeof(double))
         if backward:
-            _smbwd_tile(x + off, gy + off, y + off, n, inner,
-                        TILE if inner - i0 > TILE else inner - i0, logmode)
+            _smbwd_tile(x + off, gy + off, y + off, n, inner, tw if inner - i0 > tw else inner - i0,
+                        logmode, buf)
         else:
-            _softmax_tile(x + off, y + off, n, inner, TILE if inner - i0 > TILE else inner - i0,
-                          logmode)
+            _softmax_tile(x + off, y + off, n, inner, tw if inner - i0 > tw else inner - i0,
+                          logmode, buf)
+    free(scratch)
     return 0
 
 

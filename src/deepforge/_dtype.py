@@ -86,7 +86,8 @@ def set_default_dtype(d: dtype) -> None:
     if not d.is_floating_point:
         raise TypeError(f"only floating-point types are supported as the default type, got {d}")
     _default_dtype = d
-    _RESULT_CACHE.clear()
+    for cache in DEFAULT_DTYPE_CACHES:  # promotion results involving Python floats change
+        cache.clear()
 
 
 def to_dtype(d) -> dtype:
@@ -155,6 +156,7 @@ def _combine(higher: dtype | None, lower: dtype | None) -> dtype | None:
 
 
 _RESULT_CACHE: dict = {}
+DEFAULT_DTYPE_CACHES: list = [_RESULT_CACHE]  # cleared by set_default_dtype
 
 
 def result_type(*operands) -> dtype:

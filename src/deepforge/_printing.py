@@ -38,63 +38,70 @@ def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=N
 
 
 def _formatter(a: np.ndarray):
+    """PyTorch's ``_Formatter``: one width and style (int-like, fixed, scientific) for all values."""
     p = PRINT_OPTS.precision
-    if a.dtype == np.bool_:
-        return lambda v: "True" if v else "False"
-    if a.dtype.kind in "iu":
-        width = max((len(str(v)) for v in a.reshape(-1)), default=1)
-        return lambda v: str(v).rjust(width)
-    finite = a[np.isfinite(a)].astype(np.float64)
-    nonzero = np.abs(finite[finite != 0])
-    int_mode = finite.size == 0 or np.all(finite == np.round(finite))
-    sci = False
-    if nonzero.size:
-        mx, mn = nonzero.max(), nonzero.min()
-        if PRINT_OPTS.sci_mode is not None:
-            sci = PRINT_OPTS.sci_mode
-        elif int_mode:
-            sci = mx > 1e8
+    flat = a.reshape(-1)
+    if a.dtype.kind not in "fc":
+        width = max((len(str(v)) for v in flat.tolist()), default=1)
+        return (lambda v: str(v).rjust(width)), width
+    vals = flat.astype(np.float64)
+    finite = vals[np.isfinite(vals) & (vals != 0)]
+    int_mode, sci, width = True, False, 1
+    if finite.size:
+        mx, mn = np.abs(finite).max(), np.abs(finite).min()
+        int_mode = bool(np.all(finite == np.ceil(finite)))
+        if int_mode:
+            sci = mx / mn > 1000.0 or mx > 1.0e8
         else:
-            sci = mx / mn > 1000.0 or mx > 1e8 or mn < 1e-4
-    if sci:
-        def fmt(v):
-            return f"{v:.{p}e}" if np.isfinite(v) else str(v)
-    elif int_mode:
-        def fmt(v):
-            return f"{v:.0f}." if np.isfinite(v) else str(v)
-    else:
-        def fmt(v):
-            return f"{v:.{p}f}" if np.isfinite(v) else str(v)
-    width = max((len(fmt(v)) for v in a.reshape(-1)), default=1)
-    return lambda v: fmt(v).rjust(width)
+            sci = mx / mn > 1000.0 or mx > 1.0e8 or mn < 1.0e-4
+        if sci:
+            width = max(len(f"{v:.{p}e}") for v in finite.tolist())
+        elif int_mode:
+            width = max(len(f"{v:.0f}") + 1 for v in finite.tolist())
+        else:
+            width = max(len(f"{v:.{p}f}") for v in finite.tolist())
+    if PRINT_OPTS.sci_mode is not None:
+        sci = PRINT_OPTS.sci_mode
+
+    def fmt(v):
+        if sci:
+            r = f"{v:{width}.{p}e}"
+        elif int_mode:
+            r = f"{v:.0f}" + ("" if np.isinf(v) or np.isnan(v) else ".")
+        else:
+            r = f"{v:.{p}f}"
+        return r.rjust(width)
+
+    return fmt, width
 
 
-def _format(a: np.ndarray, fmt, indent: int, summarize: bool) -> str:
+def _format(a: np.ndarray, fmt, indent: int, summarize: bool, width: int) -> str:
     if a.ndim == 0:
         return fmt(a.item())
     e = PRINT_OPTS.edgeitems
     if a.ndim == 1:
         if summarize and a.shape[0] > 2 * e:
-            items = [fmt(v) for v in a[:e]] + ["..."] + [fmt(v) for v in a[-e:]]
+            items = [fmt(v) for v in a[:e].tolist()] + [" ..."] + [fmt(v) for v in a[-e:].tolist()]
         else:
-            items = [fmt(v) for v in a]
-        # wrap like PyTorch at linewidth
-        lines, cur = [], ""
-        for i, s in enumerate(items):
-            piece = s + ("," if i < len(items) - 1 else "")
-            if cur and len(cur) + 1 + len(piece) + indent > PRINT_OPTS.linewidth:
-                lines.append(cur)
-                cur = piece
-            else:
-                cur = piece if not cur else cur + " " + piece
-        lines.append(cur)
-        return "[" + ("\n" + " " * (indent + 1)).join(lines) + "]"
+            items = [fmt(v) for v in a.tolist()]
+        per_line = max(1, int((PRINT_OPTS.linewidth - indent) // (width + 2)))
+        lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
+        return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
     rows = range(a.shape[0])
     if summarize and a.shape[0] > 2 * e:
         rows = list(range(e)) + [None] + list(range(a.shape[0] - e, a.shape[0]))
-    parts = [("..." if r is None else _format(a[r], fmt, indent + 1, summarize)) for r in rows]
+    parts = [("..." if r is None else _format(a[r], fmt, indent + 1, summarize, width)) for r in rows]
     sep = "," + "\n" * (a.ndim - 1) + " " * (indent + 1)
     return "[" + sep.join(parts) + "]"
+
+
+def _summarized(a: np.ndarray) -> np.ndarray:
+    """The values that will be printed (edge items of every dimension)."""
+    e = PRINT_OPTS.edgeitems
+    for d in range(a.ndim):
+        if a.shape[d] > 2 * e:
+            a = np.concatenate([np.take(a, range(e), d), np.take(a, range(a.shape[d] - e, a.shape[d]), d)], d)
+    return a
 
 
 def tensor_repr(t) -> str:
@@ -108,8 +115,8 @@ def tensor_repr(t) -> str:
         if data.shape != (0,):
             suffix.append(f"size={tuple(data.shape)}")
     else:
-        fmt = _formatter(data)
-        body = _format(data, fmt, len("tensor("), summarize)
+        fmt, width = _formatter(_summarized(data) if summarize else data)
+        body = _format(data, fmt, len("tensor("), summarize, width)
     if t._device.type != "cpu":
         suffix.insert(0, f"device='{t._device}'")
     default_float = dt.get_default_dtype()
@@ -120,4 +127,13 @@ def tensor_repr(t) -> str:
     elif t._rg:
         suffix.append("requires_grad=True")
     prefix = "Parameter containing:\n" if type(t).__name__ == "Parameter" else ""
-    return prefix + "tensor(" + body + ("" if not suffix else ", " + ", ".join(suffix)) + ")"
+    out = "tensor(" + body
+    last = len(out) - out.rfind("\n") + 1
+    for sfx in suffix:  # PyTorch's _add_suffixes: wrap a suffix that would pass the line width
+        if last + len(sfx) + 2 > PRINT_OPTS.linewidth:
+            out += ",\n" + " " * len("tensor(") + sfx
+            last = len("tensor(") + len(sfx)
+        else:
+            out += ", " + sfx
+            last += len(sfx) + 2
+    return prefix + out + ")"

@@ -449,6 +449,10 @@ _TYPE_NAMES = {
 
 def _wrap_dim(dim: int, ndim: int, op: str = "") -> int:
     n = ndim if ndim > 0 else 1
+    if dim.__class__ is not int:
+        if isinstance(dim, bool) or not hasattr(dim, "__index__"):
+            raise TypeError(f"{op + '(): ' if op else ''}argument 'dim' must be int, not {type(dim).__name__}")
+        dim = dim.__index__()
     if not -n <= dim < n:
         raise IndexError(
             f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})"

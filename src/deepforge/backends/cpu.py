@@ -756,36 +756,123 @@ def _planes(x, sp):
     return np.ascontiguousarray(x).reshape((n,) + _t3(sp, 1))
 
 
+def _vol(x, sp):
+    """(N, C, *sp) -> contiguous (N, C, D, H, W)."""
+    return np.ascontiguousarray(x).reshape(x.shape[:2] + _t3(sp, 1))
+
+
+def _geom_args(in_sp, k, d, p, s, o):
+    return _t3(in_sp, 1), _t3(k, 1), _t3(d, 1), _t3(p, 0), _t3(s, 1), _t3(o, 1)
+
+
 def im2col(x, in_sp, k, d, p, s, o):
     """(N, C, *in_sp) -> cols (N, C*K, L) (torch.nn.functional.unfold's layout)."""
     N, C = x.shape[:2]
     K, L = int(np.prod(k)), int(np.prod(o))
     cols = np.empty((N, C * K, L), x.dtype)
-    _core.im2col(_planes(x, in_sp), cols.reshape(N * C, K, L), _t3(in_sp, 1), _t3(k, 1),
-                 _t3(d, 1), _t3(p, 0), _t3(s, 1), _t3(o, 1))
+    _core.im2col(_vol(x, in_sp), cols.reshape(-1), *_geom_args(in_sp, k, d, p, s, o))
     return cols
 
 
 def col2im(cols, channels, in_sp, k, d, p, s, o):
     """cols (N, C*K, L) -> (N, C, *in_sp), overlapping columns summed."""
     N = cols.shape[0]
-    K, L = int(np.prod(k)), int(np.prod(o))
     out = np.empty((N, channels) + tuple(in_sp), cols.dtype)
-    _core.col2im(np.ascontiguousarray(cols).reshape(N * channels, K, L),
-                 out.reshape((N * channels,) + _t3(in_sp, 1)), _t3(in_sp, 1), _t3(k, 1),
-                 _t3(d, 1), _t3(p, 0), _t3(s, 1), _t3(o, 1))
+    _core.col2im(np.ascontiguousarray(cols).reshape(-1), _vol(out, in_sp),
+                 *_geom_args(in_sp, k, d, p, s, o))
     return out
 
 
-def conv_weight_grad(g, cols, groups):
-    """sum_n g[n] @ cols[n].T per group: (N, O, L), (N, C*K, L) -> (O, C*K // groups)."""
-    N, O, L = g.shape
-    CK = cols.shape[1]
-    if groups == 1:
-        return np.matmul(g, cols.transpose(0, 2, 1)).sum(0)
-    G = groups
-    r = np.matmul(g.reshape(N, G, O // G, L), cols.reshape(N, G, CK // G, L).transpose(0, 1, 3, 2))
-    return r.sum(0).reshape(O, CK // G)
+import threading  # noqa: E402
+
+# convolution as one GEMM per chunk of samples: the columns of a chunk are laid out (C*K, n*L)
+# in a reused per-thread scratch buffer (no page faults from fresh large allocations), so
+# W (O, C*K) @ cols is a single large GEMM even for few output channels.
+_SCRATCH = threading.local()
+_CHUNK_BYTES = 16 << 20
+
+
+def _scratch(name, n, dtype):
+    bufs = getattr(_SCRATCH, "bufs", None)
+    if bufs is None:
+        bufs = _SCRATCH.bufs = {}
+    key = (name, np.dtype(dtype))
+    b = bufs.get(key)
+    if b is None or b.size < n:
+        b = bufs[key] = np.empty(max(n, 1), dtype)
+    return b[:n]
+
+
+def _chunks(N, per_sample_bytes):
+    nb = max(1, min(N, _CHUNK_BYTES // max(per_sample_bytes, 1)))
+    return [(n0, min(N, n0 + nb)) for n0 in range(0, N, nb)]
+
+
+def _identity(k, p, s):
+    return all(a == 1 for a in k) and not any(p) and all(a == 1 for a in s)
+
+
+def _chunk_cols(x, n0, n1, geom, ck, L, name="cols"):
+    """Merged columns (C*K, n*L) of samples n0:n1."""
+    nb = n1 - n0
+    if _identity(geom[1], geom[3], geom[4]) and x.shape[1] == ck:
+        return x[n0:n1].reshape(nb, ck, L).transpose(1, 0, 2).reshape(ck, nb * L)
+    cols = _scratch(name, ck * nb * L, x.dtype)
+    _core.im2col(_vol(x[n0:n1], geom[0]), cols, *_geom_args(*geom), True)
+    return cols.reshape(ck, nb * L)
+
+
+def conv_forward(x, w, bias, groups, in_sp, k, d, p, s, o):
+    """y (N, O, *o) = conv(x (N, C, *in_sp), w (O, C/groups, *k)) + bias."""
+    x = np.ascontiguousarray(x)
+    N, C = x.shape[:2]
+    O, G = w.shape[0], groups
+    K, L = int(np.prod(k)), int(np.prod(o))
+    wg = np.ascontiguousarray(w).reshape(G, O // G, C // G * K)
+    y = np.empty((N, O, L), x.dtype)
+    geom = (in_sp, k, d, p, s, o)
+    for n0, n1 in _chunks(N, C * K * L * x.itemsize):
+        nb = n1 - n0
+        cols = _chunk_cols(x, n0, n1, geom, C * K, L).reshape(G, C // G * K, nb * L)
+        out = np.matmul(wg, cols, out=_scratch("out", O * nb * L, x.dtype).reshape(G, O // G, nb * L))
+        yv = y[n0:n1].transpose(1, 0, 2)
+        if bias is not None:
+            np.add(out.reshape(O, nb, L), bias.reshape(O, 1, 1), out=yv)
+        else:
+            np.copyto(yv, out.reshape(O, nb, L))
+    return y.reshape((N, O) + tuple(o))
+
+
+def conv_backward(g, x, w, groups, in_sp, k, d, p, s, o, need_x, need_w):
+    """(gx or None, gw or None) of conv_forward for the output gradient g (N, O, *o)."""
+    x = np.ascontiguousarray(x)
+    N, C = x.shape[:2]
+    O, G = w.shape[0], groups
+    K, L = int(np.prod(k)), int(np.prod(o))
+    CKg, Og = C // G * K, O // G
+    wg = np.ascontiguousarray(w).reshape(G, Og, CKg)
+    g3 = np.ascontiguousarray(g, dtype=x.dtype).reshape(N, O, L)
+    gx = np.empty(x.shape, x.dtype) if need_x else None
+    gw = np.zeros((G, Og, CKg), x.dtype) if need_w else None
+    geom = (in_sp, k, d, p, s, o)
+    ident = _identity(k, p, s)
+    wt = wg.transpose(0, 2, 1)
+    for n0, n1 in _chunks(N, C * K * L * x.itemsize):
+        nb = n1 - n0
+        gt = _scratch("gt", O * nb * L, x.dtype).reshape(O, nb, L)
+        np.copyto(gt, g3[n0:n1].transpose(1, 0, 2))
+        gt = gt.reshape(G, Og, nb * L)
+        if need_w:
+            cols = _chunk_cols(x, n0, n1, geom, C * K, L).reshape(G, CKg, nb * L)
+            gw += np.matmul(gt, cols.transpose(0, 2, 1))
+        if need_x:
+            gcols = np.matmul(wt, gt, out=_scratch("gcols", C * K * nb * L, x.dtype)
+                              .reshape(G, CKg, nb * L))
+            if ident:
+                np.copyto(gx[n0:n1].reshape(nb, C, L), gcols.reshape(C, nb, L).transpose(1, 0, 2))
+            else:
+                _core.col2im(gcols.reshape(-1), _vol(gx[n0:n1], in_sp), *_geom_args(*geom), True)
+    return gx, (gw.reshape(w.shape) if need_w else None)
 
 
 def max_pool(x, in_sp, k, d, p, s, o):
@@ -882,6 +969,7 @@ def layer_norm_backward(g, x, weight, mean, rstd, need_gx, need_gwb):
 
 
 if _core is None or not hasattr(_core, "im2col"):  # unbuilt checkout: the ops' reference paths
-    del im2col, col2im, max_pool, max_pool_backward, avg_pool, avg_pool_backward
+    del im2col, col2im, conv_forward, conv_backward, max_pool, max_pool_backward, avg_pool
+    del avg_pool_backward
     del batch_norm_train, batch_norm_backward, layer_norm, layer_norm_backward
 # ------------------------------------------------------------------ end of vision-layer kernels

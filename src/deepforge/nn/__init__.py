@@ -11,10 +11,11 @@ from .modules.module import (
     register_module_full_backward_hook,
     register_module_full_backward_pre_hook,
 )
-from .parameter import Buffer, Parameter
+from .parameter import Buffer, Parameter, UninitializedParameter
 
 __all__ = list(_modules_all) + [
     "Parameter",
+    "UninitializedParameter",
     "Buffer",
     "functional",
     "init",

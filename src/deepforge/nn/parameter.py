@@ -5,7 +5,7 @@ from __future__ import annotations
 import deepforge
 from deepforge import Tensor
 
-__all__ = ["Parameter", "Buffer", "is_lazy"]
+__all__ = ["Parameter", "UninitializedParameter", "Buffer", "is_lazy"]
 
 
 class Parameter(Tensor):
@@ -58,5 +58,35 @@ class Buffer(Tensor, metaclass=_BufferMeta):
         return t
 
 
+class UninitializedParameter(Parameter):
+    """A parameter whose shape is not known yet (lazy modules); ``materialize`` gives it one
+    and turns it into a plain ``Parameter``."""
+
+    cls_to_become = Parameter
+
+    def __new__(cls, requires_grad=True, device=None, dtype=None):
+        return Parameter.__new__(cls, deepforge.empty(0, device=device, dtype=dtype), requires_grad)
+
+    def __init__(self, requires_grad=True, device=None, dtype=None):
+        pass
+
+    def materialize(self, shape, device=None, dtype=None) -> None:
+        device = self.device if device is None else device
+        dtype = self.dtype if dtype is None else dtype
+        self.data = deepforge.empty(shape, device=device, dtype=dtype)
+        self.__class__ = self.cls_to_become
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
+
+    def __reduce_ex__(self, proto):
+        return (type(self), (self.requires_grad,))
+
+    def __deepcopy__(self, memo):
+        if id(self) not in memo:
+            memo[id(self)] = type(self)(self.requires_grad, self.device, self.dtype)
+        return memo[id(self)]
+
+
 def is_lazy(param) -> bool:
-    return False
+    return isinstance(param, UninitializedParameter)

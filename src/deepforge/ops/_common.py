@@ -60,14 +60,18 @@ def wrap_dims(dim, ndim: int) -> tuple:
         return tuple(range(ndim))
     if isinstance(dim, (list, tuple)):
         axes = tuple(sorted(_wrap_dim(d, ndim) for d in dim))
-        if len(set(axes)) != len(axes):
-            raise RuntimeError(f"dim {axes} appears multiple times in the list of dims")
+        for a, b in zip(axes, axes[1:]):
+            if a == b:
+                raise RuntimeError(f"dim {a} appears multiple times in the list of dims")
         return axes
     return (_wrap_dim(dim, ndim),)
 
 
 def check_inplace(x: Tensor, op: str) -> None:
-    """Refuse in-place changes autograd could not track correctly."""
+    """Refuse in-place changes autograd could not track correctly, and writes into tensors
+    whose elements share memory (expanded views)."""
+    if x._base is not None:
+        _check_no_internal_overlap(x, op)
     if not STATE.enabled:
         return
     if x.grad_fn is None and x._rg:
@@ -85,6 +89,17 @@ def check_inplace(x: Tensor, op: str) -> None:
             "by deepforge's autograd yet; use an out-of-place op (e.g. deepforge.where, index_put, "
             "or cat) instead"
         )
+
+
+def _check_no_internal_overlap(x: Tensor, op: str) -> None:
+    from ._dispatch import backend_of
+
+    for n, s in zip(x._data.shape, backend_of(x).strides(x._data)):
+        if s == 0 and n > 1:
+            raise RuntimeError(
+                f"{op}: unsupported operation: more than one element of the written-to tensor refers "
+                "to a single memory location. Please clone() the tensor before performing the operation."
+            )
 
 
 def commit_inplace(x: Tensor, result) -> Tensor:

@@ -4,16 +4,28 @@ outputs, and calls backend primitives. Ops call these; backends never check anyt
 from __future__ import annotations
 
 from .. import _dtype as dt
+from .._device import CPU
 from ..backends import get_backend
 from ..tensor import Tensor, make_tensor
 
 __all__ = [
-    "backend_of", "wrap", "unary", "binary", "broadcast_shapes", "check_same_device",
+    "backend_of", "backend_for", "host_backend", "wrap", "unary", "binary", "broadcast_shapes", "check_same_device",
     "result_type_of", "float_result", "to_backend_scalar",
 ]
 
 bool_ = dt.bool_
 _FLOAT_CAT = 2
+
+
+def backend_for(dev):
+    """The backend of a canonical device (creation ops allocate through it)."""
+    b = dev._backend
+    return b if b is not None else get_backend(dev)
+
+
+def host_backend():
+    """The CPU backend (host-side work such as sampling without replacement)."""
+    return get_backend(CPU)
 
 
 def backend_of(t: Tensor):
@@ -73,6 +85,7 @@ def check_same_device(op: str, *tensors) -> None:
 
 
 _RT_CACHE: dict = {}
+dt.DEFAULT_DTYPE_CACHES.append(_RT_CACHE)
 
 
 def _rt_key(x):

@@ -24,6 +24,12 @@ __all__ = [
 ]
 
 
+def _tname(d) -> str:
+    from .unary import _tname as t
+
+    return t(d)
+
+
 def _is_t(x) -> bool:
     return isinstance(x, Tensor)
 
@@ -243,7 +249,7 @@ def div(input, other, *, rounding_mode=None, out=None):
     elif rounding_mode == "floor":
         fn = FloorDivide
     else:
-        raise ValueError(
+        raise RuntimeError(
             f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'"
         )
     if out is not None:
@@ -392,8 +398,9 @@ def _bitwise(name, prim):
     def op(input, other, *, out=None):
         for x in (input, other):
             if (_is_t(x) and x._dtype.category > 1) or isinstance(x, float):
-                raise RuntimeError(f"{name}: not implemented for '{x._dtype.name if _is_t(x) else 'float'}' "
-                                   "(needs integer or bool tensors)")
+                raise NotImplementedError(
+                    f"\"{name}\" not implemented for '{_tname(x._dtype) if _is_t(x) else 'Float'}' "
+                    "(needs integer or bool tensors)")
         return D.binary(prim, input, other, out=out)
 
     op.__name__ = name
@@ -417,14 +424,16 @@ class Where(Function):
             if cond._dtype is dt.uint8:
                 cond = cond.bool()
             else:
-                raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype {cond._dtype.name.capitalize()}")
+                raise RuntimeError(
+                    f"where expected condition to be a boolean tensor, but got a tensor with dtype {_tname(cond._dtype)}")
         ref = a if _is_t(a) else b if _is_t(b) else cond
         D.check_same_device("where", cond, a, b)
         d = D.result_type_of(a, b) if (_is_t(a) or _is_t(b)) else dt.result_type(a, b)
         ctx.save_for_backward(cond)
         x = a._data if _is_t(a) else D.to_backend_scalar(a, d)
         y = b._data if _is_t(b) else D.to_backend_scalar(b, d)
-        shape = D.broadcast_shapes(cond._data.shape, getattr(x, "shape", ()), getattr(y, "shape", ()))
+        shape = D._broadcast_for("where", D._broadcast_for("where", cond._data.shape, getattr(x, "shape", ())),
+                                 getattr(y, "shape", ()))
         data = D.backend_of(ref).where(cond._data, x, y, d.np)
         if data.shape != shape:  # pragma: no cover - backend broadcasting guarantee
             raise RuntimeError("where: backend returned a wrong shape")
@@ -506,6 +515,8 @@ def clamp_max(input, max):
 
 
 def clamp_(input, min=None, max=None):
+    if min is None and max is None:
+        raise RuntimeError("clamp_: At least one of 'min' or 'max' must not be None")
     check_inplace(input, "clamp_")
     if input._rg or (min is not None and _is_t(min)) or (max is not None and _is_t(max)):
         return commit_inplace(input, lambda: clamp(input, min, max))

@@ -8,9 +8,11 @@ the reference path is ``index_select`` / ``index_add`` on the flattened input wi
 int64 index (padding points at one extra zero element per plane).
 
 A convolution is ``W (O, C*K) @ cols (N, C*K, L)`` (per group), its input gradient is
-``col2im(W^T @ g)``, its weight gradient ``sum_n g_n @ cols_n^T`` (a batched GEMM; the fused
-``conv_weight_grad`` kernel when the backend has one), all written with differentiable ops.
-A transposed convolution is ``col2im(W^T @ x)``.
+``col2im(W^T @ g)``, its weight gradient ``sum_n g_n @ cols_n^T`` (a batched GEMM), all
+written with differentiable ops. A backend may instead offer ``conv_forward`` /
+``conv_backward`` (the CPU's: chunks of samples as one GEMM over columns in a reused scratch
+buffer, and a weight gradient accumulated by GEMM per chunk). A transposed convolution is
+``col2im(W^T @ x)``.
 """
 
 from __future__ import annotations
@@ -130,9 +132,6 @@ def _weight_grad(g3: Tensor, cols: Tensor, groups: int) -> Tensor:
     """sum_n g_n @ cols_n^T per group: (N, O, L), (N, CK, L) -> (O, CK // groups)."""
     N, O, L = g3._data.shape
     CK = cols._data.shape[1]
-    fn = kernel(g3, "conv_weight_grad") if not STATE.enabled else None
-    if fn is not None and g3._dtype is cols._dtype:
-        return make_tensor(fn(g3._data, cols._data, groups), g3._dtype, g3._device)
     if groups == 1:
         return (g3 @ cols.mT).sum(0)
     G = groups
@@ -140,14 +139,31 @@ def _weight_grad(g3: Tensor, cols: Tensor, groups: int) -> Tensor:
     return gw.sum(0).reshape(O, CK // G)
 
 
+def _fused_conv(x, w, b):
+    fn = kernel(x, "conv_forward")
+    ok = fn is not None and w._dtype is x._dtype and (b is None or b._dtype is x._dtype)
+    return fn if ok else None
+
+
 class ConvNd(Function):
-    """y = conv(x, w) + b for x (N, C, *in_sp), w (O, C/groups, *k); geom from _conv_geom."""
+    """y = conv(x, w) + b for x (N, C, *in_sp), w (O, C/groups, *k); geom from _conv_geom.
+
+    Fused path (a backend with ``conv_forward``/``conv_backward``): one call each way; when a
+    graph of the gradient itself is requested (create_graph), the backward falls back to the
+    differentiable formula below, so double backward works on every path.
+    """
 
     @staticmethod
     def forward(ctx, x, w, b, geom, groups):
         N, C = x._data.shape[:2]
         O = w._data.shape[0]
         L = math.prod(geom[5])
+        ctx.geom, ctx.groups = geom, groups
+        fn = _fused_conv(x, w, b)
+        if fn is not None:
+            ctx.save_for_backward(x, w, None)
+            y = fn(x._data, w._data, None if b is None else b._data, groups, *geom)
+            return make_tensor(y, x._dtype, x._device)
         G = groups
         cols = x.reshape(N, C, L) if _is_identity(geom) else _im2col(x, geom)
         if G == 1:
@@ -155,8 +171,7 @@ class ConvNd(Function):
         else:
             y = (w.reshape(G, O // G, -1) @ cols.reshape(N, G, -1, L)).reshape(N, O, L)
         if b is not None:
-            y = y + b.reshape(1, O, 1)
-        ctx.geom, ctx.groups = geom, groups
+            D.binary("add", y, b.reshape(1, O, 1), out=y)
         ctx.save_for_backward(x, w, cols)
         return y.reshape((N, O) + tuple(geom[5]))
 
@@ -169,19 +184,25 @@ class ConvNd(Function):
         O = w._data.shape[0]
         L = math.prod(geom[5])
         g3 = g.reshape(N, O, L)
-        gx = gw = gb = None
+        gb = g3.sum((0, 2)) if nb else None
+        fn = kernel(x, "conv_backward") if cols is None and not STATE.enabled else None
+        if fn is not None and (nx or nw):
+            gx, gw = fn(g._data, x._data, w._data, G, *geom, nx, nw)
+            dev, d = x._device, x._dtype
+            return (make_tensor(gx, d, dev) if nx else None, make_tensor(gw, d, dev) if nw else None,
+                    gb, None, None)
+        gx = gw = None
         if nx:
             if G == 1:
                 gcols = w.reshape(O, -1).mT @ g3
             else:
-                gcols = (w.reshape(G, O // G, -1).mT @ g3.reshape(N, G, O // G, L)).reshape(N, -1, L)
+                wt = w.reshape(G, O // G, -1).mT
+                gcols = (wt @ g3.reshape(N, G, O // G, L)).reshape(N, -1, L)
             gx = gcols.reshape(x._data.shape) if _is_identity(geom) else col2im(gcols, geom)
         if nw:
-            if STATE.enabled and x.requires_grad:  # double backward: cols as a function of x
+            if cols is None or (STATE.enabled and x.requires_grad):  # a function of x
                 cols = x.reshape(N, C, L) if _is_identity(geom) else im2col(x, geom)
             gw = _weight_grad(g3, cols, G).reshape(w._data.shape)
-        if nb:
-            gb = g3.sum((0, 2))
         return gx, gw, gb, None, None
 
 

@@ -65,9 +65,7 @@ def _shape_arg(size) -> tuple:
 def _on_device(nd: np.ndarray, dtype: dt.dtype, device, requires_grad=False) -> Tensor:
     dev = device if isinstance(device, device_cls) and device.index is not None or device is CPU else _resolve_device(device)
     if dev.type != "cpu":
-        from ..backends import get_backend
-
-        be = get_backend(dev)
+        be = D.backend_for(dev)
         if dtype is dt.float64 and not be.supports_fp64:
             raise TypeError(
                 f"{dev} ({be.device_name}) has no float64 support (cl_khr_fp64); use .float() "
@@ -105,7 +103,9 @@ def _infer_dtype(data):
         elif isinstance(x, np.ndarray):
             kinds.add(("t", dt.from_numpy_dtype(x.dtype)))
         else:
-            raise TypeError(f"Could not infer dtype of {type(x).__name__}")
+            if isinstance(x, (str, bytes)):
+                raise TypeError(f"tensor(): invalid data type '{type(x).__name__}'")
+            raise RuntimeError(f"Could not infer dtype of {type(x).__name__}")
     res = None
     for k in kinds:
         if isinstance(k, tuple):
@@ -137,7 +137,8 @@ def tensor(data, *, dtype=None, device=None, requires_grad: bool = False, pin_me
     else:
         d = _resolve_dtype(dtype, _infer_dtype(data)) if dtype is not None else _infer_dtype(data)
         try:
-            nd = np.array(_to_numpy_nested(data), dtype=d.np)
+            with np.errstate(over="ignore", invalid="ignore"):  # 1e10 -> inf in float16, like torch
+                nd = np.array(_to_numpy_nested(data), dtype=d.np)
         except ValueError as e:
             raise ValueError(f"tensor(): could not build a tensor from the data ({e})") from None
         except OverflowError as e:
@@ -182,9 +183,7 @@ def from_numpy(ndarray: np.ndarray) -> Tensor:
 def _filled(shape, value, dtype, device, requires_grad):
     dev = _resolve_device(device)
     d = _resolve_dtype(dtype)
-    from ..backends import get_backend
-
-    be = get_backend(dev)
+    be = D.backend_for(dev)
     if dev.type != "cpu" and d is dt.float64 and not be.supports_fp64:
         _on_device(np.empty(0), d, dev)  # raises the fp64 error
     if value is None:
@@ -213,6 +212,8 @@ def empty(*size, out=None, dtype=None, device=None, requires_grad=False, layout=
 
 
 def full(size, fill_value, *, out=None, dtype=None, device=None, requires_grad=False, layout=None) -> Tensor:
+    if not isinstance(fill_value, (numbers.Number, np.generic, Tensor)):
+        raise TypeError(f"full(): argument 'fill_value' must be Number, not {type(fill_value).__name__}")
     if dtype is None:
         if isinstance(fill_value, Tensor):
             fill_value = fill_value.item()
@@ -347,9 +348,7 @@ def _convert(x, dtype, dev):
     src_be = D.backend_of(x)
     if dev == x._device:
         return make_tensor(src_be.astype(x._data, dtype.np), dtype, dev)
-    from ..backends import get_backend
-
-    dst_be = get_backend(dev)
+    dst_be = D.backend_for(dev)
     if dev.type != "cpu" and dtype is dt.float64 and not dst_be.supports_fp64:
         _on_device(np.empty(0), dtype, dev)
     host = src_be.to_numpy(x._data)

@@ -20,6 +20,12 @@ __all__ = [
 ]
 
 
+def _np_name(d) -> str:
+    """PyTorch's lower-case scalar type names in messages ("float", "long")."""
+    return {"float32": "float", "float64": "double", "float16": "half", "int64": "long", "int32": "int",
+            "int16": "short", "int8": "signed char", "uint8": "unsigned char"}.get(d.name, d.name)
+
+
 # key normalisation -----------------------------------------------------------------------------
 def _index_array(x: Tensor, idx, be):
     """An index operand as the indexed tensor's backend array (int64 or bool)."""
@@ -172,7 +178,47 @@ def getitem(x: Tensor, key) -> Tensor:
     nkey, advanced = _normalize_key(x, key)
     if not advanced:
         return call(Slice, x, nkey)
-    return call(AdvancedIndex, x, nkey)
+    r = call(AdvancedIndex, x, nkey)
+    perm = _torch_layout(nkey, x.ndim)
+    return r if perm is None else r.permute(perm)
+
+
+def _torch_layout(nkey, ndim):
+    """The permutation from numpy's to PyTorch's result layout, or None when they agree.
+
+    numpy counts integers as advanced indices: ``x[0, :, idx]`` puts the index dimensions
+    first because the advanced indices 0 and idx are not adjacent. PyTorch selects integers
+    first, so idx stays in place. Only keys mixing integers and index arrays can differ.
+    """
+    is_int = [isinstance(k, int) for k in nkey]
+    is_arr = [not (k is None or k is Ellipsis or isinstance(k, (int, slice))) for k in nkey]
+    if not any(is_int) or not any(is_arr):
+        return None
+    consumed = sum(1 if (i or isinstance(k, slice)) else (k.ndim if a and k.dtype == np.bool_ else (1 if a else 0))
+                   for k, i, a in zip(nkey, is_int, is_arr))
+    basic = []  # output dims of the basic entries, in order, and each entry's count of them
+    counts = []
+    for k, i, a in zip(nkey, is_int, is_arr):
+        n = ndim - consumed if k is Ellipsis else (0 if (i or a) else 1)
+        counts.append(n)
+        basic += [len(basic) + j for j in range(n)]
+    if not any(k is Ellipsis for k in nkey):  # dims after the last entry are basic dims too
+        basic += [len(basic) + j for j in range(ndim - consumed)]
+    nb = len(np.broadcast_shapes(*[np.shape(k) if k.dtype != np.bool_ else (int(k.sum()),)
+                                   for k, a in zip(nkey, is_arr) if a]))
+
+    def layout(adv):  # adv: which entries count as advanced
+        pos = [j for j, f in enumerate(adv) if f]
+        adjacent = all(adv[j] or counts[j] == 0 for j in range(pos[0], pos[-1] + 1)) and \
+            all(adv[j] for j in range(pos[0], pos[-1] + 1) if nkey[j] is None or nkey[j] is Ellipsis)
+        at = sum(counts[:pos[0]]) if adjacent else 0
+        return basic[:at] + [("B", j) for j in range(nb)] + basic[at:]
+
+    np_layout = layout([i or a for i, a in zip(is_int, is_arr)])
+    torch_layout = layout(is_arr)
+    if np_layout == torch_layout:
+        return None
+    return tuple(np_layout.index(lbl) for lbl in torch_layout)
 
 
 # setitem ---------------------------------------------------------------------------------------
@@ -243,7 +289,16 @@ def setitem(x: Tensor, key, value) -> None:
                 f"setitem: Expected all tensors to be on the same device, but found at least two "
                 f"devices, {x._device} and {value._device}!"
             )
-    nkey, _ = _normalize_key(x, key)
+    nkey, advanced = _normalize_key(x, key)
+    perm = _torch_layout(nkey, x.ndim) if advanced else None
+    if perm is not None and isinstance(value, Tensor) and value.ndim:
+        # value is given in PyTorch's layout of the indexed region: move it to numpy's
+        target = D.backend_of(x).getitem_advanced(x._data, nkey).shape
+        torch_shape = tuple(target[p] for p in perm)
+        inv = [0] * len(perm)
+        for i, p in enumerate(perm):
+            inv[p] = i
+        value = value.expand(D._broadcast_for("setitem", torch_shape, value._data.shape)).permute(inv)
     if STATE.enabled and (x._rg or (isinstance(value, Tensor) and value._rg)):
         check_inplace(x, "setitem")
         if isinstance(value, Tensor) and value._data.shape:
@@ -270,17 +325,26 @@ def _check_index(op, idx, want_ndim=None):
     if not isinstance(idx, Tensor):
         raise TypeError(f"{op}(): argument 'index' must be Tensor, not {type(idx).__name__}")
     if idx._dtype is not dt.int64 and idx._dtype is not dt.int32:
-        raise RuntimeError(f"{op}(): Expected dtype int64 for index")
+        raise RuntimeError(f"{op}(): Expected dtype int32/int64 for index")
     return idx if idx._dtype is dt.int64 else idx.long()
+
+
+# PyTorch: gather/scatter/index_add raise RuntimeError, the others IndexError; only take and
+# index_fill accept negative indices
+_BOUNDS_ERROR = {"gather": RuntimeError, "scatter": RuntimeError, "scatter_add": RuntimeError,
+                 "scatter_reduce": RuntimeError, "index_add": RuntimeError}
+_NEGATIVE_OK = frozenset(("take", "index_fill"))
 
 
 def _bounds(op, idx, n, dim):
     if idx.numel():
         host = idx.detach().cpu().numpy() if idx._device.type != "cpu" else idx._data
         lo, hi = int(host.min()), int(host.max())
-        if lo < -n or hi >= n:
+        low = -n if op in _NEGATIVE_OK else 0
+        if lo < low or hi >= n:
             bad = hi if hi >= n else lo
-            raise IndexError(f"{op}(): index {bad} is out of bounds for dimension {dim} with size {n}")
+            raise _BOUNDS_ERROR.get(op, IndexError)(
+                f"{op}(): index {bad} is out of bounds for dimension {dim} with size {n}")
 
 
 class IndexSelect(Function):
@@ -503,7 +567,7 @@ class MaskedFill(Function):
     @staticmethod
     def forward(ctx, x, mask, value):
         ctx.save_for_backward(mask)
-        v = value._data.reshape(()) if isinstance(value, Tensor) else value
+        v = D.backend_of(x).reshape(value._data, ()) if isinstance(value, Tensor) else value
         if isinstance(value, Tensor):
             v = D.backend_of(x).astype(v, x._dtype.np)
         data = D.backend_of(x).where(mask._data, v, x._data, x._dtype.np)
@@ -524,7 +588,7 @@ def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
     if not isinstance(mask, Tensor) or mask._dtype is not dt.bool_:
         raise RuntimeError(
             f"masked_fill_ only supports boolean masks, but got mask with dtype "
-            f"{mask._dtype.name if isinstance(mask, Tensor) else type(mask).__name__}"
+            f"{_np_name(mask._dtype) if isinstance(mask, Tensor) else type(mask).__name__}"
         )
     if isinstance(value, Tensor) and value.ndim != 0:
         raise RuntimeError(

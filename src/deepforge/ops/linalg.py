@@ -39,18 +39,24 @@ class MatMul(Function):
         return ga, gb
 
 
+def _cname(d) -> str:
+    from .indexing import _np_name
+
+    return _np_name(d)
+
+
 def _check_mm(op, a, b):
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise TypeError(f"{op}(): argument must be Tensor, got {type(a if not isinstance(a, Tensor) else b).__name__}")
     D.check_same_device(op, a, b)
     if a._dtype is not b._dtype:
         raise RuntimeError(
-            f"expected m1 and m2 to have the same dtype, but got: {a._dtype.name} != {b._dtype.name}"
+            f"expected m1 and m2 to have the same dtype, but got: {_cname(a._dtype)} != {_cname(b._dtype)}"
             if op in ("mm", "matmul", "addmm") else
             f"{op}: expected both arguments to have the same dtype, but got {a._dtype.name} and {b._dtype.name}"
         )
     if a._dtype is dt.bool_:
-        raise RuntimeError(f"\"{op}\" not implemented for 'Bool'")
+        raise NotImplementedError(f"\"{op}\" not implemented for 'Bool'")
 
 
 def matmul(input: Tensor, other: Tensor, *, out=None) -> Tensor:
@@ -78,10 +84,12 @@ def matmul(input: Tensor, other: Tensor, *, out=None) -> Tensor:
                     f"mat1 and mat2 shapes cannot be multiplied ({_fmt(sa if a.ndim == 2 else (1,) + sa)} "
                     f"and {_fmt(sb if b.ndim == 2 else sb + (1,))})"
                 )
+            batch = 1
+            for n in D.broadcast_shapes(sa[:-2], sb[:-2] if b.ndim > 1 else ()):
+                batch *= n
             raise RuntimeError(
-                f"Expected size for first two dimensions of batch2 tensor to be: [{k_a}] but got: [{k_b}]."
-                if False else
-                f"matmul: shapes {list(sa)} and {list(sb)} cannot be multiplied (inner sizes {k_a} and {k_b} differ)"
+                f"Expected size for first two dimensions of batch2 tensor to be: [{batch}, {k_a}] but "
+                f"got: [{batch}, {k_b}]."
             )
         if b.ndim == 1:
             r = call(MatMul, a, b.reshape(-1, 1)).squeeze(-1)
@@ -183,6 +191,11 @@ def mv(input: Tensor, vec: Tensor) -> Tensor:
         raise RuntimeError(
             f"vector + matrix @ vector expected, got {input.ndim}, {vec.ndim}"
         )
+    if input._data.shape[1] != vec._data.shape[0]:
+        raise RuntimeError(
+            f"size mismatch, got input ({input._data.shape[0]}), mat ({_fmt(input._data.shape)}), "
+            f"vec ({vec._data.shape[0]})"
+        )
     return matmul(input, vec)
 
 
@@ -269,8 +282,8 @@ def einsum(equation: str, *operands) -> Tensor:
         for c, s in zip(t, op._data.shape):
             if c in sizes and sizes[c] != s and s != 1 and sizes[c] != 1:
                 raise RuntimeError(
-                    f"einsum(): operands do not broadcast with remapped shapes (original->remapped): "
-                    f"subscript '{c}' has size {sizes[c]} and {s}"
+                    f"einsum(): subscript {c} has size {s} for operand {new_terms.index(t)} which "
+                    f"does not broadcast with previously seen size {sizes[c]}"
                 )
             sizes[c] = s if c not in sizes or sizes[c] == 1 else sizes[c]
     # reduce repeated letters within one operand (diagonals)
@@ -350,7 +363,7 @@ def cross(input: Tensor, other: Tensor, dim=None) -> Tensor:
     d = wrap_dim(dim, input.ndim)
     if input._data.shape[d] != 3 or other._data.shape[d] != 3:
         raise RuntimeError(
-            f"linalg.cross: inputs dimension {d} must have length 3. Got {input._data.shape[d]} and {other._data.shape[d]}"
+            f"linalg.cross: inputs dimension {dim} must have length 3. Got {input._data.shape[d]} and {other._data.shape[d]}"
         )
     a0, a1, a2 = input.unbind(d)
     b0, b1, b2 = other.unbind(d)

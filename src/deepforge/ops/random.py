@@ -108,10 +108,14 @@ def _gen(generator):
     return default_generator if generator is None else generator
 
 
+_TNAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+           "bool": "Bool"}
+
+
 def _float_dtype(dtype, op):
     d = dt.get_default_dtype() if dtype is None else dt.to_dtype(dtype)
     if not d.is_floating_point:
-        raise RuntimeError(f"\"{op}\" not implemented for '{d.name}'")
+        raise NotImplementedError(f"\"{op}\" not implemented for '{_TNAMES.get(d.name, d.name)}'")
     return d
 
 
@@ -126,10 +130,8 @@ def _normal_data(be, shape, d, generator):
 
 
 def _new(shape, d, device, requires_grad, sampler, generator):
-    from ..backends import get_backend
-
     dev = _resolve_device(device)
-    t = make_tensor(sampler(get_backend(dev), shape, d, generator), d, dev)
+    t = make_tensor(sampler(D.backend_for(dev), shape, d, generator), d, dev)
     if requires_grad:
         t.requires_grad = True
     return t
@@ -174,13 +176,12 @@ def randint(low, high=None, size=None, *, generator=None, out=None, dtype=None, 
 
 
 def _randint_data(shape, low, high, d, device, generator):
-    from ..backends import cpu, get_backend
-
+    cpu = D.host_backend()
     dev = _resolve_device(device)
     s, off = _gen(generator)._next()
     u = cpu.random_uniform(shape, np.float64, s, off)
     vals = (low + np.floor(u * (high - low))).astype(d.np)
-    data = vals if dev.type == "cpu" else get_backend(dev).from_numpy(np.ascontiguousarray(vals))
+    data = vals if dev.type == "cpu" else D.backend_for(dev).from_numpy(np.ascontiguousarray(vals))
     return make_tensor(data, d, dev)
 
 
@@ -193,8 +194,7 @@ def randint_like(input: Tensor, low=0, high=None, *, dtype=None, device=None) ->
 
 def randperm(n: int, *, generator=None, out=None, dtype=None, device=None, requires_grad=False,
              layout=None, pin_memory=False) -> Tensor:
-    from ..backends import cpu, get_backend
-
+    cpu = D.host_backend()
     if n < 0:
         raise RuntimeError(f"randperm: n must be non-negative, got {n}")
     d = dt.int64 if dtype is None else dt.to_dtype(dtype)
@@ -202,7 +202,7 @@ def randperm(n: int, *, generator=None, out=None, dtype=None, device=None, requi
     s, off = _gen(generator)._next()
     keys = cpu.random_bits((int(n),), s, off)
     perm = np.argsort(keys, kind="stable").astype(d.np)
-    data = perm if dev.type == "cpu" else get_backend(dev).from_numpy(perm)
+    data = perm if dev.type == "cpu" else D.backend_for(dev).from_numpy(perm)
     return make_tensor(data, d, dev)
 
 
@@ -264,8 +264,7 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, g
         raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
     if not replacement and num_samples > (p2 > 0).sum(-1).min():
         raise RuntimeError("invalid multinomial distribution (with replacement=False, not enough non-negative category to sample)")
-    from ..backends import cpu
-
+    cpu = D.host_backend()
     s, off = _gen(generator)._next()
     u = cpu.random_uniform((p2.shape[0], max(num_samples, p2.shape[-1])), np.float64, s, off)
     if replacement:

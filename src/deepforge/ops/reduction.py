@@ -161,7 +161,7 @@ class AMax(Function):
     @staticmethod
     def forward(ctx, x, axes, keepdim, op):
         if x.numel() == 0:
-            raise IndexError(
+            raise (RuntimeError if len(axes) == x.ndim else IndexError)(
                 f"{op}(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument."
                 if len(axes) == x.ndim else f"{op}(): Expected reduction dim {axes[0]} to have non-zero size."
             )
@@ -224,12 +224,21 @@ _Sort = _values_indices("sort")
 _TopK = _values_indices("topk")
 
 
+def _check_nonempty(input, op):
+    if input.numel() == 0:
+        raise RuntimeError(
+            f"{op}(): Expected reduction dim to be specified for input.numel() == 0. Specify the "
+            "reduction dim with the 'dim' argument."
+        )
+
+
 def max(input: Tensor, dim=None, keepdim: bool = False, *, out=None):
     if isinstance(dim, Tensor):
         from .binary import maximum
 
         return maximum(input, dim)
     if dim is None:
+        _check_nonempty(input, "max")
         return amax(input)
     axis = wrap_dim(dim, input.ndim) if input.ndim else 0
     if input.ndim == 0:
@@ -244,6 +253,7 @@ def min(input: Tensor, dim=None, keepdim: bool = False, *, out=None):
 
         return minimum(input, dim)
     if dim is None:
+        _check_nonempty(input, "min")
         return amin(input)
     axis = wrap_dim(dim, input.ndim) if input.ndim else 0
     if input.ndim == 0:
@@ -753,7 +763,7 @@ def _softmax_input(input, dim, dtype, op):
         dim = 0 if input.ndim in (0, 1, 3) else 1
     x = input if dtype is None else input.to(dt.to_dtype(dtype))
     if x._dtype.category < 2:
-        raise RuntimeError(f"\"{op}\" not implemented for '{_pretty(x._dtype)}'")
+        raise NotImplementedError(f"\"{op}\" not implemented for '{_pretty(x._dtype)}'")
     return x, (wrap_dim(dim, x.ndim) if x.ndim else 0)
 
 

@@ -46,9 +46,15 @@ def _infer_shape(shape, numel, op="view"):
     return tuple(shape)
 
 
-def _shape_args(shape):
+def _shape_args(shape, op="reshape"):
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
+    for i, s in enumerate(shape):
+        if isinstance(s, bool) or not isinstance(s, (numbers.Integral, Tensor)):
+            raise TypeError(
+                f"{op}(): argument 'shape' must be tuple of ints, but found element of type "
+                f"{type(s).__name__} at pos {i}"
+            )
     return tuple(int(s) for s in shape)
 
 
@@ -82,7 +88,7 @@ def reshape(input: Tensor, *shape) -> Tensor:
 def view(input: Tensor, *shape) -> Tensor:
     if len(shape) == 1 and isinstance(shape[0], dt.dtype):
         raise NotImplementedError("view(dtype) reinterpretation is not supported by deepforge")
-    shape = _infer_shape(_shape_args(shape), input.numel())
+    shape = _infer_shape(_shape_args(shape, "view"), input.numel())
     return call(Reshape, input, shape, True)
 
 
@@ -148,7 +154,7 @@ class Permute(Function):
 
 
 def permute(input: Tensor, *dims) -> Tensor:
-    dims = _shape_args(dims)
+    dims = _shape_args(dims, "permute")
     nd = input.ndim
     if len(dims) != nd:
         raise RuntimeError(
@@ -219,7 +225,7 @@ class Expand(Function):
 
 
 def expand(input: Tensor, *sizes) -> Tensor:
-    sizes = _shape_args(sizes)
+    sizes = _shape_args(sizes, "expand")
     shp = input._data.shape
     if len(sizes) < len(shp):
         raise RuntimeError(
@@ -271,7 +277,7 @@ def broadcast_tensors(*tensors):
 
 
 def repeat(input: Tensor, *sizes) -> Tensor:
-    sizes = _shape_args(sizes)
+    sizes = _shape_args(sizes, "repeat")
     shp = input._data.shape
     if len(sizes) < len(shp):
         raise RuntimeError(
@@ -348,9 +354,14 @@ class Flip(Function):
         return flip(g, ctx.dims), None
 
 
-def flip(input: Tensor, dims) -> Tensor:
-    dims = (dims,) if isinstance(dims, int) else tuple(dims)
-    return call(Flip, input, tuple(wrap_dim(d, input.ndim) for d in dims))
+def flip(input: Tensor, *dims) -> Tensor:
+    """``flip(x, dims)``; the method also takes ``x.flip(0, 1)``."""
+    if len(dims) == 1 and not isinstance(dims[0], int):
+        dims = tuple(dims[0])
+    axes = tuple(wrap_dim(d, input.ndim) for d in dims)
+    if len(set(axes)) != len(axes):
+        raise RuntimeError(f"dim {next(a for a in axes if axes.count(a) > 1)} appears multiple times in the list of dims")
+    return call(Flip, input, axes)
 
 
 def fliplr(input: Tensor) -> Tensor:
@@ -632,6 +643,8 @@ def tensor_split(input: Tensor, indices_or_sections, dim: int = 0):
 
 
 def unbind(input: Tensor, dim: int = 0):
+    if input.ndim == 0:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
     d = wrap_dim(dim, input.ndim)
     return tuple(select(input, d, i) for i in range(input._data.shape[d]))
 

@@ -85,13 +85,18 @@ UNARY_GRADS = {
 }
 
 
+_FLOAT_ONLY = frozenset(("frac", "gelu", "gelu_tanh", "silu", "softplus"))
+
+
 def _make_unary(name, save, grad, float_out):
     def forward(ctx, x):
         d = x._dtype
+        if name in _FLOAT_ONLY and d.category < 2:
+            raise NotImplementedError(f"\"{name}\" not implemented for '{_tname(d)}'")
         if float_out and d.category < 2:
             d = dt.get_default_dtype()
         elif name == "abs" and d is dt.bool_:
-            raise RuntimeError("abs: not implemented for 'Bool'")
+            raise NotImplementedError("\"abs\" not implemented for 'Bool'")
         elif name == "neg" and d is dt.bool_:
             raise RuntimeError(
                 "Negation, the `-` operator, on a bool tensor is not supported. If you are trying "
@@ -144,7 +149,7 @@ def _make_public(name, fn_cls):
 
 def _tname(d):
     return {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-            "bool": "Bool"}.get(d.name, d.name)
+            "bool": "Bool", "float32": "Float", "float64": "Double", "float16": "Half"}.get(d.name, d.name)
 
 
 def _out_variant(name, fn_cls, input, out):
@@ -198,7 +203,8 @@ def isreal(input):
 
 def bitwise_not(input):
     if input._dtype.category > 1:
-        raise RuntimeError(f"bitwise_not: not implemented for '{input._dtype.name}' (needs an integer or bool tensor)")
+        raise NotImplementedError(
+            f"\"bitwise_not\" not implemented for '{_tname(input._dtype)}' (needs an integer or bool tensor)")
     return D.unary("bitwise_not", input, input._dtype)
 
 

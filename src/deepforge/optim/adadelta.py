@@ -5,7 +5,7 @@ from __future__ import annotations
 import deepforge
 from deepforge import Tensor
 
-from .optimizer import Optimizer, _check_lr, _get_scalar_dtype, _scalar, _use_grad
+from .optimizer import Optimizer, _check_lr, _get_scalar_dtype, _increment, _scalar, _use_grad
 
 __all__ = ["Adadelta", "adadelta"]
 
@@ -68,7 +68,7 @@ def adadelta(params, grads, square_avgs, acc_deltas, state_steps, capturable: bo
     lr = _scalar(lr)
     for param, grad, square_avg, acc_delta, step in zip(params, grads, square_avgs, acc_deltas,
                                                          state_steps):
-        step.add_(1)
+        _increment(step)
         if maximize:
             grad = -grad
         if weight_decay != 0:

@@ -5,7 +5,15 @@ from __future__ import annotations
 import deepforge
 from deepforge import Tensor
 
-from .optimizer import Optimizer, _check_fused, _check_lr, _get_scalar_dtype, _scalar, _use_grad
+from .optimizer import (
+    Optimizer,
+    _check_fused,
+    _check_lr,
+    _get_scalar_dtype,
+    _increment,
+    _scalar,
+    _use_grad,
+)
 
 __all__ = ["Adagrad", "adagrad"]
 
@@ -84,8 +92,7 @@ def adagrad(params, grads, state_sums, state_steps, fused=None, grad_scale=None,
     """Functional Adagrad (``torch.optim.adagrad.adagrad``, single-tensor rule)."""
     lr = _scalar(lr)
     for param, grad, state_sum, step_t in zip(params, grads, state_sums, state_steps):
-        step_t.add_(1)
-        step = step_t.item()
+        step = _increment(step_t)
         if maximize:
             grad = -grad
         if weight_decay != 0:

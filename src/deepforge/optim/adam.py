@@ -12,6 +12,7 @@ from .optimizer import (
     _check_fused,
     _check_lr,
     _get_scalar_dtype,
+    _increment,
     _scalar,
     _use_grad,
 )
@@ -110,8 +111,7 @@ def adam(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor],
         grad = grads[i]
         exp_avg, exp_avg_sq = exp_avgs[i], exp_avg_sqs[i]
         step_t = state_steps[i]
-        step_t.add_(1)
-        step = step_t.item()
+        step = _increment(step_t)
         max_sq = max_exp_avg_sqs[i] if amsgrad else None
         if use_kernel and fused_optim.adam_step(
                 param, grad, exp_avg, exp_avg_sq, max_sq, lr, beta1, beta2, eps, weight_decay,
@@ -132,9 +132,9 @@ def adam(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor],
         bias_correction2_sqrt = bias_correction2**0.5
         if amsgrad:
             deepforge.maximum(max_sq, exp_avg_sq, out=max_sq)
-            denom = (max_sq.sqrt() / bias_correction2_sqrt).add_(eps)
+            denom = max_sq.sqrt().div_(bias_correction2_sqrt).add_(eps)
         else:
-            denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
+            denom = exp_avg_sq.sqrt().div_(bias_correction2_sqrt).add_(eps)
         if isinstance(step_size, Tensor):
             param.sub_(exp_avg / denom * step_size)
         else:

@@ -5,7 +5,15 @@ from __future__ import annotations
 import deepforge
 from deepforge import Tensor
 
-from .optimizer import Optimizer, _check_betas, _check_lr, _get_scalar_dtype, _scalar, _use_grad
+from .optimizer import (
+    Optimizer,
+    _check_betas,
+    _check_lr,
+    _get_scalar_dtype,
+    _increment,
+    _scalar,
+    _use_grad,
+)
 
 __all__ = ["Adamax", "adamax"]
 
@@ -68,7 +76,7 @@ def adamax(params, grads, exp_avgs, exp_infs, state_steps, foreach=None, maximiz
         grad = -grads[i] if maximize else grads[i]
         exp_avg, exp_inf = exp_avgs[i], exp_infs[i]
         step_t = state_steps[i]
-        step_t.add_(1)
+        step = _increment(step_t)
         if weight_decay != 0:
             grad = grad.add(param, alpha=weight_decay)
         exp_avg.lerp_(grad, 1 - beta1)
@@ -76,5 +84,5 @@ def adamax(params, grads, exp_avgs, exp_infs, state_steps, foreach=None, maximiz
             exp_inf.copy_(deepforge.maximum(exp_inf.mul_(beta2), grad.abs().add_(eps)))
         else:
             deepforge.maximum(exp_inf.mul_(beta2), grad.abs().add_(eps), out=exp_inf)
-        clr = lr / (1 - beta1 ** step_t.item())
+        clr = lr / (1 - beta1**step)
         param.addcdiv_(exp_avg, exp_inf, value=-clr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import deepforge
 from deepforge import Tensor
 
-from .optimizer import Optimizer, _check_lr, _get_scalar_dtype, _scalar, _use_grad
+from .optimizer import Optimizer, _check_lr, _get_scalar_dtype, _increment, _scalar, _use_grad
 
 __all__ = ["ASGD", "asgd"]
 
@@ -64,7 +64,7 @@ def asgd(params, grads, axs, mus, etas, state_steps, foreach=None, maximize: boo
     for i, param in enumerate(params):
         grad = -grads[i] if maximize else grads[i]
         mu, ax, eta, step_t = mus[i], axs[i], etas[i], state_steps[i]
-        step_t.add_(1)
+        step = _increment(step_t)
         if weight_decay != 0:
             grad = grad.add(param, alpha=weight_decay)
         eta_value = eta.item()
@@ -74,6 +74,5 @@ def asgd(params, grads, axs, mus, etas, state_steps, foreach=None, maximize: boo
             ax.add_(param.sub(ax).mul_(mu))
         else:
             ax.copy_(param)
-        step = step_t.item()
         eta.fill_(lr / ((1 + lambd * lr * step) ** alpha))  # rounded to the scalar dtype
         mu.fill_(1 / max(1, step - t0))

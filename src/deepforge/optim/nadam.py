@@ -5,7 +5,15 @@ from __future__ import annotations
 import deepforge
 from deepforge import Tensor
 
-from .optimizer import Optimizer, _check_betas, _check_lr, _get_scalar_dtype, _scalar, _use_grad
+from .optimizer import (
+    Optimizer,
+    _check_betas,
+    _check_lr,
+    _get_scalar_dtype,
+    _increment,
+    _scalar,
+    _use_grad,
+)
 
 __all__ = ["NAdam", "nadam"]
 
@@ -85,8 +93,7 @@ def nadam(params, grads, exp_avgs, exp_avg_sqs, mu_products, state_steps,
         grad = -grads[i] if maximize else grads[i]
         exp_avg, exp_avg_sq, mu_product = exp_avgs[i], exp_avg_sqs[i], mu_products[i]
         step_t = state_steps[i]
-        step_t.add_(1)
-        step = step_t.item()
+        step = _increment(step_t)
         bias_correction2 = 1 - beta2**step
         if weight_decay != 0:
             if decoupled_weight_decay:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import deepforge
 from deepforge import Tensor
 
-from .optimizer import Optimizer, _check_lr, _get_scalar_dtype, _scalar, _use_grad
+from .optimizer import Optimizer, _check_lr, _get_scalar_dtype, _increment, _scalar, _use_grad
 
 __all__ = ["RMSprop", "rmsprop"]
 
@@ -78,7 +78,7 @@ def rmsprop(params, grads, square_avgs, grad_avgs, momentum_buffer_list, state_s
     """Functional RMSprop (``torch.optim.rmsprop.rmsprop``, single-tensor rule)."""
     lr = _scalar(lr)
     for i, param in enumerate(params):
-        state_steps[i].add_(1)
+        _increment(state_steps[i])
         grad = -grads[i] if maximize else grads[i]
         square_avg = square_avgs[i]
         if weight_decay != 0:

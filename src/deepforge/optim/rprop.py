@@ -5,7 +5,7 @@ from __future__ import annotations
 import deepforge
 from deepforge import Tensor
 
-from .optimizer import Optimizer, _check_lr, _get_scalar_dtype, _scalar, _use_grad
+from .optimizer import Optimizer, _check_lr, _get_scalar_dtype, _increment, _scalar, _use_grad
 
 __all__ = ["Rprop", "rprop"]
 
@@ -61,7 +61,7 @@ def rprop(params, grads, prevs, step_sizes, state_steps, foreach=None, capturabl
     for i, param in enumerate(params):
         grad = -grads[i] if maximize else grads[i]
         prev, step_size = prevs[i], step_sizes[i]
-        state_steps[i].add_(1)
+        _increment(state_steps[i])
         sign = grad.mul(prev.clone() if differentiable else prev).sign()
         sign[sign.gt(0)] = etaplus
         sign[sign.lt(0)] = etaminus

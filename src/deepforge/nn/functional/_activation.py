@@ -50,6 +50,7 @@ __all__ = [
     "logsigmoid",
     "softshrink",
     "hardshrink",
+    "gumbel_softmax",
 ]
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -388,3 +389,17 @@ def log_softmax(input: Tensor, dim=None, _stacklevel: int = 3, dtype=None) -> Te
     if dim is None:
         dim = _get_softmax_dim("log_softmax", input.ndim, _stacklevel)
     return deepforge.log_softmax(input, dim, dtype=dtype)
+
+
+def gumbel_softmax(
+    logits: Tensor, tau: float = 1, hard: bool = False, eps: float = 1e-10, dim: int = -1
+) -> Tensor:
+    """Samples from the Gumbel-softmax distribution; ``hard=True`` returns one-hot samples with
+    the soft sample's gradient (straight-through)."""
+    gumbels = -deepforge.empty_like(logits.detach()).exponential_().log()
+    y_soft = deepforge.softmax((logits + gumbels) / tau, dim)
+    if not hard:
+        return y_soft
+    index = y_soft.max(dim, keepdim=True)[1]
+    y_hard = deepforge.zeros_like(logits.detach()).scatter(dim, index, 1.0)
+    return y_hard - y_soft.detach() + y_soft

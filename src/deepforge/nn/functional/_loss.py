@@ -51,6 +51,14 @@ def _size(shape) -> str:
     return f"torch.Size([{', '.join(str(s) for s in shape)}])"
 
 
+def _check_weight_dtype(input: Tensor, weight) -> None:
+    if weight is not None and weight.dtype is not input.dtype:
+        raise RuntimeError(
+            f"expected scalar type {_scalar_name(input.dtype)} but found "
+            f"{_scalar_name(weight.dtype)}"
+        )
+
+
 def _warn_size(input: Tensor, target: Tensor) -> None:
     if tuple(target.shape) != tuple(input.shape):
         warnings.warn(
@@ -200,6 +208,7 @@ def _nll_prepare(input: Tensor, target: Tensor, weight, ignore_index: int):
             f"expected target dtype to be Long or Byte, but got {_scalar_name(target.dtype)}"
         )
     n_classes = input.shape[1]
+    _check_weight_dtype(input, weight)
     if weight is not None and weight.numel() != n_classes:
         raise RuntimeError(
             f"weight tensor should be defined either for all {n_classes} classes or no classes but "
@@ -403,6 +412,8 @@ def kl_div(
             "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
             stacklevel=2,
         )
+    if not (input.dtype.is_floating_point and target.dtype.is_floating_point):
+        raise RuntimeError("kl_div: Integral inputs not supported.")
     if log_target:
         loss = target.exp() * (target - input)
     else:
@@ -453,6 +464,10 @@ def gaussian_nll_loss(
         var = var * deepforge.ones_like(input)
     elif bool((var < 0).any()):
         raise ValueError("var has negative entry/entries")
+    if not var.dtype.is_floating_point:
+        raise RuntimeError(
+            f"result type Float can't be cast to the desired output type {_scalar_name(var.dtype)}"
+        )
     if tuple(var.shape) != tuple(input.shape):
         if tuple(input.shape[:-1]) == tuple(var.shape):
             var = var.unsqueeze(-1)

@@ -8,7 +8,7 @@ from deepforge import Tensor
 from .. import _reduction as _R
 from ._activation import logsigmoid
 from ._distance import pairwise_distance
-from ._loss import _size
+from ._loss import _scalar_name, _size
 
 __all__ = [
     "margin_ranking_loss",
@@ -152,13 +152,32 @@ def multi_margin_loss(
         raise ValueError("only p == 1 and p == 2 supported")
     if weight is not None and weight.ndim != 1:
         raise ValueError("weight must be one-dimensional")
+    if input.ndim not in (1, 2) or (input.ndim == 2 and input.shape[1] == 0):
+        raise RuntimeError(
+            "Expected non-empty vector or matrix with optional 0-dim batch size, but got: "
+            f"{list(input.shape)}"
+        )
     squeeze = input.ndim == 1
     x = input.unsqueeze(0) if squeeze else input
-    t = target.reshape(-1).long()
-    if x.ndim != 2 or t.shape[0] != x.shape[0]:
+    if target.ndim > 1 or target.numel() != x.shape[0]:
         raise RuntimeError(
-            f"inconsistent target size, expected {x.shape[0]} but got {list(target.shape)}"
+            "multi_margin_loss: target tensor should be 1-D with size equal to the number of input "
+            f"samples (batch size). Expected target size [{x.shape[0]}], but got "
+            f"{list(target.shape)}. Input has shape {list(input.shape)}."
         )
+    if target.dtype is not deepforge.int64:
+        raise RuntimeError(f"expected scalar type Long but found {_scalar_name(target.dtype)}")
+    if weight is not None:
+        if weight.numel() != x.shape[1]:
+            raise RuntimeError(
+                f"inconsistent weight size, expected {x.shape[1]} but got {list(weight.shape)}"
+            )
+        if weight.dtype is not input.dtype:
+            raise RuntimeError(
+                f"expected scalar type {_scalar_name(input.dtype)} but found "
+                f"{_scalar_name(weight.dtype)}"
+            )
+    t = target.reshape(-1)
     n_classes = x.shape[1]
     if t.numel() and bool(((t < 0) | (t >= n_classes)).any()):
         raise RuntimeError("target out of range")

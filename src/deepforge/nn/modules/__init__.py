@@ -36,7 +36,8 @@ from .container import ModuleDict, ModuleList, ParameterDict, ParameterList, Seq
 from .distance import CosineSimilarity, PairwiseDistance
 from .dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout
 from .flatten import Flatten, Unflatten
-from .linear import Bilinear, Identity, Linear
+from .lazy import LazyModuleMixin
+from .linear import Bilinear, Identity, LazyLinear, Linear
 from .loss import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -87,6 +88,8 @@ __all__ = [
     "ParameterDict",
     "Identity",
     "Linear",
+    "LazyLinear",
+    "LazyModuleMixin",
     "Bilinear",
     "Flatten",
     "Unflatten",
