@@ -6,6 +6,7 @@ and OpenCL kernels on any GPU, behind one backend registry. ``import deepforge a
 
 from __future__ import annotations
 
+import builtins as _builtins
 import importlib as _importlib
 
 from . import _dtype
@@ -133,12 +134,12 @@ class finfo:  # noqa: N801
         d = _dtype.to_dtype(type) if type is not None else get_default_dtype()
         fi = np.finfo(d.np)
         self.bits = fi.bits
-        self.eps = float(fi.eps)
-        self.max = float(fi.max)
-        self.min = float(fi.min)
-        self.tiny = float(fi.tiny)
-        self.smallest_normal = float(fi.tiny)
-        self.resolution = float(fi.resolution)
+        self.eps = _builtins.float(fi.eps)
+        self.max = _builtins.float(fi.max)
+        self.min = _builtins.float(fi.min)
+        self.tiny = _builtins.float(fi.tiny)
+        self.smallest_normal = _builtins.float(fi.tiny)
+        self.resolution = _builtins.float(fi.resolution)
         self.dtype = d.name
 
 
@@ -149,8 +150,8 @@ class iinfo:  # noqa: N801
         d = _dtype.to_dtype(type)
         ii = np.iinfo(d.np)
         self.bits = ii.bits
-        self.max = int(ii.max)
-        self.min = int(ii.min)
+        self.max = _builtins.int(ii.max)
+        self.min = _builtins.int(ii.min)
         self.dtype = d.name
 
 
@@ -161,7 +162,7 @@ def use_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None
     """deepforge's kernels are deterministic already (no atomics-order dependence on the
     CPU; OpenCL float atomics are only used where PyTorch's are nondeterministic too)."""
     global _deterministic
-    _deterministic = bool(mode)
+    _deterministic = _builtins.bool(mode)
 
 
 def are_deterministic_algorithms_enabled() -> bool:
@@ -175,17 +176,17 @@ def set_num_threads(n: int) -> None:
     try:
         from . import _core
 
-        _core.set_num_threads(int(n))
+        _core.set_num_threads(_builtins.int(n))  # `int` is deepforge.int (int32) here
     except (ImportError, AttributeError):
         pass
-    _threads[0] = int(n)
+    _threads[0] = _builtins.int(n)
 
 
 def get_num_threads() -> int:
     try:
         from . import _core
 
-        return int(_core.num_threads())
+        return _builtins.int(_core.num_threads())
     except (ImportError, AttributeError):
         return _threads[0]
 

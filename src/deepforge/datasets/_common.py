@@ -6,6 +6,7 @@ import numpy as np
 
 import deepforge
 from deepforge.utils.data import Dataset
+from deepforge.utils.data._utils.fetch import take_rows
 
 
 class _ImageDataset(Dataset):
@@ -32,6 +33,14 @@ class _ImageDataset(Dataset):
         if self.target_transform is not None:
             target = self.target_transform(target)
         return img, target
+
+    def _batch_getter(self):
+        """The DataLoader's whole-batch fetch (see ``utils.data._utils.fetch``): the same
+        batches as collating ``self[i]`` one by one, when there are no transforms."""
+        if self.transform is not None or self.target_transform is not None:
+            return None
+        images, labels = self._images, self.targets
+        return lambda idx: [take_rows(images, idx), take_rows(labels, idx)]
 
     @property
     def class_to_idx(self) -> dict[str, int]:

@@ -382,12 +382,17 @@ def _tri_mask(x, diagonal, upper):
     return tensor(mask, device=x._device)
 
 
+def _zero_of(x):
+    """A Python zero that keeps ``x``'s dtype through ``where``'s type promotion."""
+    return False if x._dtype is dt.bool_ else 0 if x._dtype.category == 1 else 0.0
+
+
 def tril(input: Tensor, diagonal: int = 0) -> Tensor:
     if input.ndim < 2:
         raise RuntimeError("tril: input tensor must have at least 2 dimensions")
     from .binary import where
 
-    return where(_tri_mask(input, diagonal, False), input, 0)
+    return where(_tri_mask(input, diagonal, False), input, _zero_of(input))
 
 
 def triu(input: Tensor, diagonal: int = 0) -> Tensor:
@@ -395,7 +400,7 @@ def triu(input: Tensor, diagonal: int = 0) -> Tensor:
         raise RuntimeError("triu: input tensor must have at least 2 dimensions")
     from .binary import where
 
-    return where(_tri_mask(input, diagonal, True), input, 0)
+    return where(_tri_mask(input, diagonal, True), input, _zero_of(input))
 
 
 class Diagonal(Function):

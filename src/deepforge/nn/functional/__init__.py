@@ -242,4 +242,8 @@ __all__ += [
     "upsample",
     "upsample_bilinear",
     "upsample_nearest",
+    "scaled_dot_product_attention",
+    "multi_head_attention_forward",
 ]
+
+from ._attention import multi_head_attention_forward, scaled_dot_product_attention  # noqa: E402

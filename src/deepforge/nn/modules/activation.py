@@ -318,3 +318,8 @@ class Softshrink(Module):
 class Hardshrink(Softshrink):
     def forward(self, input):
         return F.hardshrink(input, self.lambd)
+
+
+from ._multihead import MultiheadAttention  # noqa: E402 - torch.nn.modules.activation.MultiheadAttention
+
+__all__.append("MultiheadAttention")

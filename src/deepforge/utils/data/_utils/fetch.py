@@ -15,7 +15,7 @@ import deepforge
 from ..dataset import Subset, TensorDataset
 from . import collate
 
-__all__ = ["_MapDatasetFetcher", "_IterableDatasetFetcher", "tensor_batch_getter"]
+__all__ = ["_MapDatasetFetcher", "_IterableDatasetFetcher", "tensor_batch_getter", "take_rows"]
 
 
 def _as_index_array(index):
@@ -33,7 +33,8 @@ def _as_index_array(index):
     return arr.astype(np.intp, copy=False)
 
 
-def _take(t, idx: np.ndarray):
+def take_rows(t, idx: np.ndarray):
+    """``t[idx]`` for a 1-D integer index array (numpy's take on the CPU)."""
     if t._device.type == "cpu" and not t.requires_grad:
         return deepforge.from_numpy(np.take(t.numpy(), idx, axis=0))
     return t[deepforge.from_numpy(idx).to(t.device)]
@@ -41,15 +42,22 @@ def _take(t, idx: np.ndarray):
 
 def tensor_batch_getter(dataset):
     """``fn(index_array) -> [batch tensors]`` equal to ``default_collate([dataset[i] ...])``,
-    or None when ``dataset`` is not a (``Subset`` of a) plain ``TensorDataset``."""
+    or None when ``dataset`` is not a (``Subset`` of a) plain ``TensorDataset``.
+
+    Other datasets can take part through a ``_batch_getter()`` method that returns such a
+    function (or None); deepforge's image datasets do, when they have no transforms.
+    """
     cls = type(dataset)
+    hook = getattr(dataset, "_batch_getter", None)
+    if callable(hook):
+        return hook()
     if isinstance(dataset, TensorDataset):
         if cls.__getitem__ is not TensorDataset.__getitem__ or hasattr(dataset, "__getitems__"):
             return None
         tensors = tuple(dataset.tensors)
         if not tensors or not all(isinstance(t, deepforge.Tensor) and t.ndim >= 1 for t in tensors):
             return None
-        return lambda idx: [_take(t, idx) for t in tensors]
+        return lambda idx: [take_rows(t, idx) for t in tensors]
     if isinstance(dataset, Subset):
         if cls.__getitem__ is not Subset.__getitem__ or cls.__getitems__ is not Subset.__getitems__:
             return None
