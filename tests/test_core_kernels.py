@@ -27,17 +27,10 @@ def _load_core():
 core = _load_core()
 DTYPES = [np.float32, np.float64]
 # (outer, n, inner): tiny, odd, >1 block, inner > 1, parallel paths (rows / chunked row / tiles)
-SHAPES = [
-    (1, 1, 1),
-    (3, 7, 1),
-    (2, 1025, 1),
-    (4, 7, 3),
-    (2, 1025, 5),
-    (1, 7, 1025),
-    (1, 200_003, 1),
-    (64, 1031, 1),
-    (3, 301, 257),
-]
+# fmt: off
+SHAPES = [(1, 3, 5000), (1, 1, 1), (3, 7, 1), (2, 1025, 1), (4, 7, 3), (2, 1025, 5), (1, 7, 1025),
+          (1, 200_003, 1), (64, 1031, 1), (3, 301, 257)]
+# fmt: on
 RNG = np.random.default_rng(0)
 
 

@@ -130,8 +130,11 @@ cdef int _reduce(const floating* x, Py_ssize_t outer, Py_ssize_t n, Py_ssize_t i
                     v = _combine(v, part[o * nch + c], op)
                 res[o] = v
             free(part)
+        elif par:
+            for o in prange(outer, schedule='static', num_threads=nt):
+                res[o] = _seg(x + o * n, n, op, center[o] if center != NULL else 0.0)
         else:
-            for o in prange(outer, schedule='static', num_threads=nt, use_threads_if=par):
+            for o in range(outer):
                 res[o] = _seg(x + o * n, n, op, center[o] if center != NULL else 0.0)
         return 0
     tw = _tile_w(outer, inner, par)

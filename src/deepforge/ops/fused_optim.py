@@ -16,8 +16,8 @@ __all__ = ["sgd_momentum_step", "adam_step", "has_kernel", "SLOWER_THAN_OPS"]
 
 # (device type, kernel) pairs that benchmarks/optim_step.py measured slower than the Tensor-op
 # path they replace: the optimizers skip them unless the user asks for fused=True. Empty at
-# present: on the CPU both kernels beat the Tensor ops (SGD 2.6-4.6x, Adam 2-3x, Adam with
-# amsgrad 0.9-1.4x on 1-2 threads; see the benchmark's table).
+# present: on the CPU both kernels beat the Tensor ops (float32 MLP, 1-2 threads: SGD 2.2-4.8x,
+# Adam 2.2-3.8x; Adam with amsgrad 0.9-1.6x, about even on one thread).
 SLOWER_THAN_OPS: set[tuple[str, str]] = set()
 
 

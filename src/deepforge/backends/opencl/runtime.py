@@ -28,7 +28,8 @@ included) rely on exactly these members:
     a pool-backed buffer; out of memory frees the pool, retries once, then raises
     ``RuntimeError("OpenCL out of memory: ...")``.
 ``rt.is_cpu``, ``rt.max_work_group_size``, ``rt.compute_units``, ``rt.has_fp64``
-    device facts used to size work.
+    device facts used to size work. ``DEEPFORGE_OPENCL_DEVICE_TYPE=gpu`` (or ``cpu``) makes
+    ``is_cpu`` lie, so the GPU kernel layouts can be tested on a CPU driver.
 ``rt.sync_after_launch(name)``
     call after a launch done by hand: with ``DEEPFORGE_OPENCL_SYNC=1`` it waits for the
     queue and raises ``RuntimeError`` naming the kernel if the device reported an error.
@@ -75,6 +76,7 @@ _lock = threading.RLock()
 _devices: list | None = None  # [(device, ctx, queue)] of usable devices, in index order
 _runtimes: dict = {}
 _import_error: str | None = None
+_probe_objects: list = []
 
 _PROBE_SRC = """
 __kernel void df_probe(__global int* a, const int k) {
@@ -105,6 +107,9 @@ def _probe(cl, dev):
     queue.finish()
     if not np.array_equal(out, np.arange(n, dtype=np.int32) * 3 + 1):
         raise RuntimeError(f"probe kernel computed wrong values {out.tolist()}")
+    # kept alive with the context: some drivers (Oclgrind) mis-track memory reused after an
+    # early release
+    _probe_objects.append((prg, k, buf))
     return ctx, queue
 
 
@@ -214,6 +219,9 @@ class Runtime:
         self.name = device.name.strip()
         self.platform_name = device.platform.name.strip()
         self.is_cpu = bool(device.type & cl.device_type.CPU)
+        forced = os.environ.get("DEEPFORGE_OPENCL_DEVICE_TYPE", "").strip().lower()
+        if forced in ("cpu", "gpu"):  # run the other layout's kernels (testing aid)
+            self.is_cpu = forced == "cpu"
         self.max_work_group_size = int(device.max_work_group_size)
         self.compute_units = int(device.max_compute_units)
         self.global_mem_size = int(device.global_mem_size)
