@@ -26,20 +26,21 @@ def load_core():
         pkg = pathlib.Path(__file__).resolve().parents[1] / "src" / "deepforge"
         built = sorted(pkg.glob("_core*.so")) + sorted(pkg.glob("_core*.pyd"))
         if not built:
-            raise SystemExit("deepforge._core is not built: python setup.py build_ext --inplace")
+            msg = "deepforge._core is not built: python setup.py build_ext --inplace"
+            raise SystemExit(msg) from None
         spec = importlib.util.spec_from_file_location("deepforge._core", built[0])
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
         return mod
 
 
-def best_ms(fn, repeat):
+def best_ms(fn, repeat, clock=time.perf_counter):
     fn()  # warm-up (page faults, thread start-up)
     best = math.inf
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0 = clock()
         fn()
-        best = min(best, time.perf_counter() - t0)
+        best = min(best, clock() - t0)
     return best * 1e3
 
 
@@ -353,14 +354,23 @@ def main():
     ap.add_argument("--repeat", type=int, default=None, help="timed runs per kernel (min is kept)")
     ap.add_argument("--threads", type=int, default=None, help="threads for the Cython kernels")
     ap.add_argument("--filter", default="", help="only kernels whose name contains this")
+    ap.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="wall: perf_counter; cpu: process CPU time (robust on a loaded machine, but sums the\n"
+        "threads: use it with --threads 1 to compare per-core efficiency)",
+    )
     args = ap.parse_args()
     core = load_core()
     if args.threads:
         core.set_num_threads(args.threads)
     repeat = args.repeat or (3 if args.quick else 10)
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     print(
         f"deepforge._core: threads={core.num_threads()} openmp={core.have_openmp()} "
-        f"simd_dispatch={core.simd_dispatch()} numpy={np.__version__} repeat={repeat}"
+        f"simd_dispatch={core.simd_dispatch()} numpy={np.__version__} repeat={repeat} "
+        f"clock={args.clock}"
     )
     hdr = f"{'kernel':<34} {'shape':<26} {'numpy ms':>10} {'cython ms':>10} {'speedup':>8}"
     print(hdr)
@@ -370,8 +380,8 @@ def main():
         if args.filter not in name:
             continue
         with np.errstate(all="ignore"):
-            t_np = best_ms(np_fn, repeat)
-            t_cy = best_ms(cy_fn, repeat)
+            t_np = best_ms(np_fn, repeat, clock)
+            t_cy = best_ms(cy_fn, repeat, clock)
         sp = t_np / t_cy
         (wins if sp > 1.1 else losses).append(f"{name} [{shape}] x{sp:.2f}")
         print(f"{name:<34} {shape:<26} {t_np:>10.3f} {t_cy:>10.3f} {sp:>7.2f}x", flush=True)

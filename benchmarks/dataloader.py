@@ -16,6 +16,7 @@ and ``fetch`` times the DataLoader epoch alone (no training). The target is ``lo
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -86,8 +87,11 @@ def main(argv=None):
     p.add_argument("--n", type=int, default=60000, help="samples in the data set")
     p.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 512])
     p.add_argument("--repeat", type=int, default=5)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1,
+                   help="threads for the framework and BLAS (set before BLAS loads)")
     args = p.parse_args(argv)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, str(args.threads))  # before numpy loads BLAS
     rows = run(args)
     print(f"{args.framework}: MLP 784-256-128-10, {args.n} samples, {args.threads} threads, "
           f"median of {args.repeat} epochs (seconds)")
@@ -95,7 +99,8 @@ def main(argv=None):
           f"{'loader/manual':>14} {'loader/slices':>14}")
     for r in rows:
         print(f"{r['batch']:>6} {r['slices']:8.3f} {r['manual']:8.3f} {r['loader']:8.3f} "
-              f"{r['fetch']:8.3f} {r['overhead_vs_manual']:+13.1%} {r['overhead_vs_slices']:+13.1%}")
+              f"{r['fetch']:8.3f} {r['overhead_vs_manual']:+13.1%} "
+              f"{r['overhead_vs_slices']:+13.1%}")
     return rows
 
 

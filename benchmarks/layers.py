@@ -126,28 +126,32 @@ def kernels(torch, quick):
         return run
 
     cases = [
-        ("im2col/col2im: unfold 3x3 + fold", lambda t: F.fold(F.unfold(t, 3, padding=1), (28, 28), 3,
+        ("im2col/col2im: unfold 3x3 + fold",
+         lambda t: F.fold(F.unfold(t, 3, padding=1), (28, 28), 3,
                                                              padding=1),
-         lambda t: torch.nn.functional.fold(torch.nn.functional.unfold(t, 3, padding=1), (28, 28), 3,
+         lambda t: TF.fold(TF.unfold(t, 3, padding=1), (28, 28), 3,
                                             padding=1)),
-        ("max_pool2d 2x2", lambda t: F.max_pool2d(t, 2), lambda t: torch.nn.functional.max_pool2d(t, 2)),
+        ("max_pool2d 2x2", lambda t: F.max_pool2d(t, 2), lambda t: TF.max_pool2d(t, 2)),
         ("max_pool2d 3x3 s2 p1", lambda t: F.max_pool2d(t, 3, 2, 1),
-         lambda t: torch.nn.functional.max_pool2d(t, 3, 2, 1)),
+         lambda t: TF.max_pool2d(t, 3, 2, 1)),
         ("avg_pool2d 3x3 s2 p1", lambda t: F.avg_pool2d(t, 3, 2, 1),
-         lambda t: torch.nn.functional.avg_pool2d(t, 3, 2, 1)),
+         lambda t: TF.avg_pool2d(t, 3, 2, 1)),
         ("batch_norm (training)", lambda t: F.batch_norm(t, None, None, training=True),
-         lambda t: torch.nn.functional.batch_norm(t, None, None, training=True)),
+         lambda t: TF.batch_norm(t, None, None, training=True)),
         ("layer_norm over (28, 28)", lambda t: F.layer_norm(t, (28, 28)),
-         lambda t: torch.nn.functional.layer_norm(t, (28, 28))),
-        ("group_norm 8 groups", lambda t: F.group_norm(t, 8), lambda t: torch.nn.functional.group_norm(t, 8)),
+         lambda t: TF.layer_norm(t, (28, 28))),
+        ("group_norm 8 groups", lambda t: F.group_norm(t, 8), lambda t: TF.group_norm(t, 8)),
     ]
+    TF = torch.nn.functional if torch else None
     print(f"\n## fused CPU kernels vs reference compositions, forward+backward, input "
           f"{list(x.shape)} float32")
-    print(f"{'op':36s} {'fused':>12s} {'reference':>12s} {'speedup':>8s} {'pytorch':>12s} {'vs torch':>8s}")
+    print(f"{'op':36s} {'fused':>12s} {'reference':>12s} {'speedup':>8s} {'pytorch':>12s} "
+          f"{'vs torch':>8s}")
     for label, op, top in cases:
         t = df.tensor(x, requires_grad=True)
         tt = torch.tensor(x, requires_grad=True) if torch else None
-        _, fused, ref, theirs = _fused_vs_ref(label, fb(op), (t,), fb(top) if torch else None, (tt,),
+        _, fused, ref, theirs = _fused_vs_ref(label, fb(op), (t,), fb(top) if torch else None,
+                                              (tt,),
                                               repeat=3 if quick else 5)
         print(f"{label:36s} {fmt_time(fused):>12s} {fmt_time(ref):>12s} {ref / fused:8.2f} "
               f"{fmt_time(theirs) if theirs else '-':>12s} "

@@ -155,10 +155,20 @@ typedef struct {
 #define D_SHAPE(d, j) ((d).v[6 + (j)])
 #define D_ST(d, k, j) ((d).v[6 + DF_MAXD + (k) * DF_MAXD + (j)])
 
-/* STRIDED_BEGIN(d) ... STRIDED_END(d): visit every element of the iteration space with
-   p0..p3 the element offsets of operands 0..3 (operands a kernel does not use get stride 0). */
+/* RUNS_BEGIN(d) ... RUNS_END(d): visit the iteration space as runs of cnt_ elements along
+   its last dim; inside, element k of the run has offsets P0(k)..P3(k) for operands 0..3
+   (operands a kernel does not use get stride 0). On CPU devices a run is as long as the
+   work-item's chunk allows (so an op switch placed inside a run costs once per run and the
+   element loop vectorises); on GPUs every run is one element. RUN_LOOP(k) loops over a run.
+   STRIDED_BEGIN(d) ... STRIDED_END(d) visit single elements with offsets p0..p3. */
+#define P0(k) (o0_ + (k) * s0_)
+#define P1(k) (o1_ + (k) * s1_)
+#define P2(k) (o2_ + (k) * s2_)
+#define P3(k) (o3_ + (k) * s3_)
+#define RUN_LOOP(k) for (long k = 0; k < cnt_; ++k)
+
 #ifdef DF_CPU
-#define STRIDED_BEGIN(d)                                                                  \
+#define RUNS_BEGIN(d)                                                                     \
     {                                                                                     \
         DF_CHUNK(lo_, hi_, D_N(d))                                                        \
         if (lo_ < hi_) {                                                                  \
@@ -179,14 +189,9 @@ typedef struct {
             const long s2_ = D_ST(d, 2, nd_ - 1), s3_ = D_ST(d, 3, nd_ - 1);              \
             const long inner_ = D_SHAPE(d, nd_ - 1);                                      \
             for (long i_ = lo_; i_ < hi_;) {                                              \
-                const long cnt_ = min(inner_ - idx_[nd_ - 1], hi_ - i_);                  \
-                for (long k_ = 0; k_ < cnt_; ++k_) {                                      \
-                    const long p0 = o0_ + k_ * s0_, p1 = o1_ + k_ * s1_;                  \
-                    const long p2 = o2_ + k_ * s2_, p3 = o3_ + k_ * s3_;                  \
-                    (void)p0; (void)p1; (void)p2; (void)p3;
+                const long cnt_ = min(inner_ - idx_[nd_ - 1], hi_ - i_);
 
-#define STRIDED_END(d)                                                                    \
-                }                                                                         \
+#define RUNS_END(d)                                                                       \
                 i_ += cnt_;                                                               \
                 o0_ += cnt_ * s0_; o1_ += cnt_ * s1_; o2_ += cnt_ * s2_; o3_ += cnt_ * s3_; \
                 idx_[nd_ - 1] += cnt_;                                                    \
@@ -202,29 +207,42 @@ typedef struct {
             }                                                                             \
         }                                                                                 \
     }
+
+/* flat index of element k of the current run */
+#define DF_RUN_LIN(k) (i_ + (k))
 #else
-#define STRIDED_BEGIN(d)                                                                  \
+#define RUNS_BEGIN(d)                                                                     \
     {                                                                                     \
         const int nd_ = D_NDIM(d);                                                        \
         for (long i_ = (long)get_global_id(0); i_ < D_N(d); i_ += (long)get_global_size(0)) { \
-            long p0 = D_OFF(d, 0), p1 = D_OFF(d, 1), p2 = D_OFF(d, 2), p3 = D_OFF(d, 3); \
+            long o0_ = D_OFF(d, 0), o1_ = D_OFF(d, 1), o2_ = D_OFF(d, 2), o3_ = D_OFF(d, 3); \
             long r_ = i_;                                                                 \
             for (int j_ = nd_ - 1; j_ >= 0; --j_) {                                       \
                 long s_ = D_SHAPE(d, j_), c_ = r_ % s_;                                   \
                 r_ /= s_;                                                                 \
-                p0 += c_ * D_ST(d, 0, j_);                                                \
-                p1 += c_ * D_ST(d, 1, j_);                                                \
-                p2 += c_ * D_ST(d, 2, j_);                                                \
-                p3 += c_ * D_ST(d, 3, j_);                                                \
+                o0_ += c_ * D_ST(d, 0, j_);                                               \
+                o1_ += c_ * D_ST(d, 1, j_);                                               \
+                o2_ += c_ * D_ST(d, 2, j_);                                               \
+                o3_ += c_ * D_ST(d, 3, j_);                                               \
             }                                                                             \
-            {
+            const long cnt_ = 1, s0_ = 0, s1_ = 0, s2_ = 0, s3_ = 0;
 
-#define STRIDED_END(d)                                                                    \
-            }                                                                             \
+#define RUNS_END(d)                                                                       \
         }                                                                                 \
     }
+
+#define DF_RUN_LIN(k) (i_ + (k))
 #endif
 
+#define STRIDED_BEGIN(d)                                                                  \
+    RUNS_BEGIN(d)                                                                         \
+    RUN_LOOP(k_) {                                                                        \
+        const long p0 = P0(k_), p1 = P1(k_), p2 = P2(k_), p3 = P3(k_);                    \
+        (void)p0; (void)p1; (void)p2; (void)p3;
+
+#define STRIDED_END(d)                                                                    \
+    }                                                                                     \
+    RUNS_END(d)
 
 /* o0..o3 = offsets of operands 0..3 at flat index q of the descriptor's iteration space */
 #define DESC_OFFSETS(d, q, o0, o1, o2, o3)                                               \
@@ -251,11 +269,7 @@ typedef struct {
     barrier(CLK_LOCAL_MEM_FENCE);
 
 /* the flat index of the current element inside STRIDED_BEGIN/END */
-#ifdef DF_CPU
-#define DF_LIN (i_ + k_)
-#else
-#define DF_LIN i_
-#endif
+#define DF_LIN DF_RUN_LIN(k_)
 
 /* ---- float helpers --------------------------------------------------------------------- */
 

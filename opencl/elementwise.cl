@@ -1,5 +1,5 @@
 /* Elementwise kernels: unary, predicates, binary, comparisons, where, clamp, lerp,
- * nan_to_num, strided fill. Built once per storage dtype: -DT=<code> (see common.h).
+ * nan_to_num. Built once per storage dtype: -DT=<code> (see common.h).
  * All operands of one launch share the dtype T (the host casts odd operands first), except
  * predicate/comparison outputs and where's condition, which are bool (uchar).
  *
@@ -7,7 +7,10 @@
  * sits outside the element loop so each case is a tight loop. The host reads the op tables
  * below (lines "X(code, family_name, ...)") to map op names to codes.
  *
- * _c kernels: contiguous operands indexed base + i. _s kernels: strided operands (Desc).
+ * _c kernels: contiguous operands indexed base + i. _s kernels: strided operands (Desc), with
+ * the op switch per run of the innermost dim (see RUNS_BEGIN in common.h). Ops outside the
+ * *_FAST lists go through one out-of-line function per family, which keeps the programs (and
+ * PoCL's compile times) small.
  */
 #include "common.h"
 
@@ -296,26 +299,12 @@ __attribute__((noinline)) TC unary_fn(const int op, const TC x) {
     return x;
 }
 
-__attribute__((noinline)) int pred_fn(const int op, const TC x) {
-    switch (op) {
-        PRED_OPS(RET_CASE)
-    }
-    return 0;
-}
-
 __attribute__((noinline)) TC binary_fn(const int op, const TC a, const TC b) {
     switch (op) {
         BINARY_ALL(RET_CASE)
         BINARY_T(RET_CASE)
     }
     return a;
-}
-
-__attribute__((noinline)) int compare_fn(const int op, const TC a, const TC b) {
-    switch (op) {
-        COMPARE_OPS(RET_CASE)
-    }
-    return 0;
 }
 
 /* ops that get their own vectorisable loop in the contiguous kernels */
@@ -365,15 +354,37 @@ __kernel void ew_unary_c(const long n, __global TS* out, const long oo,
 }
 
 __kernel void ew_unary_s(const Desc d, __global TS* out, __global const TS* xs, const int op) {
-    STRIDED_BEGIN(d)
-    ST(out, p0, unary_fn(op, LD(xs, p1)));
-    STRIDED_END(d)
+#define USCASE(code, name, expr)                                                          \
+    case code:                                                                            \
+        RUN_LOOP(k) {                                                                     \
+            const TC x = LD(xs, P1(k));                                                   \
+            ST(out, P0(k), (expr));                                                       \
+        }                                                                                 \
+        break;
+    RUNS_BEGIN(d)
+    switch (op) {
+        UNARY_FAST(USCASE)
+        default:
+            RUN_LOOP(k) { ST(out, P0(k), unary_fn(op, LD(xs, P1(k)))); }
+    }
+    RUNS_END(d)
+#undef USCASE
 }
 
 __kernel void ew_pred_s(const Desc d, __global uchar* out, __global const TS* xs, const int op) {
-    STRIDED_BEGIN(d)
-    out[p0] = (uchar)(pred_fn(op, LD(xs, p1)) ? 1 : 0);
-    STRIDED_END(d)
+#define PSCASE(code, name, expr)                                                          \
+    case code:                                                                            \
+        RUN_LOOP(k) {                                                                     \
+            const TC x = LD(xs, P1(k));                                                   \
+            out[P0(k)] = (uchar)((expr) ? 1 : 0);                                         \
+        }                                                                                 \
+        break;
+    RUNS_BEGIN(d)
+    switch (op) {
+        PRED_OPS(PSCASE)
+    }
+    RUNS_END(d)
+#undef PSCASE
 }
 
 /* ---- binary ---------------------------------------------------------------------------------
@@ -407,19 +418,42 @@ __kernel void ew_binary_c(const long n, __global TS* out, const long oo,
 __kernel void ew_binary_s(const Desc d, __global TS* out, __global const TS* as,
                           __global const TS* bs, const TC sa, const TC sb, const int mode,
                           const int op) {
-    STRIDED_BEGIN(d)
-    BIN_LOADS(p1, p2)
-    ST(out, p0, binary_fn(op, a, b));
-    STRIDED_END(d)
+#define BSCASE(code, name, expr)                                                          \
+    case code:                                                                            \
+        RUN_LOOP(k) {                                                                     \
+            BIN_LOADS(P1(k), P2(k))                                                       \
+            ST(out, P0(k), (expr));                                                       \
+        }                                                                                 \
+        break;
+    RUNS_BEGIN(d)
+    switch (op) {
+        BINARY_FAST(BSCASE)
+        default:
+            RUN_LOOP(k) {
+                BIN_LOADS(P1(k), P2(k))
+                ST(out, P0(k), binary_fn(op, a, b));
+            }
+    }
+    RUNS_END(d)
+#undef BSCASE
 }
 
 __kernel void ew_compare_s(const Desc d, __global uchar* out, __global const TS* as,
                            __global const TS* bs, const TC sa, const TC sb, const int mode,
                            const int op) {
-    STRIDED_BEGIN(d)
-    BIN_LOADS(p1, p2)
-    out[p0] = (uchar)(compare_fn(op, a, b) ? 1 : 0);
-    STRIDED_END(d)
+#define CSCASE(code, name, expr)                                                          \
+    case code:                                                                            \
+        RUN_LOOP(k) {                                                                     \
+            BIN_LOADS(P1(k), P2(k))                                                       \
+            out[P0(k)] = (uchar)((expr) ? 1 : 0);                                         \
+        }                                                                                 \
+        break;
+    RUNS_BEGIN(d)
+    switch (op) {
+        COMPARE_OPS(CSCASE)
+    }
+    RUNS_END(d)
+#undef CSCASE
 }
 
 /* ---- where / clamp / lerp / nan_to_num / fill --------------------------------------------- */
@@ -473,9 +507,3 @@ __kernel void ew_nan_to_num_s(const Desc d, __global TS* out, __global const TS*
     STRIDED_END(d)
 }
 #endif
-
-__kernel void ew_fill_s(const Desc d, __global TS* out, const TC value) {
-    STRIDED_BEGIN(d)
-    ST(out, p0, value);
-    STRIDED_END(d)
-}

@@ -131,7 +131,11 @@ __kernel void gemm_naive(__global const A_T *A, const long a_off, const long sam
 /* Pack A (M x K, strides sam/sak) into panels Ap[za][mb][k][TM] and B (K x N, strides
  * sbk/sbn) into Bp[zb][nb][k][NR], zero-padding rows >= M and columns >= N. Operands are read
  * in place through their strides; each is packed over its own (non-broadcast) batch items.
- * One launch for both: global = (K, ceil(M/TM) + ceil(N/NR), max(nbatch_a, nbatch_b)). */
+ * One launch for both. A work-item packs KC consecutive k of one row block of A (blk <
+ * mblocks) or of one column block of B: neighbouring work-items read neighbouring blocks of
+ * the same rows, and each writes one contiguous run of its panel.
+ * global = (ceil(M/TM) + ceil(N/NR), ceil(K/KC), max(nbatch_a, nbatch_b)), rounded up. */
+#define KC 16
 __kernel void gemm_pack(__global const A_T *A, const long a_off, const long sam, const long sak,
                         __global const B_T *B, const long b_off, const long sbk, const long sbn,
                         __global REAL *Ap, __global REAL *Bp, const int M, const int N,
@@ -140,41 +144,54 @@ __kernel void gemm_pack(__global const A_T *A, const long a_off, const long sam,
                         const long bd1, const long bd2, const long bs0, const long bs1,
                         const long bs2)
 {
-    const int k = get_global_id(0);
-    const int blk = get_global_id(1);
+    const int blk = get_global_id(0);
+    const int k0 = get_global_id(1) * KC;
     const int z = get_global_id(2);
     const int mblocks = (M + TM - 1) / TM;
     const int nblocks = (N + NR - 1) / NR;
-    if (k >= K)
+    if (k0 >= K)
         return;
+    const int kn = min(KC, K - k0);
     if (blk < mblocks) {
         if (z >= nbatch_a)
             return;
-        const __global A_T *a = A + a_off + batch_offset(z, ad1, ad2, as0, as1, as2) + k * sak;
-        __global REAL *ap = Ap + (((long)z * mblocks + blk) * K + k) * TM;
         const int m0 = blk * TM;
-#pragma unroll
-        for (int r = 0; r < TM; ++r)
-            ap[r] = (m0 + r < M) ? LOAD_A(a, (long)(m0 + r) * sam) : (REAL)0;
+        const __global A_T *a = A + a_off + batch_offset(z, ad1, ad2, as0, as1, as2);
+        __global REAL *ap = Ap + (((long)z * mblocks + blk) * K + k0) * TM;
+        for (int r = 0; r < TM; ++r) {
+            if (m0 + r < M) {
+                const __global A_T *row = a + (long)(m0 + r) * sam + (long)k0 * sak;
+                for (int kk = 0; kk < kn; ++kk)
+                    ap[kk * TM + r] = LOAD_A(row, kk * sak);
+            } else {
+                for (int kk = 0; kk < kn; ++kk)
+                    ap[kk * TM + r] = (REAL)0;
+            }
+        }
         return;
     }
     const int nb = blk - mblocks;
     if (nb >= nblocks || z >= nbatch_b)
         return;
-    const __global B_T *b = B + b_off + batch_offset(z, bd1, bd2, bs0, bs1, bs2) + k * sbk;
-    __global REAL *bp = Bp + (((long)z * nblocks + nb) * K + k) * NR;
     const int n0 = nb * NR;
+    const __global B_T *b = B + b_off + batch_offset(z, bd1, bd2, bs0, bs1, bs2) + (long)k0 * sbk;
+    __global REAL *bp = Bp + (((long)z * nblocks + nb) * K + k0) * NR;
 #ifndef B_HALF
     if (sbn == 1 && n0 + NR <= N) {
+        for (int kk = 0; kk < kn; ++kk) {
+            const __global B_T *row = b + kk * sbk + n0;
 #pragma unroll
-        for (int v = 0; v < NV; ++v)
-            VSTORE(CAT(convert_, VT)(VLOAD(0, b + n0 + v * VW)), v, bp);
+            for (int v = 0; v < NV; ++v)
+                VSTORE(CAT(convert_, VT)(VLOAD(v, row)), kk * NV + v, bp);
+        }
         return;
     }
 #endif
-#pragma unroll
-    for (int c = 0; c < NR; ++c)
-        bp[c] = (n0 + c < N) ? LOAD_B(b, (long)(n0 + c) * sbn) : (REAL)0;
+    for (int kk = 0; kk < kn; ++kk) {
+        const __global B_T *row = b + kk * sbk;
+        for (int c = 0; c < NR; ++c)
+            bp[kk * NR + c] = (n0 + c < N) ? LOAD_B(row, (long)(n0 + c) * sbn) : (REAL)0;
+    }
 }
 
 /* C block (TM x NR) per work-item from the packed panels; C is contiguous (M x N per batch).

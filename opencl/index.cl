@@ -84,9 +84,11 @@ inline uint df_float_to_half_bits(const float f) {
 
 inline void scat_atomic(__global TS* base, const long i, const int red, const TC v) {
     __global uchar* bytes = (__global uchar*)base + i * DT_SIZE(T);
+/* The first compare-exchange guesses the old bits are 0 (a zeroed accumulator); a wrong guess
+   only costs one failed exchange, and no plain (racy) read is needed. */
 #if DT_SIZE(T) == 4
     volatile __global uint* p = (volatile __global uint*)bytes;
-    uint old = *p, assumed;
+    uint old = 0, assumed;
     do {
         assumed = old;
         old = atomic_cmpxchg(p, assumed, TO_BITS(scat_comb(red, FROM_BITS(assumed), v)));
@@ -94,7 +96,7 @@ inline void scat_atomic(__global TS* base, const long i, const int red, const TC
 #elif DT_SIZE(T) == 8
 #ifdef cl_khr_int64_base_atomics
     volatile __global ulong* p = (volatile __global ulong*)bytes;
-    ulong old = *p, assumed;
+    ulong old = 0, assumed;
     do {
         assumed = old;
         old = atom_cmpxchg(p, assumed, TO_BITS(scat_comb(red, FROM_BITS(assumed), v)));
@@ -104,7 +106,7 @@ inline void scat_atomic(__global TS* base, const long i, const int red, const TC
     const uint sh = (uint)(((size_t)bytes) & 3) * 8;
     volatile __global uint* w = (volatile __global uint*)(bytes - (((size_t)bytes) & 3));
     const uint mask = (DT_SIZE(T) == 1 ? 0xFFu : 0xFFFFu) << sh;
-    uint old = *w, assumed;
+    uint old = 0, assumed;
     do {
         assumed = old;
         const TC cur = FROM_BITS((assumed & mask) >> sh);

@@ -12,17 +12,39 @@
 
 #define TS DT_TYPE(T)
 
+/* (hi, lo) = a * b: GPUs have a native 32-bit mul_hi; CPU drivers are much faster with one
+   64-bit product */
+#ifdef DF_CPU
+#define DF_MULHILO(a, b, hi, lo)                                                          \
+    {                                                                                     \
+        const ulong p_ = (ulong)(a) * (ulong)(b);                                         \
+        hi = (uint)(p_ >> 32);                                                            \
+        lo = (uint)p_;                                                                    \
+    }
+#else
+#define DF_MULHILO(a, b, hi, lo)                                                          \
+    {                                                                                     \
+        hi = mul_hi((uint)(a), (uint)(b));                                                \
+        lo = (uint)(a) * (uint)(b);                                                       \
+    }
+#endif
+
 inline uint4 philox4x32_10(uint4 c, uint2 k) {
+    uint c0 = c.x, c1 = c.y, c2 = c.z, c3 = c.w, k0 = k.x, k1 = k.y;
     for (int r = 0; r < 10; ++r) {
         if (r) {
-            k.x += 0x9E3779B9u;
-            k.y += 0xBB67AE85u;
+            k0 += 0x9E3779B9u;
+            k1 += 0xBB67AE85u;
         }
-        const uint hi0 = mul_hi(0xD2511F53u, c.x), lo0 = 0xD2511F53u * c.x;
-        const uint hi1 = mul_hi(0xCD9E8D57u, c.z), lo1 = 0xCD9E8D57u * c.z;
-        c = (uint4)(hi1 ^ c.y ^ k.x, lo1, hi0 ^ c.w ^ k.y, lo0);
+        uint hi0, lo0, hi1, lo1;
+        DF_MULHILO(0xD2511F53u, c0, hi0, lo0)
+        DF_MULHILO(0xCD9E8D57u, c2, hi1, lo1)
+        c0 = hi1 ^ c1 ^ k0;
+        c2 = hi0 ^ c3 ^ k1;
+        c1 = lo1;
+        c3 = lo0;
     }
-    return c;
+    return (uint4)(c0, c1, c2, c3);
 }
 
 inline uint4 df_philox(const ulong seed, const ulong offset, const ulong i) {

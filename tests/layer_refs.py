@@ -7,14 +7,14 @@ import math
 
 import numpy as np
 import pytest
+from helpers import to_np
 
 import deepforge as df
-from helpers import to_np
 
 TOL = {np.float32: dict(rtol=1e-4, atol=1e-5), np.float64: dict(rtol=1e-10, atol=1e-12)}
 
 
-# torch comparison helpers ---------------------------------------------------------------------------
+# torch comparison helpers -----------------------------------------------------------------------
 def torch_or_none():
     try:
         import torch
@@ -222,7 +222,8 @@ def layer_norm(x, nshape, w=None, b=None, eps=1e-5):
 def group_norm(x, g, w=None, b=None, eps=1e-5):
     N, C = x.shape[:2]
     xg = x.reshape(N, g, -1)
-    y = ((xg - xg.mean(-1, keepdims=True)) / np.sqrt(xg.var(-1, keepdims=True) + eps)).reshape(x.shape)
+    y = (xg - xg.mean(-1, keepdims=True)) / np.sqrt(xg.var(-1, keepdims=True) + eps)
+    y = y.reshape(x.shape)
     shape = (1, -1) + (1,) * (x.ndim - 2)
     return y * (1 if w is None else w.reshape(shape)) + (0 if b is None else b.reshape(shape))
 

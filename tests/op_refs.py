@@ -1,4 +1,4 @@
-"""Input generators and numpy reference implementations used by the op-spec table."""
+"""numpy reference implementations used by the op-spec table (tests/op_specs.py)."""
 
 from __future__ import annotations
 
@@ -6,118 +6,7 @@ import math
 
 import numpy as np
 
-# -- input generators ---------------------------------------------------------------------------
-# name -> (float sampler, int sampler); each sampler is (rng, shape) -> ndarray
-
-
-def _u(lo, hi):
-    return lambda rng, s: rng.uniform(lo, hi, s)
-
-
-def _i(lo, hi):
-    return lambda rng, s: rng.integers(lo, hi, s)
-
-
-def _signed(f):
-    return lambda rng, s: f(rng, s) * rng.choice([-1, 1], s)
-
-
-def _distinct(rng, s):
-    """Values at least 4/n apart (no ties, so max/sort/kinks are well defined for gradcheck)."""
-    n = math.prod(s)
-    v = (rng.permutation(n) + rng.uniform(0.1, 0.4, n)) * (4.0 / max(n, 1)) - 2.0
-    return v.reshape(s)
-
-
-def _distinct_int(rng, s):
-    n = math.prod(s)
-    return (rng.permutation(n) - n // 2).reshape(s)
-
-
-def _with_zeros(f):
-    def g(rng, s):
-        v = f(rng, s)
-        return np.where(rng.random(s) < 0.3, 0, v)
-
-    return g
-
-
-def _special(rng, s):
-    v = rng.uniform(-2, 2, s)
-    pick = rng.random(s)
-    v = np.where(pick < 0.15, np.nan, v)
-    v = np.where((pick >= 0.15) & (pick < 0.25), np.inf, v)
-    return np.where((pick >= 0.25) & (pick < 0.35), -np.inf, v)
-
-
-def _nanreal(rng, s):
-    v = rng.uniform(-2, 2, s)
-    return np.where(rng.random(s) < 0.2, np.nan, v)
-
-
-GENS = {
-    "real": (_u(-2, 2), _i(-4, 5)),
-    "pos": (_u(0.5, 2), _i(1, 5)),
-    "unit": (_u(-0.9, 0.9), _i(0, 1)),
-    "gt1": (_u(1.2, 3), _i(2, 5)),
-    "nonzero": (_signed(_u(0.5, 2)), _signed(_i(1, 5))),
-    "away0": (_signed(_u(0.1, 2)), _i(-4, 5)),
-    "distinct": (_distinct, _distinct_int),
-    "zeros": (_with_zeros(_u(-2, 2)), _with_zeros(_i(-4, 5))),
-    "special": (_special, _i(-4, 5)),
-    "nanreal": (_nanreal, _i(-4, 5)),
-    "prob": (_u(0.05, 0.95), None),
-    "shift": (None, _i(0, 4)),
-    "small": (_u(-1, 1), _i(0, 3)),
-}
-
-
-def sample(gen: str, shape, dtype: str, rng) -> np.ndarray:
-    return np.asarray(_sample(gen, shape, dtype, rng))
-
-
-def _sample(gen, shape, dtype, rng):
-    fgen, igen = GENS[gen]
-    if dtype == "bool":
-        return rng.random(shape) < 0.5
-    np_dtype = np.dtype(dtype)
-    if np_dtype.kind == "f":
-        return fgen(rng, shape).astype(np_dtype)
-    v = igen(rng, shape)
-    if np_dtype.kind == "u":
-        v = np.abs(v)
-    return v.astype(np_dtype)
-
-
-# generators for fixed (non-differentiable) inputs: (rng, shape, shapes) -> ndarray
-def index_for(src: int, dim: int, unique: bool = False):
-    """int64 indices valid for dimension ``dim`` of input ``src`` (unique along ``dim``)."""
-
-    def g(rng, shape, shapes):
-        n = shapes[src][dim] if shapes[src] else 1
-        if not unique:
-            return rng.integers(0, n, shape).astype(np.int64)
-        d = min(dim, len(shape) - 1)
-        if not shape:
-            return np.array(rng.integers(0, n), np.int64)
-        moved = np.moveaxis(np.empty(shape, np.int64), d, -1)
-        flat = moved.reshape(-1, moved.shape[-1])
-        for r in range(flat.shape[0]):
-            flat[r] = rng.permutation(n)[: moved.shape[-1]]
-        return np.moveaxis(flat.reshape(moved.shape), -1, d)
-
-    return g
-
-
-def mask(rng, shape, shapes):
-    return rng.random(shape) < 0.5
-
-
-def const(value):
-    return lambda rng, shape, shapes: np.asarray(value)
-
-
-# -- numpy references ---------------------------------------------------------------------------
+# -- numpy references --------------------------------------------------------------------------
 _erf_v = np.vectorize(math.erf, otypes=[np.float64])
 
 
@@ -154,12 +43,17 @@ def torch_round(x):
 def scatter(x, dim, idx, src, reduce=None):
     out = np.array(x, copy=True)
     key = _scatter_key(idx, dim)
-    s = np.broadcast_to(src, idx.shape) if np.ndim(src) == 0 else src[tuple(slice(0, n) for n in idx.shape)]
+    s = (
+        np.broadcast_to(src, idx.shape)
+        if np.ndim(src) == 0
+        else src[tuple(slice(0, n) for n in idx.shape)]
+    )
     if reduce is None:
         out[key] = s
     else:
-        {"add": np.add, "sum": np.add, "prod": np.multiply, "amax": np.maximum,
-         "amin": np.minimum}[reduce].at(out, key, s)
+        {"add": np.add, "sum": np.add, "prod": np.multiply, "amax": np.maximum, "amin": np.minimum}[
+            reduce
+        ].at(out, key, s)
     return out
 
 
@@ -183,7 +77,9 @@ def scatter_reduce(x, dim, idx, src, reduce, include_self=True):
         np.add.at(cnt, key, 1.0)
         out = out / np.maximum(cnt, 1)
     else:
-        {"sum": np.add, "prod": np.multiply, "amax": np.maximum, "amin": np.minimum}[reduce].at(out, key, s)
+        {"sum": np.add, "prod": np.multiply, "amax": np.maximum, "amin": np.minimum}[reduce].at(
+            out, key, s
+        )
     return out
 
 
@@ -230,8 +126,9 @@ def topk(x, k, axis, largest=True):
 
 def cummax(x, axis):
     v = np.maximum.accumulate(x, axis)
-    idx = np.argmax(np.moveaxis(x, axis, -1)[..., None, :] ==
-                    np.moveaxis(v, axis, -1)[..., :, None], axis=-1)
+    idx = np.argmax(
+        np.moveaxis(x, axis, -1)[..., None, :] == np.moveaxis(v, axis, -1)[..., :, None], axis=-1
+    )
     return v, np.moveaxis(idx, -1, axis)
 
 
@@ -253,7 +150,7 @@ def norm(x, p, axis=None, keepdims=False):
         return np.min(a, axis=axis, keepdims=keepdims)
     if p == 0:
         return np.sum(a != 0, axis=axis, keepdims=keepdims).astype(x.dtype)
-    return np.sum(a ** p, axis=axis, keepdims=keepdims) ** (1.0 / p)
+    return np.sum(a**p, axis=axis, keepdims=keepdims) ** (1.0 / p)
 
 
 def gather(x, idx, axis):

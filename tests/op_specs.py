@@ -1,108 +1,24 @@
+# ruff: noqa: E501 - a declarative table reads best one row per line
 """The op-spec table: one row per op drives forward vs numpy, float64 gradcheck and
 gradgradcheck, broadcast/empty/odd shapes, non-contiguous inputs, and comparison with torch
 (see test_op_specs.py). Adding an op is one line here.
 
 A row's ``op(m, *tensors)`` is written against the module ``m``, which is ``deepforge`` or
 ``torch``; ``ref(*arrays)`` is the numpy reference (float inputs arrive as float64) or SAME
-to evaluate ``op`` itself on numpy arrays (indexing expressions).
+to evaluate ``op`` itself on numpy arrays (indexing expressions). Row helpers: ``U`` unary,
+``B`` binary (both look the op up by name), ``C`` any callable; ``Arg`` a fixed input.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
-
 import op_refs as R
-from op_refs import const, index_for, mask
+import op_spec_lib as L
 
-F = ("float32", "float64")
-FH = ("float16",) + F
-FI = F + ("int32", "int64")
-FHI = FH + ("int32", "int64")
-NUM = FHI + ("uint8", "int8", "int16")
-NUMB = NUM + ("bool",)
-INT = ("int32", "int64", "uint8", "int8", "int16")
-INTB = INT + ("bool",)
-SAME = "same"
-
-S1 = [(), (1,), (7,), (3, 4), (2, 3, 4), (0,), (2, 0, 3), (1025,)]
-S2 = [((), ()), ((7,), (7,)), ((3, 4), (3, 4)), ((3, 4), (4,)), ((3, 1), (1, 4)),
-      ((2, 1, 4), (3, 1)), ((), (3, 4)), ((3, 4), ()), ((0, 4), (4,)), ((2, 0), (2, 1)),
-      ((1025,), (1,)), ((1,), (1025,))]
-S3 = [((3, 4), (3, 4), (3, 4)), ((3, 1), (1, 4), (4,)), ((), (2, 3), (3,)), ((0,), (0,), (1,)),
-      ((7,), (7,), (7,))]
-SR = [(), (7,), (3, 4), (2, 3, 4), (0,), (2, 0), (1025,)]   # full reductions
-SD = [(3, 4), (2, 3, 4), (1, 7), (2, 0), (3, 1025)]           # reductions over dim 1
-SN = [(3, 4), (2, 3, 4), (1, 7), (3, 1025)]                   # non-empty, ndim >= 2
-
-
-@dataclass
-class Spec:
-    name: str
-    op: object
-    ref: object
-    shapes: list
-    gens: tuple = ("real",)
-    dtypes: tuple = F
-    grad: bool = True
-    gradgrad: bool = True
-    grad_shapes: list | None = None
-    atol: float | None = None
-    rtol: float | None = None
-    torch_op: object = None
-    noncontig: bool = True
-
-    def __post_init__(self):
-        def norm(shapes):  # one shape per input: plain shapes for single-input ops
-            return [(s,) for s in shapes] if len(self.gens) == 1 else [tuple(s) for s in shapes]
-
-        self.shapes = norm(self.shapes)
-        if self.grad_shapes is None:
-            self.grad_shapes = [s for s in self.shapes if max(math.prod(x) for x in s) <= 24]
-        else:
-            self.grad_shapes = norm(self.grad_shapes)
-
-    def __repr__(self):
-        return self.name
-
-
-@dataclass(frozen=True)
-class Arg:
-    """A fixed, non-differentiable input (indices, masks): ``gen(rng, shape, shapes)``."""
-
-    gen: object
-
-
-def _fn(name):
-    def get(m):
-        f = getattr(m, name, None)
-        return f if f is not None else getattr(m.nn.functional, name)
-
-    return get
-
-
-def U(name, ref, gen="real", dtypes=FHI, shapes=S1, **kw):
-    f = _fn(name)
-    return Spec(name, lambda m, x: f(m)(x), ref, shapes, (gen,), dtypes, **kw)
-
-
-def B(name, ref, gens=("real", "real"), dtypes=FHI, shapes=S2, **kw):
-    f = _fn(name)
-    return Spec(name, lambda m, a, b: f(m)(a, b), ref, shapes, gens, dtypes, **kw)
-
-
-def C(name, op, ref, shapes, gens=("real",), dtypes=F, **kw):
-    return Spec(name, op, ref, shapes, gens, dtypes, **kw)
-
-
-def _nograd(**kw):
-    return dict(grad=False, gradgrad=False, **kw)
-
-
-NG = _nograd()
-L2, L3 = math.log(2), math.log(10)
+FH, FHI, FI, INT, INTB, NG, NUM, NUMB, S1, S2, S3, SAME, SD, SN, SR, Arg, B, C, F, Spec, U, _set, _shape_of, const, index_for, mask = (
+    L.FH, L.FHI, L.FI, L.INT, L.INTB, L.NG, L.NUM, L.NUMB, L.S1, L.S2, L.S3, L.SAME, L.SD, L.SN, L.SR, L.Arg, L.B, L.C, L.F, L.Spec, L.U, L._set, L._shape_of, L.const, L.index_for, L.mask)
 
 UNARY = [
     U("neg", np.negative, dtypes=NUM),
@@ -344,10 +260,6 @@ REDUCTIONS = [
 ]
 
 
-def _shape_of(src):
-    return Arg(lambda rng, shape, shapes: np.zeros(shapes[src], np.float32))
-
-
 SHAPE = [
     C("reshape", lambda m, x: x.reshape(-1), lambda x: x.reshape(-1), S1, dtypes=NUMB),
     C("reshape_infer", lambda m, x: m.reshape(x, (4, -1)), lambda x: x.reshape(4, -1),
@@ -515,17 +427,6 @@ INDEXING = [
     C("nonzero_tuple", lambda m, x: m.nonzero(x, as_tuple=True), np.nonzero, SR[1:4], ("zeros",), FI, **NG),
     C("argwhere", lambda m, x: m.argwhere(x), np.argwhere, SR[1:4], ("zeros",), FI, **NG),
 ]
-
-
-def _set(key):
-    """``y = x.clone(); y[key] = v``; ``key`` may use the extra fixed inputs."""
-
-    def op(m, x, v, *extra):
-        y = x.clone() if hasattr(x, "clone") else x.copy()
-        y[key(*extra)] = v
-        return y
-
-    return op
 
 
 SETITEM = [

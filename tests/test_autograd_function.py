@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import assert_close
 
 import deepforge as df
 from deepforge.autograd import Function, once_differentiable
-from helpers import assert_close
 
 
 def leaf(values, device="cpu"):
@@ -18,7 +18,7 @@ class Cube(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return x ** 3
+        return x**3
 
     @staticmethod
     def backward(ctx, g):
@@ -235,7 +235,9 @@ def test_wrong_gradient_shape():
         def backward(ctx, g):
             return df.ones(5, dtype=df.float64)
 
-    with pytest.raises(RuntimeError, match=r"BadBackward0 returned an invalid gradient at index 0 - got \[5\]"):
+    with pytest.raises(
+        RuntimeError, match=r"BadBackward0 returned an invalid gradient at index 0 - got \[5\]"
+    ):
         Bad.apply(leaf([1.0, 2.0])).backward()
 
 
@@ -269,7 +271,7 @@ def test_saved_tensors_freed_after_backward():
     y = Cube.apply(x)
     y.sum().backward()
     with pytest.raises(RuntimeError, match="Trying to backward through the graph a second time"):
-        y.grad_fn.saved_tensors
+        _ = y.grad_fn.saved_tensors
 
 
 def test_saved_output_supports_double_backward():

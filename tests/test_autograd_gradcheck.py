@@ -82,7 +82,9 @@ def test_raise_exception_false_returns_false():
 
 
 def test_float32_inputs_are_refused_with_a_clear_error():
-    with pytest.raises(GradcheckError, match=r"Input #0 requires gradient and is not a double precision.*float64"):
+    with pytest.raises(
+        GradcheckError, match=r"Input #0 requires gradient and is not a double precision.*float64"
+    ):
         gradcheck(lambda a: a * 2, (leaf([1.0], df.float32),))
 
 
@@ -144,7 +146,7 @@ def test_gradgradcheck_passes_and_fails():
 def test_gradgradcheck_with_given_grad_outputs():
     x = leaf([0.5, -1.0])
     go = leaf([1.0, 2.0])
-    assert gradgradcheck(lambda a: a ** 3, (x,), (go,))
+    assert gradgradcheck(lambda a: a**3, (x,), (go,))
 
 
 def test_gradcheck_on_views_and_noncontiguous_inputs():

@@ -308,7 +308,9 @@ def ref_cumext(x, is_max):
 
 
 @pytest.mark.parametrize("dt", DTYPES + [np.int64])
-@pytest.mark.parametrize("shape", [(1, 1, 1), (3, 7, 1), (2, 1025, 5), (4, 9, 300)])
+@pytest.mark.parametrize(
+    "shape", [(1, 1, 1), (3, 7, 1), (2, 1025, 5), (300, 400, 1), (2, 300, 257)]
+)
 def test_cummax_cummin(dt, shape):
     x = RNG.integers(-3, 4, shape).astype(dt)  # ties everywhere
     if dt != np.int64 and shape[1] > 4:
@@ -641,3 +643,14 @@ def test_philox_normal_stats():
     u = np.empty(1_000_000)
     core.philox_uniform(1234, 1, u)
     assert abs(u.mean() - 0.5) < 2e-3
+
+
+def test_normal_math_helpers_and_no_ftz():
+    for x, t in zip(RNG.random(3000), RNG.random(3000)):
+        lg, cs = core._log_cos2pi(x, t)
+        assert lg == pytest.approx(math.log(x), rel=6e-16)
+        assert cs == pytest.approx(math.cos(2 * math.pi * t), abs=2e-15)
+    assert core._log_cos2pi(2.0**-53, 0.25)[0] == pytest.approx(-53 * math.log(2), rel=1e-15)
+    # -ffast-math must not have switched the process to flush-to-zero / denormals-are-zero
+    tiny = np.array([np.finfo(np.float32).smallest_subnormal], np.float32)
+    assert (tiny * np.float32(1.5))[0] > 0

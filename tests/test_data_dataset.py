@@ -168,14 +168,16 @@ def test_random_split_fractions_like_torch():
         random_split(ds, [5, 5])
 
 
-def test_random_split_fraction_lengths_match_torch():
-    torch = pytest.importorskip("torch")
-    from torch.utils.data import random_split as t_split
-
-    for n, fr in [(11, [0.5, 0.3, 0.2]), (10, [0.25, 0.25, 0.5]), (7, [1 / 3] * 3)]:
-        ours = [len(p) for p in random_split(Squares(n), fr)]
-        theirs = [len(p) for p in t_split(range(n), fr, generator=torch.Generator().manual_seed(0))]
-        assert ours == theirs
+@pytest.mark.parametrize("n,fractions,lengths", [
+    # the lengths torch.utils.data.random_split gives for these fractions
+    (11, [0.5, 0.3, 0.2], [6, 3, 2]),
+    (10, [0.25, 0.25, 0.5], [3, 2, 5]),
+    (7, [1 / 3] * 3, [3, 2, 2]),
+    (5, [0.1, 0.9], [1, 4]),
+    (100, [0.7, 0.2, 0.1], [70, 20, 10]),
+])
+def test_random_split_fraction_lengths_match_torch(n, fractions, lengths):
+    assert [len(p) for p in random_split(Squares(n), fractions)] == lengths
 
 
 def test_tensor_dataset_accepts_numpy_index_like_torch():

@@ -18,7 +18,6 @@ from deepforge.utils.data import (
     Dataset,
     IterableDataset,
     RandomSampler,
-    SequentialSampler,
     Subset,
     TensorDataset,
     WeightedRandomSampler,
@@ -311,7 +310,8 @@ def test_worker_seeds_and_info():
     from deepforge.utils.data._utils.worker import _generate_state
 
     g = df.Generator().manual_seed(99)
-    base = int(df.empty((), dtype=df.int64).random_(generator=df.Generator().manual_seed(99)).item())
+    fresh = df.Generator().manual_seed(99)
+    base = int(df.empty((), dtype=df.int64).random_(generator=fresh).item())
     seen_init = []
 
     def init_fn(worker_id):
@@ -385,7 +385,8 @@ def test_worker_exception_is_reraised_with_traceback():
 
 def test_worker_crash_is_reported():
     dl = DataLoader(Crashing(), batch_size=1, num_workers=1)
-    with pytest.raises(RuntimeError, match=r"DataLoader worker \(pid\(s\) \d+\) exited unexpectedly"):
+    with pytest.raises(RuntimeError,
+                       match=r"DataLoader worker \(pid\(s\) \d+\) exited unexpectedly"):
         list(dl)
 
 
@@ -434,3 +435,29 @@ def test_len_of_iterable_warns_when_exceeded():
     assert len(dl) == 2
     with pytest.warns(UserWarning, match="was reported to be 2"):
         list(dl)
+
+
+def test_fast_path_on_every_device(device):
+    x, y = _data(17)
+    ds = TensorDataset(x.to(device), y.to(device))
+
+    def run(collate):
+        df.manual_seed(2)
+        return list(DataLoader(ds, batch_size=5, shuffle=True, collate_fn=collate))
+
+    fast, slow = run(None), run(_slow_collate)
+    assert len(fast) == len(slow) == 4
+    for bf, bs in zip(fast, slow):
+        for tf, ts in zip(bf, bs):
+            assert tf.device == ts.device == df.device(device) and tf.dtype == ts.dtype
+            np.testing.assert_array_equal(tf.cpu().numpy(), ts.cpu().numpy())
+
+
+def test_abandoned_iterator_stops_its_workers():
+    it = iter(DataLoader(Range(100), batch_size=2, num_workers=2))
+    assert next(it).tolist() == [0, 1]
+    workers = list(it._workers)
+    del it
+    for w in workers:
+        w.join(timeout=5)
+        assert not w.is_alive()

@@ -101,31 +101,36 @@ def test_batch_sampler_examples_from_torch_docs():
         BatchSampler(range(3), 2, 0)
 
 
-CASES = list(itertools.product(
-    [1, 7, 64, 100],          # dataset size
-    [1, 3, 32, 64, 200],      # batch size
-    [False, True],            # drop_last
-    [None, "rand", "rand_ns", "repl", "repl_ns"],
-))
+@pytest.mark.parametrize("kind", [None, "rand", "rand_ns", "repl", "repl_ns"])
+def test_batched_index_arrays_equal_lists(kind):
+    for n, bs, drop_last in itertools.product([1, 7, 64, 100], [1, 3, 32, 64, 200],
+                                              [False, True]):
+        def make():
+            g = df.Generator().manual_seed(n * 1000 + bs)
+            if kind is None:
+                return SequentialSampler(range(n))
+            ns = 3 * n + 5 if kind.endswith("_ns") else None
+            return RandomSampler(range(n), replacement=kind.startswith("repl"), num_samples=ns,
+                                 generator=g)
+
+        lists = list(BatchSampler(make(), bs, drop_last))
+        bsamp = BatchSampler(make(), bs, drop_last)
+        assert bsamp._can_batch_arrays()
+        arrays = list(bsamp._iter_arrays())
+        assert [a.tolist() for a in arrays] == lists, (n, bs, drop_last)
+        assert all(a.dtype == np.int64 for a in arrays)
+        assert len(lists) == len(bsamp)
 
 
-@pytest.mark.parametrize("n,bs,drop_last,kind", CASES)
-def test_batched_index_arrays_equal_lists(n, bs, drop_last, kind):
-    def make():
-        g = df.Generator().manual_seed(n * 1000 + bs)
-        if kind is None:
-            return SequentialSampler(range(n))
-        ns = 3 * n + 5 if kind.endswith("_ns") else None
-        return RandomSampler(range(n), replacement=kind.startswith("repl"), num_samples=ns,
-                             generator=g)
-
-    lists = list(BatchSampler(make(), bs, drop_last))
-    bsamp = BatchSampler(make(), bs, drop_last)
-    assert bsamp._can_batch_arrays()
-    arrays = list(bsamp._iter_arrays())
-    assert [a.tolist() for a in arrays] == lists
-    assert all(a.dtype == np.int64 for a in arrays)
-    assert len(lists) == len(bsamp)
+def test_random_sampler_advances_its_generator_like_torch():
+    # torch's RandomSampler draws num_samples // n permutations and one more it slices
+    for n, ns in [(10, None), (10, 25), (10, 30)]:
+        g = df.Generator().manual_seed(0)
+        list(RandomSampler(range(n), num_samples=ns, generator=g))
+        h = df.Generator().manual_seed(0)
+        for _ in range((ns or n) // n + 1):
+            df.randperm(n, generator=h)
+        assert g.get_state().tolist() == h.get_state().tolist()
 
 
 def test_batched_arrays_draw_from_default_rng_like_lists():

@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - the cases read best one per line
 """Bad input: each error has PyTorch's exception type and wording and says what was wrong;
 a failing op leaves its inputs unchanged."""
 

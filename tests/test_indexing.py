@@ -1,12 +1,12 @@
-"""Indexing semantics beyond the op table: views vs copies, assignment forms, index_put, autograd."""
+"""Indexing beyond the op table: views vs copies, assignment forms, index_put, autograd."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import assert_close
 
 import deepforge as df
-from helpers import assert_close
 
 BASE = np.arange(60.0).reshape(3, 4, 5)
 
@@ -15,8 +15,20 @@ def make(device, dtype=df.float64):
     return df.tensor(BASE, dtype=dtype, device=device)
 
 
-BASIC_KEYS = [0, -1, (1, 2), slice(1, 3), (slice(None), 1), (Ellipsis, 2), (None, 0), (slice(None, None, 2), slice(1, None, 3)),
-              (0, Ellipsis, None), (slice(-2, None), -1, slice(0, 5, 4)), (), Ellipsis]
+BASIC_KEYS = [
+    0,
+    -1,
+    (1, 2),
+    slice(1, 3),
+    (slice(None), 1),
+    (Ellipsis, 2),
+    (None, 0),
+    (slice(None, None, 2), slice(1, None, 3)),
+    (0, Ellipsis, None),
+    (slice(-2, None), -1, slice(0, 5, 4)),
+    (),
+    Ellipsis,
+]
 
 
 @pytest.mark.parametrize("key", BASIC_KEYS, ids=repr)
@@ -31,29 +43,51 @@ def test_basic_indexing_is_a_view(key, device):
 
 
 ADV_KEYS = [
-    [0, 2], ([0, 2], [1, 3]), (slice(None), [3, 0, 3]), ([[0, 1], [2, 0]],), (Ellipsis, [4, 0]),
-    ([0, 1], slice(None), [2, 3]), (1, [0, 3], slice(1, 3)), ([True, False, True],), (None, [1, 1]),
-    (np.array([[True, False, True, False]] * 3),), (slice(1, None), [0, 0, 2]),
+    [0, 2],
+    ([0, 2], [1, 3]),
+    (slice(None), [3, 0, 3]),
+    ([[0, 1], [2, 0]],),
+    (Ellipsis, [4, 0]),
+    ([0, 1], slice(None), [2, 3]),
+    (1, [0, 3], slice(1, 3)),
+    ([True, False, True],),
+    (None, [1, 1]),
+    (np.array([[True, False, True, False]] * 3),),
+    (slice(1, None), [0, 0, 2]),
 ]
 
 
 @pytest.mark.parametrize("key", ADV_KEYS, ids=repr)
 def test_advanced_indexing_is_a_copy_matching_numpy(key, device):
     x = make(device)
-    k = tuple(df.tensor(i, device=device) if isinstance(i, (list, np.ndarray)) else i
-              for i in (key if isinstance(key, tuple) else (key,)))
+    k = tuple(
+        df.tensor(i, device=device) if isinstance(i, (list, np.ndarray)) else i
+        for i in (key if isinstance(key, tuple) else (key,))
+    )
     r = x[k if len(k) > 1 else k[0]]
-    np_key = tuple(np.asarray(i) if isinstance(i, list) else i for i in (key if isinstance(key, tuple) else (key,)))
+    np_key = tuple(
+        np.asarray(i) if isinstance(i, list) else i
+        for i in (key if isinstance(key, tuple) else (key,))
+    )
     assert_close(r, BASE[np_key if len(np_key) > 1 else np_key[0]])
     r.fill_(-1.0)
     assert_close(x, BASE)  # the source is untouched
-    assert_close(x[key if not isinstance(key, tuple) or len(key) > 1 else key[0]], BASE[np_key if len(np_key) > 1 else np_key[0]])
+    assert_close(
+        x[key if not isinstance(key, tuple) or len(key) > 1 else key[0]],
+        BASE[np_key if len(np_key) > 1 else np_key[0]],
+    )
 
 
 SET_CASES = [
-    (1, 7.0), ((slice(None), 0), [1.0, 2.0, 3.0, 4.0, 5.0]), ((Ellipsis, 1), 0.5),
-    ([0, 2], -3.0), (([0, 2], [1, 3]), [[10.0], [20.0]]), ((slice(None), [0, 3]), np.ones((3, 2, 5))),
-    (BASE > 30, 0.0), ((BASE[:, :, 0] > 10,), 2.0), ((None, 1, 2), np.arange(5.0)),
+    (1, 7.0),
+    ((slice(None), 0), [1.0, 2.0, 3.0, 4.0, 5.0]),
+    ((Ellipsis, 1), 0.5),
+    ([0, 2], -3.0),
+    (([0, 2], [1, 3]), [[10.0], [20.0]]),
+    ((slice(None), [0, 3]), np.ones((3, 2, 5))),
+    (BASE > 30, 0.0),
+    ((BASE[:, :, 0] > 10,), 2.0),
+    ((None, 1, 2), np.arange(5.0)),
     ((slice(0, 3, 2), slice(None), slice(1, 4)), np.arange(3.0)),
 ]
 
@@ -61,13 +95,24 @@ SET_CASES = [
 @pytest.mark.parametrize("key,value", SET_CASES, ids=range(len(SET_CASES)))
 def test_setitem_matches_numpy(key, value, device):
     x = make(device)
-    tkey = tuple(df.tensor(i, device=device) if isinstance(i, (list, np.ndarray)) else i
-                 for i in (key if isinstance(key, tuple) else (key,)))
-    tval = df.tensor(value, dtype=df.float64, device=device) if isinstance(value, (list, np.ndarray)) else value
+    tkey = tuple(
+        df.tensor(i, device=device) if isinstance(i, (list, np.ndarray)) else i
+        for i in (key if isinstance(key, tuple) else (key,))
+    )
+    tval = (
+        df.tensor(value, dtype=df.float64, device=device)
+        if isinstance(value, (list, np.ndarray))
+        else value
+    )
     v0 = x._version
     x[tkey if len(tkey) > 1 else tkey[0]] = tval
     expected = BASE.copy()
-    expected[tuple(np.asarray(i) if isinstance(i, list) else i for i in (key if isinstance(key, tuple) else (key,)))] = value
+    expected[
+        tuple(
+            np.asarray(i) if isinstance(i, list) else i
+            for i in (key if isinstance(key, tuple) else (key,))
+        )
+    ] = value
     assert_close(x, expected)
     assert x._version > v0
 

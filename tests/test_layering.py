@@ -31,9 +31,16 @@ def _imports(path: Path):
             else:
                 mod = node.module or ""
             out.append((mod, node.lineno))
-            out += [(f"{mod}.{a.name}", node.lineno) for a in node.names]  # "from . import backends"
-        elif isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) in (
-                "import_module", "__import__") and node.args and isinstance(node.args[0], ast.Constant):
+            out += [
+                (f"{mod}.{a.name}", node.lineno) for a in node.names
+            ]  # "from . import backends"
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "id", getattr(node.func, "attr", ""))
+            in ("import_module", "__import__")
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
             out.append((str(node.args[0].value), node.lineno))
     return out
 
@@ -64,17 +71,36 @@ def test_upper_layers_never_touch_backends(layer):
 
 def test_backends_import_nothing_from_upper_layers():
     files = _files("backends")
-    forbidden = ["deepforge.ops", "deepforge.nn", "deepforge.optim", "deepforge.tensor", "deepforge.autograd",
-                 "deepforge.utils"]
+    forbidden = [
+        "deepforge.ops",
+        "deepforge.nn",
+        "deepforge.optim",
+        "deepforge.tensor",
+        "deepforge.autograd",
+        "deepforge.utils",
+    ]
     assert files and not _violations(files, forbidden)
 
 
 def test_only_dispatch_and_device_code_touch_backends():
-    allowed = {"ops/_dispatch.py", "_device.py", "tensor.py", "__init__.py", "accelerator.py", "cuda.py",
-               "opencl.py", "ops/creation.py", "ops/random.py", "backends"}
+    allowed = {
+        "ops/_dispatch.py",
+        "_device.py",
+        "tensor.py",
+        "__init__.py",
+        "accelerator.py",
+        "cuda.py",
+        "opencl.py",
+        "ops/creation.py",
+        "ops/random.py",
+        "backends",
+    }
     files = [f for f in _files("ops") + _files("autograd")]
-    bad = [v for v in _violations(files, ["deepforge.backends"])
-           if not any(v.startswith(f"deepforge/{a}") for a in allowed)]
+    bad = [
+        v
+        for v in _violations(files, ["deepforge.backends"])
+        if not any(v.startswith(f"deepforge/{a}") for a in allowed)
+    ]
     # the ops that allocate on a device (creation, random) go through get_backend only
     assert not bad, bad
 
@@ -87,11 +113,13 @@ def test_layering_checker_sees_violations(tmp_path):
     assert _violations([PKG / "ops" / "_dispatch.py"], ["deepforge.backends"])
 
 
-# -- import-time behaviour ---------------------------------------------------------------------------
+# -- import-time behaviour ---------------------------------------------------------------------
 def _run(code):
     env = dict(os.environ)
     env["PYTHONWARNINGS"] = "default"
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
 
 
 def test_import_without_pyopencl_is_silent():

@@ -6,11 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-import deepforge as df
-import deepforge.nn as nn
-import deepforge.nn.functional as F
-from deepforge.ops._fused import reference_only
 from helpers import to_np
 from layer_refs import (
     TOL,
@@ -22,6 +17,11 @@ from layer_refs import (
     torch_or_none,
     unfold2d,
 )
+
+import deepforge as df
+import deepforge.nn as nn
+import deepforge.nn.functional as F
+from deepforge.ops._fused import reference_only
 
 # (name, input shape, weight shape, kwargs)
 CONV = [
@@ -77,8 +77,8 @@ def test_conv_forward_backward(device, dtype, name, xs, ws, kw):
     y = _fn(nd)(*[df.tensor(a.astype(dtype), device=device) for a in arrays], **kw)
     np.testing.assert_allclose(to_np(y), ref, **TOL[dtype])
     if torch_or_none() is not None:
-        ours, theirs = run_both(lambda *t: _fn(nd)(*t, **kw),
-                                lambda *t: getattr(torch_or_none().nn.functional, f"conv{nd}d")(*t, **kw),
+        tf = getattr(torch_or_none().nn.functional, f"conv{nd}d")
+        ours, theirs = run_both(lambda *t: _fn(nd)(*t, **kw), lambda *t: tf(*t, **kw),
                                 arrays, dtype, device)
         assert_same(ours, theirs, dtype)
 
@@ -142,15 +142,17 @@ def test_unfold_fold(device, dtype):
     cols = F.unfold(df.tensor(x, device=device), **kw)
     np.testing.assert_allclose(to_np(cols), unfold2d(x, (2, 3), (1, 2), 1, (2, 1)), **TOL[dtype])
     back = F.fold(cols, (5, 6), **kw)
-    ones = F.fold(F.unfold(df.ones(1, 1, 5, 6, dtype=cols.dtype, device=device), **kw), (5, 6), **kw)
+    ones = F.fold(F.unfold(df.ones(1, 1, 5, 6, dtype=cols.dtype, device=device), **kw), (5, 6),
+                  **kw)
     np.testing.assert_allclose(to_np(back), x * to_np(ones), **TOL[dtype])
     torch = torch_or_none()
     if torch is not None:
-        assert_same(*run_both(lambda t: F.unfold(t, **kw), lambda t: torch.nn.functional.unfold(t, **kw),
+        TF = torch.nn.functional
+        assert_same(*run_both(lambda t: F.unfold(t, **kw), lambda t: TF.unfold(t, **kw),
                               [x], dtype, device), dtype)
         c = to_np(cols)
         assert_same(*run_both(lambda t: F.fold(t, (5, 6), **kw),
-                              lambda t: torch.nn.functional.fold(t, (5, 6), **kw), [c], dtype, device),
+                              lambda t: TF.fold(t, (5, 6), **kw), [c], dtype, device),
                     dtype)
 
 
@@ -164,10 +166,10 @@ def test_unfold_gradcheck(device):
     assert df.autograd.gradcheck(lambda t: F.fold(t, (3, 4), 2), (c,), fast_mode=device != "cpu")
 
 
-# fused kernels vs the reference composition (CPU backend) -------------------------------------
+# fused kernels vs the reference composition (every device with fused kernels) ----------------
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", CONV[:9] + [CONV[-1]], ids=[c[0] for c in CONV[:9] + [CONV[-1]]])
-def test_conv_fused_matches_reference(dtype, case):
+def test_conv_fused_matches_reference(device, dtype, case):
     _, xs, ws, kw = case
     rng = np.random.default_rng(8)
     x, w, b, kw = _arrays(xs, ws, kw, rng, ws[0])
@@ -175,13 +177,13 @@ def test_conv_fused_matches_reference(dtype, case):
     g = None
     res = []
     for ref in (False, True):
-        X = df.tensor(x.astype(dtype), requires_grad=True)
-        W = df.tensor(w.astype(dtype), requires_grad=True)
-        B = df.tensor(b.astype(dtype), requires_grad=True)
+        X = df.tensor(x.astype(dtype), device=device, requires_grad=True)
+        W = df.tensor(w.astype(dtype), device=device, requires_grad=True)
+        B = df.tensor(b.astype(dtype), device=device, requires_grad=True)
         with reference_only() if ref else _null():
             y = _fn(nd)(X, W, B, **kw)
             g = rng.standard_normal(tuple(y.shape)).astype(dtype) if g is None else g
-            y.backward(df.tensor(g))
+            y.backward(df.tensor(g, device=device))
         res.append([to_np(t) for t in (y, X.grad, W.grad, B.grad)])
     for a, r in zip(*res):
         np.testing.assert_allclose(a, r, **TOL[dtype])
@@ -195,10 +197,15 @@ class _null:
         return False
 
 
-def test_fused_kernels_are_used_on_cpu():
-    from deepforge.backends import cpu
+def test_backends_offer_fused_kernels(device):
+    from deepforge.ops import _dispatch
 
-    assert all(hasattr(cpu, n) for n in ("im2col", "col2im", "conv_forward", "conv_backward"))
+    be = _dispatch.backend_of(df.zeros(1, device=device))
+    names = ["im2col", "col2im", "max_pool", "max_pool_backward", "avg_pool", "avg_pool_backward",
+             "batch_norm_train", "batch_norm_backward", "layer_norm", "layer_norm_backward"]
+    if device == "cpu":
+        names += ["conv_forward", "conv_backward"]
+    assert [n for n in names if not hasattr(be, n)] == []
 
 
 # modules ---------------------------------------------------------------------------------------
@@ -276,11 +283,13 @@ def test_conv_unbatched_and_modules_1d_3d(device):
 # errors ----------------------------------------------------------------------------------------
 def test_conv_errors():
     w = df.randn(6, 3, 3, 3)
-    with pytest.raises(RuntimeError, match=r"^Given groups=1, weight of size \[6, 3, 3, 3\], expected "
+    with pytest.raises(RuntimeError, match=r"^Given groups=1, weight of size \[6, 3, 3, 3\], "
+                                           r"expected "
                                            r"input\[1, 4, 5, 5\] to have 3 channels, but got 4 "
                                            r"channels instead$"):
         F.conv2d(df.randn(1, 4, 5, 5), w)
-    with pytest.raises(RuntimeError, match=r"^Calculated padded input size per channel: \(2 x 2\)\. "
+    with pytest.raises(RuntimeError, match=r"^Calculated padded input size per channel: \(2 x "
+                                           r"2\)\. "
                                            r"Kernel size: \(3 x 3\)\. Kernel size can't be greater "
                                            r"than actual input size$"):
         F.conv2d(df.randn(1, 3, 2, 2), w)

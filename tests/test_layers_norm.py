@@ -6,11 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-import deepforge as df
-import deepforge.nn as nn
-import deepforge.nn.functional as F
-from deepforge.ops._fused import reference_only
 from helpers import to_np
 from layer_refs import (
     TOL,
@@ -24,6 +19,15 @@ from layer_refs import (
     torch_or_none,
 )
 
+import deepforge as df
+import deepforge.nn as nn
+import deepforge.nn.functional as F
+from deepforge.ops._fused import reference_only
+
+
+def _tensors(device, dtype, *arrays):
+    return [df.tensor(a.astype(dtype), device=device) for a in arrays]
+
 
 def _torch_f(name):
     torch = torch_or_none()
@@ -36,9 +40,8 @@ def test_batch_norm_train(device, dtype, shape):
     rng = np.random.default_rng(0)
     x = rng.standard_normal(shape) * 2 + 1
     w, b = rng.standard_normal(shape[1]), rng.standard_normal(shape[1])
-    y = F.batch_norm(*(df.tensor(a.astype(dtype), device=device) for a in (x,)), None, None,
-                     df.tensor(w.astype(dtype), device=device), df.tensor(b.astype(dtype), device=device),
-                     training=True)
+    t = _tensors(device, dtype, x, w, b)
+    y = F.batch_norm(t[0], None, None, t[1], t[2], training=True)
     np.testing.assert_allclose(to_np(y), batch_norm(x, w, b), **TOL[dtype])
     if torch_or_none() is not None:
         assert_same(*run_both(lambda t, u, v: F.batch_norm(t, None, None, u, v, True),
@@ -52,9 +55,7 @@ def test_batch_norm_eval(device, dtype):
     x, w, b = rng.standard_normal((4, 3, 5)), rng.standard_normal(3), rng.standard_normal(3)
     rm, rv = rng.standard_normal(3), rng.random(3) + 0.5
     ref = batch_norm(x, w, b, 1e-3, rm, rv)
-    y = F.batch_norm(df.tensor(x.astype(dtype), device=device), df.tensor(rm.astype(dtype), device=device),
-                     df.tensor(rv.astype(dtype), device=device), df.tensor(w.astype(dtype), device=device),
-                     df.tensor(b.astype(dtype), device=device), False, 0.1, 1e-3)
+    y = F.batch_norm(*_tensors(device, dtype, x, rm, rv, w, b), False, 0.1, 1e-3)
     np.testing.assert_allclose(to_np(y), ref, **TOL[dtype])
 
 
@@ -145,8 +146,8 @@ def test_group_instance_norm(device, dtype):
     rng = np.random.default_rng(4)
     x = rng.standard_normal((3, 6, 4, 5)) + 1
     w, b = rng.standard_normal(6), rng.standard_normal(6)
-    y = F.group_norm(*(df.tensor(a.astype(dtype), device=device) for a in (x,)), 3,
-                     df.tensor(w.astype(dtype), device=device), df.tensor(b.astype(dtype), device=device))
+    t = _tensors(device, dtype, x, w, b)
+    y = F.group_norm(t[0], 3, t[1], t[2])
     np.testing.assert_allclose(to_np(y), group_norm(x, 3, w, b), **TOL[dtype])
     yi = F.instance_norm(df.tensor(x.astype(dtype), device=device))
     np.testing.assert_allclose(to_np(yi), group_norm(x, 6), **TOL[dtype])
@@ -156,11 +157,12 @@ def test_group_instance_norm(device, dtype):
                               lambda t, u, v: torch.nn.functional.group_norm(t, 2, u, v),
                               [x, w, b], dtype, device), dtype)
         assert_same(*run_both(lambda t, u, v: F.instance_norm(t, weight=u, bias=v),
-                              lambda t, u, v: torch.nn.functional.instance_norm(t, weight=u, bias=v),
+                              lambda t, u, v: _torch_f("instance_norm")(t, weight=u, bias=v),
                               [x, w, b], dtype, device), dtype)
 
 
-@pytest.mark.parametrize("cls,shape", [("InstanceNorm1d", (3, 4, 5)), ("InstanceNorm2d", (2, 4, 3, 5)),
+@pytest.mark.parametrize("cls,shape", [("InstanceNorm1d", (3, 4, 5)),
+                                       ("InstanceNorm2d", (2, 4, 3, 5)),
                                        ("InstanceNorm1d", (4, 5))])
 def test_instance_norm_module_vs_torch(device, cls, shape):
     torch = torch_or_none()
@@ -190,9 +192,11 @@ def test_lrn_rms_norm(device, dtype):
     x3, x4 = rng.standard_normal((2, 5, 7)), rng.standard_normal((2, 6, 3, 4))
     for x, size in ((x3, 3), (x4, 2), (x4, 4)):
         y = F.local_response_norm(df.tensor(x.astype(dtype), device=device), size, 0.1, 0.75, 2.0)
-        np.testing.assert_allclose(to_np(y), local_response_norm(x, size, 0.1, 0.75, 2.0), **TOL[dtype])
+        np.testing.assert_allclose(to_np(y), local_response_norm(x, size, 0.1, 0.75, 2.0),
+                                   **TOL[dtype])
     w = rng.standard_normal(4)
-    y = F.rms_norm(df.tensor(x4.astype(dtype), device=device), (4,), df.tensor(w.astype(dtype), device=device))
+    t = _tensors(device, dtype, x4, w)
+    y = F.rms_norm(t[0], (4,), t[1])
     eps = np.finfo(dtype).eps
     ref = x4 / np.sqrt((x4 * x4).mean(-1, keepdims=True) + eps) * w
     np.testing.assert_allclose(to_np(y), ref, **TOL[dtype])
@@ -208,7 +212,8 @@ def test_lrn_rms_norm(device, dtype):
 
 def test_norm_modules_state_dict_repr():
     torch = torch_or_none()
-    ours = [nn.LayerNorm((3, 4)), nn.LayerNorm(4, bias=False), nn.LayerNorm(4, elementwise_affine=False),
+    ours = [nn.LayerNorm((3, 4)), nn.LayerNorm(4, bias=False),
+            nn.LayerNorm(4, elementwise_affine=False),
             nn.GroupNorm(2, 4), nn.GroupNorm(2, 4, affine=False), nn.LocalResponseNorm(3),
             nn.RMSNorm([2, 3], eps=1e-5), nn.InstanceNorm2d(3)]
     assert to_np(ours[0].weight).tolist() == [[1.0] * 4] * 3 and not to_np(ours[0].bias).any()
@@ -249,7 +254,8 @@ def test_norm_reference_double_backward(device):
     x = df.tensor(rng.standard_normal((3, 2, 4)), device=device, requires_grad=True)
     w = df.tensor(rng.standard_normal(2), device=device, requires_grad=True)
     with reference_only():
-        assert double_backward_check(lambda a, c: F.batch_norm(a, None, None, c, None, True), (x, w))
+        assert double_backward_check(lambda a, c: F.batch_norm(a, None, None, c, None, True),
+                                     (x, w))
         assert double_backward_check(lambda a, c: F.group_norm(a, 2, c), (x, w))
 
 
@@ -269,20 +275,21 @@ def test_fused_norm_backward_is_once_differentiable():
     lambda x, w, b: F.layer_norm(x.transpose(1, 2), (3,), w, b),
     lambda x, w, b: F.group_norm(x, 3, w, b),
 ], ids=["bn", "bn-noaffine", "ln-noaffine", "ln-affine-noncontig", "gn"])
-def test_norm_fused_matches_reference(dtype, fn):
+def test_norm_fused_matches_reference(device, dtype, fn):
     rng = np.random.default_rng(9)
-    arrays = [rng.standard_normal((6, 3, 7)) * 3 + 1, rng.standard_normal(3), rng.standard_normal(3)]
+    arrays = [rng.standard_normal((6, 3, 7)) * 3 + 1, rng.standard_normal(3),
+              rng.standard_normal(3)]
     g = None
     res = []
     for ref in (False, True):
-        ts = [df.tensor(a.astype(dtype), requires_grad=True) for a in arrays]
+        ts = [df.tensor(a.astype(dtype), device=device, requires_grad=True) for a in arrays]
         if ref:
             with reference_only():
                 y = fn(*ts)
         else:
             y = fn(*ts)
         g = rng.standard_normal(tuple(y.shape)).astype(dtype) if g is None else g
-        y.backward(df.tensor(g))
+        y.backward(df.tensor(g, device=device))
         res.append([to_np(y)] + [to_np(t.grad) if t.grad is not None else None for t in ts])
     for a, r in zip(*res):
         if r is not None:
@@ -299,14 +306,17 @@ def test_norm_errors():
         F.batch_norm(df.randn(2, 3), df.zeros(4), df.ones(4), training=True)
     with pytest.raises(ValueError, match=r"^expected 4D input \(got 3D input\)$"):
         nn.BatchNorm2d(3)(df.randn(2, 3, 4))
-    with pytest.raises(RuntimeError, match=r"^Given normalized_shape=\[4\], expected input with shape "
+    with pytest.raises(RuntimeError, match=r"^Given normalized_shape=\[4\], expected input with "
+                                           r"shape "
                                            r"\[\*, 4\], but got input of size\[2, 3\]$"):
         F.layer_norm(df.randn(2, 3), (4,))
-    with pytest.raises(RuntimeError, match=r"^Expected number of channels in input to be divisible by "
+    with pytest.raises(RuntimeError, match=r"^Expected number of channels in input to be "
+                                           r"divisible by "
                                            r"num_groups, but got input of shape \[2, 6, 3\] and "
                                            r"num_groups=4$"):
         F.group_norm(df.randn(2, 6, 3), 4)
-    with pytest.raises(ValueError, match=r"num_channels \(6\) must be divisible by num_groups \(4\)"):
+    with pytest.raises(ValueError, match=r"num_channels \(6\) must be divisible by num_groups "
+                                         r"\(4\)"):
         nn.GroupNorm(4, 6)
     with pytest.raises(ValueError, match="Expected more than 1 spatial element when training"):
         F.instance_norm(df.randn(1, 3, 1))

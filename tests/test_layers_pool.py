@@ -5,11 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-import deepforge as df
-import deepforge.nn as nn
-import deepforge.nn.functional as F
-from deepforge.ops._fused import reference_only
 from helpers import to_np
 from layer_refs import (
     TOL,
@@ -21,6 +16,11 @@ from layer_refs import (
     run_both,
     torch_or_none,
 )
+
+import deepforge as df
+import deepforge.nn as nn
+import deepforge.nn.functional as F
+from deepforge.ops._fused import reference_only
 
 MAX = [
     ("1d", (2, 3, 9), dict(kernel_size=3, stride=2, padding=1)),
@@ -104,7 +104,8 @@ def test_adaptive_pool(device, dtype, kind, nd, shape, out):
     torch = torch_or_none()
     if torch is not None:
         tf = getattr(torch.nn.functional, f"adaptive_{kind}_pool{nd}d")
-        assert_same(*run_both(lambda t: fn(t, out), lambda t: tf(t, out), [x], dtype, device), dtype)
+        assert_same(*run_both(lambda t: fn(t, out), lambda t: tf(t, out), [x], dtype, device),
+                    dtype)
         if kind == "max":
             i = fn(df.tensor(x, device=device), out, return_indices=True)[1]
             ti = tf(torch.tensor(x), out, return_indices=True)[1]
@@ -117,9 +118,10 @@ def test_lp_pool(device, dtype):
     if torch is None:
         pytest.skip("torch is not installed")
     x = np.abs(np.random.default_rng(3).standard_normal((2, 3, 7, 6))) + 0.1
-    assert_same(*run_both(lambda t: F.lp_pool2d(t, 2, 3, 2), lambda t: torch.nn.functional.lp_pool2d(t, 2, 3, 2),
+    TF = torch.nn.functional
+    assert_same(*run_both(lambda t: F.lp_pool2d(t, 2, 3, 2), lambda t: TF.lp_pool2d(t, 2, 3, 2),
                           [x], dtype, device), dtype)
-    assert_same(*run_both(lambda t: F.lp_pool1d(t, 3, 2), lambda t: torch.nn.functional.lp_pool1d(t, 3, 2),
+    assert_same(*run_both(lambda t: F.lp_pool1d(t, 3, 2), lambda t: TF.lp_pool1d(t, 3, 2),
                           [x[:, :, 0]], dtype, device), dtype)
 
 
@@ -134,7 +136,8 @@ def test_max_unpool(device):
     m = nn.MaxUnpool1d(2)
     y1, i1 = nn.MaxPool1d(2, return_indices=True)(df.tensor(x[:, :, 0], device=device))
     assert m(y1, i1).shape == (2, 3, 6)
-    with pytest.raises(ValueError, match=r"invalid output_size \"\(9, 9\)\" \(dim 0 must be between 4 and 8\)"):
+    with pytest.raises(ValueError, match=r"invalid output_size \"\(9, 9\)\" \(dim 0 must be "
+                                         r"between 4 and 8\)"):
         F.max_unpool2d(y, i, 2, output_size=(9, 9))
 
 
@@ -164,7 +167,8 @@ def test_pool_gradcheck(device, name, fn):
 def test_pool_double_backward(device):
     x = df.tensor(np.random.default_rng(6).permutation(40).reshape(2, 2, 2, 5) * 0.1,
                   dtype=df.float64, device=device, requires_grad=True)
-    assert double_backward_check(lambda t: F.max_pool2d(t, 2, 1, 1) * F.avg_pool2d(t, 2, 1, 1), (x,))
+    assert double_backward_check(lambda t: F.max_pool2d(t, 2, 1, 1) * F.avg_pool2d(t, 2, 1, 1),
+                                 (x,))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -174,20 +178,21 @@ def test_pool_double_backward(device):
     lambda t: F.avg_pool2d(t, (2, 3), 2, 1, ceil_mode=True, count_include_pad=False),
     lambda t: F.avg_pool1d(t.reshape(2, 3, 42), 4, 3, 2),
 ], ids=["max2d", "max3d", "avg2d", "avg1d"])
-def test_pool_fused_matches_reference(dtype, fn):
+def test_pool_fused_matches_reference(device, dtype, fn):
     x = np.random.default_rng(7).standard_normal((2, 3, 6, 7)).astype(dtype)
     g = None
     res = []
     for ref in (False, True):
-        t = df.tensor(x, requires_grad=True)
+        t = df.tensor(x, device=device, requires_grad=True)
         if ref:
             with reference_only():
                 out = fn(t)
         else:
             out = fn(t)
         y = out[0] if isinstance(out, tuple) else out
-        g = np.random.default_rng(8).standard_normal(tuple(y.shape)).astype(dtype) if g is None else g
-        y.backward(df.tensor(g))
+        if g is None:
+            g = np.random.default_rng(8).standard_normal(tuple(y.shape)).astype(dtype)
+        y.backward(df.tensor(g, device=device))
         res.append([to_np(y), to_np(t.grad)] + ([to_np(out[1])] if isinstance(out, tuple) else []))
     for a, r in zip(*res):
         np.testing.assert_allclose(a, r, **TOL[dtype])
@@ -224,7 +229,8 @@ def test_pool_errors():
     with pytest.raises(RuntimeError, match=r"^pad should be at most half of effective kernel size, "
                                            r"but got pad=2, kernel_size=3 and dilation=1$"):
         F.max_pool2d(df.randn(1, 3, 5, 5), 3, padding=2)
-    with pytest.raises(RuntimeError, match=r"^Given input size: \(3x2x2\)\. Calculated output size: "
+    with pytest.raises(RuntimeError, match=r"^Given input size: \(3x2x2\)\. Calculated output "
+                                           r"size: "
                                            r"\(3x0x0\)\. Output size is too small$"):
         F.max_pool2d(df.randn(1, 3, 2, 2), 3)
     with pytest.raises(RuntimeError, match=r"Output size is too small"):

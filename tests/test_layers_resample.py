@@ -7,12 +7,12 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import to_np
+from layer_refs import TOL, assert_same, interpolate, pixel_shuffle, run_both, torch_or_none
 
 import deepforge as df
 import deepforge.nn as nn
 import deepforge.nn.functional as F
-from helpers import to_np
-from layer_refs import TOL, assert_same, interpolate, pixel_shuffle, run_both, torch_or_none
 
 INTERP = [
     ((2, 3, 5), dict(size=9, mode="linear")),
@@ -44,7 +44,8 @@ def _ref_size_scales(shape, kw):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shape,kw", INTERP, ids=[f"{c[1]['mode']}-{i}" for i, c in enumerate(INTERP)])
+@pytest.mark.parametrize("shape,kw", INTERP,
+                         ids=[f"{c[1]['mode']}-{i}" for i, c in enumerate(INTERP)])
 def test_interpolate(device, dtype, shape, kw):
     x = np.random.default_rng(0).standard_normal(shape)
     size, scales = _ref_size_scales(shape, kw)
@@ -54,7 +55,8 @@ def test_interpolate(device, dtype, shape, kw):
     torch = torch_or_none()
     if torch is not None:
         assert_same(*run_both(lambda t: F.interpolate(t, **kw),
-                              lambda t: torch.nn.functional.interpolate(t, **kw), [x], dtype, device),
+                              lambda t: torch.nn.functional.interpolate(t, **kw), [x], dtype,
+                              device),
                     dtype)
 
 
@@ -76,10 +78,9 @@ def test_upsample_modules(device):
     for m in mods:
         y = m(df.tensor(x, device=device))
         if torch is not None:
-            tm = {"Upsample": lambda m: torch.nn.Upsample(m.size, m.scale_factor, m.mode, m.align_corners),
-                  "UpsamplingNearest2d": lambda m: torch.nn.UpsamplingNearest2d(m.size, m.scale_factor),
-                  "UpsamplingBilinear2d": lambda m: torch.nn.UpsamplingBilinear2d(m.size, m.scale_factor),
-                  }[type(m).__name__](m)
+            cls = getattr(torch.nn, type(m).__name__)
+            tm = cls(m.size, m.scale_factor, m.mode, m.align_corners) if cls is torch.nn.Upsample \
+                else cls(m.size, m.scale_factor)
             assert repr(m) == repr(tm)
             np.testing.assert_allclose(to_np(y), tm(torch.tensor(x)).numpy(), rtol=1e-4, atol=1e-5)
 
@@ -90,7 +91,8 @@ PADS = [
     ("ConstantPad3d", ((1, 0, 0, 2, 1, 1), 0.5), (1, 2, 2, 3, 2)),
     ("ReflectionPad1d", (2, 3), (2, 3, 5)), ("ReflectionPad2d", (1, 2, 2, 0), (2, 2, 4, 5)),
     ("ReplicationPad1d", (3, 1), (2, 3, 4)), ("ReplicationPad2d", 2, (2, 2, 3, 4)),
-    ("ReplicationPad3d", (1, 0, 2, 1, 0, 1), (1, 2, 2, 3, 2)), ("CircularPad2d", (1, 2, 2, 1), (2, 2, 3, 4)),
+    ("ReplicationPad3d", (1, 0, 2, 1, 0, 1), (1, 2, 2, 3, 2)),
+    ("CircularPad2d", (1, 2, 2, 1), (2, 2, 3, 4)),
 ]
 
 
@@ -116,11 +118,12 @@ def test_pixel_and_channel_shuffle(device, dtype):
     back = nn.PixelUnshuffle(2)(y)
     np.testing.assert_allclose(to_np(back), x, **TOL[dtype])
     cs = nn.ChannelShuffle(4)(df.tensor(x.astype(dtype), device=device))
-    np.testing.assert_allclose(to_np(cs), x.reshape(2, 4, 2, 3, 4).transpose(0, 2, 1, 3, 4).reshape(x.shape),
-                               **TOL[dtype])
+    shuffled = x.reshape(2, 4, 2, 3, 4).transpose(0, 2, 1, 3, 4).reshape(x.shape)
+    np.testing.assert_allclose(to_np(cs), shuffled, **TOL[dtype])
     torch = torch_or_none()
     if torch is not None:
-        assert_same(*run_both(nn.PixelShuffle(2), torch.nn.PixelShuffle(2), [x], dtype, device), dtype)
+        assert_same(*run_both(nn.PixelShuffle(2), torch.nn.PixelShuffle(2), [x], dtype, device),
+                    dtype)
         assert_same(*run_both(nn.PixelUnshuffle(2), torch.nn.PixelUnshuffle(2),
                               [rng.standard_normal((1, 3, 4, 6))], dtype, device), dtype)
         assert_same(*run_both(nn.ChannelShuffle(2), torch.nn.ChannelShuffle(2), [x], dtype, device,
@@ -133,7 +136,8 @@ def test_shuffle_gradcheck(device):
     fm = device != "cpu"
     assert df.autograd.gradcheck(lambda t: F.pixel_shuffle(t, 2), (x,), fast_mode=fm)
     assert df.autograd.gradcheck(lambda t: F.channel_shuffle(t, 2), (x,), fast_mode=fm)
-    assert df.autograd.gradcheck(lambda t: F.pad(t, (1, 2, 1, 0), mode="reflect"), (x,), fast_mode=fm)
+    assert df.autograd.gradcheck(lambda t: F.pad(t, (1, 2, 1, 0), mode="reflect"), (x,),
+                                 fast_mode=fm)
 
 
 def test_fold_modules(device):
@@ -178,15 +182,18 @@ def test_resample_errors():
     with pytest.raises(ValueError, match="align_corners option can only be set with the "
                                          "interpolating modes"):
         F.interpolate(x, size=4, align_corners=True)
-    with pytest.raises(ValueError, match="recompute_scale_factor is not meaningful with an explicit"):
+    with pytest.raises(ValueError, match="recompute_scale_factor is not meaningful with an "
+                                         "explicit"):
         F.interpolate(x, size=4, recompute_scale_factor=True)
-    with pytest.raises(RuntimeError, match=r"pixel_shuffle expects its input's 'channel' dimension to "
+    with pytest.raises(RuntimeError, match=r"pixel_shuffle expects its input's 'channel' "
+                                           r"dimension to "
                                            r"be divisible by the square of upscale_factor, but "
                                            r"input\.size\(-3\)=3 is not divisible by 4"):
         F.pixel_shuffle(df.randn(1, 3, 2, 2), 2)
     with pytest.raises(RuntimeError, match=r"pixel_unshuffle expects height to be divisible"):
         F.pixel_unshuffle(df.randn(1, 3, 5, 4), 2)
-    with pytest.raises(RuntimeError, match=r"Number of channels must be divisible by groups\. Got 3 "
+    with pytest.raises(RuntimeError, match=r"Number of channels must be divisible by groups\. Got "
+                                           r"3 "
                                            r"channels and 2 groups\."):
         F.channel_shuffle(df.randn(1, 3, 5, 4), 2)
     with warnings.catch_warnings():

@@ -13,10 +13,10 @@ import zlib
 
 import numpy as np
 import pytest
+from op_spec_lib import SAME, Arg, sample
+from op_specs import SPECS
 
 import deepforge as df
-from op_refs import sample
-from op_specs import SAME, SPECS, Arg
 
 TOL = {"float16": (4e-3, 2e-3), "float32": (1e-4, 1e-5), "float64": (1e-7, 1e-9)}
 
@@ -97,7 +97,9 @@ def assert_match(actual, expected, spec, what, dtype_check=False):
     assert len(acts) == len(exps), f"{what}: {len(acts)} outputs, expected {len(exps)}"
     for k, (a, e) in enumerate(zip(acts, exps)):
         if dtype_check and hasattr(e, "dtype"):
-            assert _dtype_name(a) == _dtype_name(e), f"{what} output {k}: dtype {_dtype_name(a)} != {_dtype_name(e)}"
+            assert _dtype_name(a) == _dtype_name(e), (
+                f"{what} output {k}: dtype {_dtype_name(a)} != {_dtype_name(e)}"
+            )
         ah, eh = _host(a), _host(e)
         assert ah.shape == eh.shape, f"{what} output {k}: shape {ah.shape} != {eh.shape}"
         kind = _dtype_name(a) if isinstance(a, df.Tensor) else "bool"
@@ -106,8 +108,14 @@ def assert_match(actual, expected, spec, what, dtype_check=False):
             rtol = max(rtol, spec.rtol)
         if spec.atol is not None and kind in TOL:
             atol = max(atol, spec.atol)
-        np.testing.assert_allclose(ah.astype(np.float64), eh.astype(np.float64), rtol=rtol, atol=atol,
-                                   equal_nan=True, err_msg=f"{what} output {k}")
+        np.testing.assert_allclose(
+            ah.astype(np.float64),
+            eh.astype(np.float64),
+            rtol=rtol,
+            atol=atol,
+            equal_nan=True,
+            err_msg=f"{what} output {k}",
+        )
 
 
 def _run_ref(spec, arrays):
@@ -166,7 +174,11 @@ def test_forward_and_grad_vs_torch(spec, dtype, device):
 
 
 def _float_outputs(out):
-    return [o for o in _flat(out) if hasattr(o, "dtype") and o.dtype.is_floating_point and o.requires_grad]
+    return [
+        o
+        for o in _flat(out)
+        if hasattr(o, "dtype") and o.dtype.is_floating_point and o.requires_grad
+    ]
 
 
 def _compare_grads(torch, out, expected, xs, tt, spec, what, rng):
@@ -177,9 +189,13 @@ def _compare_grads(torch, out, expected, xs, tt, spec, what, rng):
     gos = [rng.standard_normal(tuple(o.shape)) for o in outs]
     ins = [x for x in xs if x.requires_grad]
     tins = [t for t in tt if t.requires_grad]
-    g = df.autograd.grad(outs, ins, [df.tensor(go, device=o.device) for go, o in zip(gos, outs)], allow_unused=True)
+    g = df.autograd.grad(
+        outs, ins, [df.tensor(go, device=o.device) for go, o in zip(gos, outs)], allow_unused=True
+    )
     try:
-        tg = torch.autograd.grad(exps, tins, [torch.from_numpy(go) for go in gos], allow_unused=True)
+        tg = torch.autograd.grad(
+            exps, tins, [torch.from_numpy(go) for go in gos], allow_unused=True
+        )
     except RuntimeError:  # torch has no derivative here ("not implemented")
         return
     for k, (a, e) in enumerate(zip(g, tg)):
@@ -230,9 +246,16 @@ def test_noncontiguous_inputs(spec, device):
         assert_match(out_n, out_c, spec, what, dtype_check=True)
         outs_c, outs_n = _float_outputs(out_c), _float_outputs(out_n)
         if grad and outs_c:
-            gos = [df.tensor(rng.standard_normal(tuple(o.shape)), dtype=o.dtype, device=device) for o in outs_c]
-            gc = df.autograd.grad(outs_c, [x for x in xs if x.requires_grad], gos, allow_unused=True)
-            gn = df.autograd.grad(outs_n, [y for y in ys if y.requires_grad], gos, allow_unused=True)
+            gos = [
+                df.tensor(rng.standard_normal(tuple(o.shape)), dtype=o.dtype, device=device)
+                for o in outs_c
+            ]
+            gc = df.autograd.grad(
+                outs_c, [x for x in xs if x.requires_grad], gos, allow_unused=True
+            )
+            gn = df.autograd.grad(
+                outs_n, [y for y in ys if y.requires_grad], gos, allow_unused=True
+            )
             for a, b in zip(gn, gc):
                 assert (a is None) == (b is None), what
                 if a is not None:

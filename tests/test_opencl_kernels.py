@@ -170,9 +170,9 @@ def test_softmax_paths(be, shape, axis):
     for fn in ("softmax", "log_softmax"):
         y = getattr(cpu, fn)(x, axis)
         np.testing.assert_allclose(_np(be, getattr(be, fn)(X, axis)), y, rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(_np(be, getattr(be, fn + "_backward")(be.from_numpy(y), G, axis)),
-                                   getattr(cpu, fn + "_backward")(y, g, axis), rtol=1e-4,
-                                   atol=1e-5)
+        gx = getattr(be, fn + "_backward")(be.from_numpy(y), G, axis)
+        np.testing.assert_allclose(_np(be, gx), getattr(cpu, fn + "_backward")(y, g, axis),
+                                   rtol=1e-4, atol=1e-5)
 
 
 def test_random_large(be):

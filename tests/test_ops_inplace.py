@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import assert_close
 
 import deepforge as df
-from helpers import assert_close
 
 A = np.array([[0.5, -1.25, 2.0], [1.5, 0.75, -0.5]])
 B = np.array([[1.5, 0.5, -2.0], [0.25, 2.0, 1.0]])
@@ -19,7 +19,10 @@ INPLACE = {
     "sub_": (lambda x, y: x.sub_(y), lambda x, y: x - y),
     "mul_": (lambda x, y: x.mul_(y), lambda x, y: x * y),
     "div_": (lambda x, y: x.div_(y), lambda x, y: x / y),
-    "div_floor": (lambda x, y: x.div_(y, rounding_mode="floor"), lambda x, y: df.div(x, y, rounding_mode="floor")),
+    "div_floor": (
+        lambda x, y: x.div_(y, rounding_mode="floor"),
+        lambda x, y: df.div(x, y, rounding_mode="floor"),
+    ),
     "pow_": (lambda x, y: x.abs_().pow_(y), lambda x, y: x.abs() ** y),
     "pow_scalar": (lambda x, y: x.pow_(2), lambda x, y: x * x),
     "remainder_": (lambda x, y: x.remainder_(y), lambda x, y: x % y),
@@ -44,13 +47,31 @@ INPLACE = {
     "lerp_": (lambda x, y: x.lerp_(y, 0.25), lambda x, y: df.lerp(x, y, 0.25)),
     "addcmul_": (lambda x, y: x.addcmul_(y, y, value=0.5), lambda x, y: x + 0.5 * y * y),
     "addcdiv_": (lambda x, y: x.addcdiv_(y, y + 3, value=2), lambda x, y: x + 2 * y / (y + 3)),
-    "masked_fill_": (lambda x, y: x.masked_fill_(y > 0.6, -9.0), lambda x, y: x.masked_fill(y > 0.6, -9.0)),
-    "index_add_": (lambda x, y: x.index_add_(1, _idx(x, [0, 2, 0]), y), lambda x, y: x.index_add(1, _idx(x, [0, 2, 0]), y)),
-    "index_fill_": (lambda x, y: x.index_fill_(0, _idx(x, [1]), 4.0), lambda x, y: x.index_fill(0, _idx(x, [1]), 4.0)),
-    "scatter_": (lambda x, y: x.scatter_(1, _idx(x, [[2], [0]]), 7.0), lambda x, y: x.scatter(1, _idx(x, [[2], [0]]), 7.0)),
-    "scatter_add_": (lambda x, y: x.scatter_add_(0, _idx(x, [[1, 0, 1]]), y[:1]), lambda x, y: x.scatter_add(0, _idx(x, [[1, 0, 1]]), y[:1])),
+    "masked_fill_": (
+        lambda x, y: x.masked_fill_(y > 0.6, -9.0),
+        lambda x, y: x.masked_fill(y > 0.6, -9.0),
+    ),
+    "index_add_": (
+        lambda x, y: x.index_add_(1, _idx(x, [0, 2, 0]), y),
+        lambda x, y: x.index_add(1, _idx(x, [0, 2, 0]), y),
+    ),
+    "index_fill_": (
+        lambda x, y: x.index_fill_(0, _idx(x, [1]), 4.0),
+        lambda x, y: x.index_fill(0, _idx(x, [1]), 4.0),
+    ),
+    "scatter_": (
+        lambda x, y: x.scatter_(1, _idx(x, [[2], [0]]), 7.0),
+        lambda x, y: x.scatter(1, _idx(x, [[2], [0]]), 7.0),
+    ),
+    "scatter_add_": (
+        lambda x, y: x.scatter_add_(0, _idx(x, [[1, 0, 1]]), y[:1]),
+        lambda x, y: x.scatter_add(0, _idx(x, [[1, 0, 1]]), y[:1]),
+    ),
     "nan_to_num_": (lambda x, y: x.nan_to_num_(), lambda x, y: x.clone()),
-    "setitem": (lambda x, y: x.__setitem__((slice(None), 1), y[:, 0]) or x, lambda x, y: df.stack([x[:, 0], y[:, 0], x[:, 2]], 1)),
+    "setitem": (
+        lambda x, y: x.__setitem__((slice(None), 1), y[:, 0]) or x,
+        lambda x, y: df.stack([x[:, 0], y[:, 0], x[:, 2]], 1),
+    ),
     "iadd": (lambda x, y: _iop(x, y, "__iadd__"), lambda x, y: x + y),
     "isub": (lambda x, y: _iop(x, y, "__isub__"), lambda x, y: x - y),
     "imul": (lambda x, y: _iop(x, y, "__imul__"), lambda x, y: x * y),
@@ -101,7 +122,10 @@ def test_inplace_through_a_view_is_visible_in_base(name, device):
     assert base._version == view._version
 
 
-@pytest.mark.parametrize("name", [n for n in INPLACE if n not in ("fill_", "zero_", "copy_", "copy_broadcast", "setitem")])
+@pytest.mark.parametrize(
+    "name",
+    [n for n in INPLACE if n not in ("fill_", "zero_", "copy_", "copy_broadcast", "setitem")],
+)
 def test_inplace_autograd_matches_torch(name):
     torch = pytest.importorskip("torch")
     inplace, _ = INPLACE[name]
@@ -128,8 +152,14 @@ def test_inplace_autograd_matches_torch(name):
 
 def test_inplace_on_non_leaf_needing_old_value():
     """Backward formulas that need the input's old value still work (like PyTorch)."""
-    for op, deriv in [("sin_", lambda a: np.cos(a)), ("pow_", lambda a: 2 * a), ("log_", lambda a: 1 / a),
-                      ("sqrt_", lambda a: 0.5 / np.sqrt(a)), ("mul_", lambda a: 2 * a), ("clamp_", lambda a: 1.0 * (a <= 1.2))]:
+    for op, deriv in [
+        ("sin_", lambda a: np.cos(a)),
+        ("pow_", lambda a: 2 * a),
+        ("log_", lambda a: 1 / a),
+        ("sqrt_", lambda a: 0.5 / np.sqrt(a)),
+        ("mul_", lambda a: 2 * a),
+        ("clamp_", lambda a: 1.0 * (a <= 1.2)),
+    ]:
         a = np.array([0.5, 1.0, 2.0])
         x = df.tensor(a, dtype=df.float64, requires_grad=True)
         y = x * 1.0
@@ -165,7 +195,7 @@ def test_integer_and_bool_inplace():
     assert f.tolist() == [2.0, 4.0]
 
 
-# -- out= -----------------------------------------------------------------------------------------------
+# -- out= --------------------------------------------------------------------------------------
 OUT_OPS = {
     "add": lambda a, b, out: df.add(a, b, out=out),
     "mul": lambda a, b, out: df.mul(a, b, out=out),
@@ -208,30 +238,40 @@ def test_out_errors_and_warnings():
         df.add(a, a, out=df.empty(5))
     with pytest.raises(RuntimeError, match="can't be cast to the desired output type"):
         df.add(a, a, out=df.empty(2, 3, dtype=df.int64))
-    with pytest.raises(RuntimeError, match="out=... arguments don't support automatic differentiation"):
+    with pytest.raises(
+        RuntimeError, match="out=... arguments don't support automatic differentiation"
+    ):
         df.exp(df.tensor(A, requires_grad=True), out=df.empty(2, 3))
 
 
-# -- method coverage ---------------------------------------------------------------------------------------
-METHODS = """abs add addcdiv addcmul all allclose amax amin any argmax argmin argsort argwhere atan2 backward
-bernoulli bfloat16 bitwise_and bitwise_not bitwise_or bitwise_xor bmm bool broadcast_to byte ceil char chunk clamp
-clip clone contiguous copy_ cos cosh count_nonzero cpu cross cummax cummin cumprod cumsum detach detach_ diag
-diagonal dim div dot double element_size eq equal erf erfinv exp exp2 expand expand_as expm1 fill_ flatten
-flip float floor floor_divide fmax fmin fmod frac gather ge gt half hypot index_add index_add_ index_copy
-index_fill index_select int is_contiguous isclose isfinite isinf isnan item kthvalue le lerp log log10 log1p
-log2 log_softmax logaddexp logical_and logical_not logical_or logical_xor logsumexp long lt masked_fill
-masked_fill_ masked_scatter masked_select matmul max maximum mean median min minimum mm mode movedim mul
-mv nan_to_num nan_to_num_ nansum narrow ndimension ne neg nelement new_empty new_full new_ones new_tensor
-new_zeros nonzero norm numel numpy outer permute pow prod reciprocal register_hook relu remainder repeat
-repeat_interleave requires_grad_ reshape retain_grad roll round rsqrt scatter scatter_ scatter_add scatter_add_
-scatter_reduce select short sigmoid sign sin sinh size softmax sort split sqrt square squeeze std stride sub
-sum swapaxes t take take_along_dim tan tanh tile to tolist topk transpose tril triu trunc type type_as unbind
-unflatten unique unsqueeze var view view_as where zero_""".split()
+# -- method coverage ---------------------------------------------------------------------------
+METHODS = """
+abs add addcdiv addcmul all allclose amax amin any argmax argmin argsort argwhere atan2
+backward bernoulli bfloat16 bitwise_and bitwise_not bitwise_or bitwise_xor bmm bool
+broadcast_to byte ceil char chunk clamp clip clone contiguous copy_ cos cosh count_nonzero cpu
+cross cummax cummin cumprod cumsum detach detach_ diag diagonal dim div dot double
+element_size eq equal erf erfinv exp exp2 expand expand_as expm1 fill_ flatten flip float
+floor floor_divide fmax fmin fmod frac gather ge gt half hypot index_add index_add_ index_copy
+index_fill index_select int is_contiguous isclose isfinite isinf isnan item kthvalue le lerp
+log log10 log1p log2 log_softmax logaddexp logical_and logical_not logical_or logical_xor
+logsumexp long lt masked_fill masked_fill_ masked_scatter masked_select matmul max maximum
+mean median min minimum mm mode movedim mul mv nan_to_num nan_to_num_ nansum narrow ndimension
+ne neg nelement new_empty new_full new_ones new_tensor new_zeros nonzero norm numel numpy
+outer permute pow prod reciprocal register_hook relu remainder repeat repeat_interleave
+requires_grad_ reshape retain_grad roll round rsqrt scatter scatter_ scatter_add scatter_add_
+scatter_reduce select short sigmoid sign sin sinh size softmax sort split sqrt square squeeze
+std stride sub sum swapaxes t take take_along_dim tan tanh tile to tolist topk transpose tril
+triu trunc type type_as unbind unflatten unique unsqueeze var view view_as where zero_
+""".split()
 
 
 def test_tensor_methods_exist():
     torch = pytest.importorskip("torch")
-    missing = [m for m in METHODS if hasattr(torch.Tensor, m) and not hasattr(df.Tensor, m) and m != "bfloat16"]
+    missing = [
+        m
+        for m in METHODS
+        if hasattr(torch.Tensor, m) and not hasattr(df.Tensor, m) and m != "bfloat16"
+    ]
     assert not missing, missing
     x = df.tensor(A)
     assert_close(x.amax(1), A.max(1))

@@ -7,11 +7,11 @@ import pickle
 
 import numpy as np
 import pytest
-
-import deepforge as df
 from helpers import assert_close
 
-# -- views share storage -----------------------------------------------------------------------------
+import deepforge as df
+
+# -- views share storage -----------------------------------------------------------------------
 VIEWS = {
     "view": lambda x: x.view(4, 9),
     "reshape": lambda x: x.reshape(36),
@@ -120,16 +120,26 @@ def test_version_counter():
     assert x._version == 4  # detach shares the counter, like torch
 
 
-# -- metadata ----------------------------------------------------------------------------------------
+# -- metadata ----------------------------------------------------------------------------------
 def test_metadata(device):
     x = df.zeros(2, 3, 4, device=device)
-    assert x.shape == (2, 3, 4) and x.size() == df.Size([2, 3, 4]) and x.size(1) == 3 and x.size(-1) == 4
+    assert (
+        x.shape == (2, 3, 4)
+        and x.size() == df.Size([2, 3, 4])
+        and x.size(1) == 3
+        and x.size(-1) == 4
+    )
     assert isinstance(x.shape, tuple) and repr(x.shape) == "deepforge.Size([2, 3, 4])"
     assert x.ndim == x.dim() == 3 and x.numel() == 24 and x.nelement() == 24
     assert x.element_size() == 4 and df.zeros(1, dtype=df.float64).element_size() == 8
-    assert df.zeros(1, dtype=df.int16).element_size() == 2 and df.zeros(1, dtype=df.bool).element_size() == 1
+    assert (
+        df.zeros(1, dtype=df.int16).element_size() == 2
+        and df.zeros(1, dtype=df.bool).element_size() == 1
+    )
     assert len(x) == 2 and x.nbytes == 96
-    assert x.device == df.device(device) and str(x.device) == (device if ":" in device or device == "cpu" else device)
+    assert x.device == df.device(device) and str(x.device) == (
+        device if ":" in device or device == "cpu" else device
+    )
     assert x.is_floating_point() and not df.zeros(1, dtype=df.int32).is_floating_point()
     assert x.shape.numel() == 24 and x.shape[1:] == df.Size([3, 4])
 
@@ -166,15 +176,26 @@ def test_clone_and_detach():
 def test_copy_and_deepcopy_and_pickle():
     x = df.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
     dc = copy.deepcopy(x)
-    assert dc.requires_grad and dc.is_leaf and np.array_equal(dc.detach().numpy(), x.detach().numpy())
+    assert (
+        dc.requires_grad and dc.is_leaf and np.array_equal(dc.detach().numpy(), x.detach().numpy())
+    )
     assert not np.shares_memory(dc.detach().numpy(), x.detach().numpy())
     p = pickle.loads(pickle.dumps(x.detach()))
     assert np.array_equal(p.numpy(), x.detach().numpy()) and p.dtype == x.dtype
 
 
-# -- dtypes and casts ----------------------------------------------------------------------------------
-CASTS = {"float": df.float32, "double": df.float64, "half": df.float16, "long": df.int64, "int": df.int32,
-         "short": df.int16, "char": df.int8, "byte": df.uint8, "bool": df.bool}
+# -- dtypes and casts --------------------------------------------------------------------------
+CASTS = {
+    "float": df.float32,
+    "double": df.float64,
+    "half": df.float16,
+    "long": df.int64,
+    "int": df.int32,
+    "short": df.int16,
+    "char": df.int8,
+    "byte": df.uint8,
+    "bool": df.bool,
+}
 
 
 @pytest.mark.parametrize("method", list(CASTS))
@@ -201,9 +222,15 @@ def test_to_type_as_and_type():
 def test_default_dtypes():
     assert df.tensor([1.0]).dtype is df.float32 and df.tensor([1]).dtype is df.int64
     assert df.tensor([True]).dtype is df.bool and df.tensor([1, 2.0]).dtype is df.float32
-    assert df.tensor(np.float64(1.0)).dtype is df.float64 and df.tensor(np.int32(1)).dtype is df.int32
+    assert (
+        df.tensor(np.float64(1.0)).dtype is df.float64 and df.tensor(np.int32(1)).dtype is df.int32
+    )
     assert df.tensor(np.zeros(2, np.float16)).dtype is df.float16
-    assert df.zeros(2).dtype is df.float32 and df.arange(3).dtype is df.int64 and df.arange(3.0).dtype is df.float32
+    assert (
+        df.zeros(2).dtype is df.float32
+        and df.arange(3).dtype is df.int64
+        and df.arange(3.0).dtype is df.float32
+    )
     assert df.full((2,), 7).dtype is df.int64 and df.full((2,), 7.0).dtype is df.float32
     df.set_default_dtype(df.float64)
     try:
@@ -233,17 +260,26 @@ def test_result_type_with_scalars_and_0dim_matches_torch(scalar):
     for a in DTYPES:
         x = df.ones(2, dtype=getattr(df, a))
         tx = torch.ones(2, dtype=getattr(torch, a))
-        assert df.result_type(x, scalar).name == str(torch.result_type(tx, scalar)).split(".")[-1], (a, scalar)
+        assert (
+            df.result_type(x, scalar).name == str(torch.result_type(tx, scalar)).split(".")[-1]
+        ), (a, scalar)
         for b in DTYPES:  # a 0-dim tensor only promotes across categories
             z = df.ones((), dtype=getattr(df, b))
             tz = torch.ones((), dtype=getattr(torch, b))
-            assert df.result_type(x, z).name == str(torch.result_type(tx, tz)).split(".")[-1], (a, b)
+            assert df.result_type(x, z).name == str(torch.result_type(tx, tz)).split(".")[-1], (
+                a,
+                b,
+            )
             assert (x + z).dtype.name == str((tx + tz).dtype).split(".")[-1], (a, b)
 
 
-# -- devices --------------------------------------------------------------------------------------------
+# -- devices -----------------------------------------------------------------------------------
 def test_device_objects():
-    assert df.device("cpu") == "cpu" and df.device("cpu").type == "cpu" and df.device("cpu").index is None
+    assert (
+        df.device("cpu") == "cpu"
+        and df.device("cpu").type == "cpu"
+        and df.device("cpu").index is None
+    )
     assert repr(df.device("cpu")) == "device(type='cpu')"
     d = df.device("opencl", 1)
     assert str(d) == "opencl:1" and d == df.device("opencl:1") and d.index == 1
@@ -266,7 +302,7 @@ def test_to_device_roundtrip(device):
     assert z.grad.device == z.device
 
 
-# -- creation -------------------------------------------------------------------------------------------
+# -- creation ----------------------------------------------------------------------------------
 def test_creation_functions(device):
     assert_close(df.zeros(2, 3, device=device), np.zeros((2, 3)))
     assert_close(df.ones((2, 3), device=device), np.ones((2, 3)))
@@ -301,15 +337,32 @@ def test_torch_compat_creation_values():
         assert_close(a, t.numpy())
 
 
-# -- repr -----------------------------------------------------------------------------------------------
+# -- repr --------------------------------------------------------------------------------------
 def _norm(s):
     return " ".join(s.replace("torch.", "deepforge.").split())
 
 
-REPR_DATA = [[1.0, 2.0, 3.0], [1.5, -2.25], [[1, 2], [3, 4]], [True, False], [], 3.5, 7, [1e-5, 1.0],
-             [1e10, 1.0], [float("nan"), 1.0, float("inf")], [-0.0, 1.0], [1 / 3, 2 / 3], [1e8, 1.5],
-             list(np.arange(2000.0)), list(np.linspace(-3, 3, 30)), np.arange(24).reshape(2, 3, 4).tolist(),
-             (np.arange(1600.0).reshape(40, 40) / 7).tolist(), [[float("nan")] * 3] * 2, [0.5, 999.5]]
+REPR_DATA = [
+    [1.0, 2.0, 3.0],
+    [1.5, -2.25],
+    [[1, 2], [3, 4]],
+    [True, False],
+    [],
+    3.5,
+    7,
+    [1e-5, 1.0],
+    [1e10, 1.0],
+    [float("nan"), 1.0, float("inf")],
+    [-0.0, 1.0],
+    [1 / 3, 2 / 3],
+    [1e8, 1.5],
+    list(np.arange(2000.0)),
+    list(np.linspace(-3, 3, 30)),
+    np.arange(24).reshape(2, 3, 4).tolist(),
+    (np.arange(1600.0).reshape(40, 40) / 7).tolist(),
+    [[float("nan")] * 3] * 2,
+    [0.5, 999.5],
+]
 
 
 @pytest.mark.parametrize("data", REPR_DATA, ids=range(len(REPR_DATA)))

@@ -20,9 +20,13 @@ SAMPLERS = {
     "randint": lambda g, d: df.randint(0, 10, (3, 4), generator=g, device=d),
     "randperm": lambda g, d: df.randperm(10, generator=g, device=d),
     "normal": lambda g, d: df.normal(2.0, 3.0, (3, 4), generator=g, device=d),
-    "normal_tensor": lambda g, d: df.normal(df.zeros(3, 4, device=d), df.ones(3, 4, device=d), generator=g),
+    "normal_tensor": lambda g, d: df.normal(
+        df.zeros(3, 4, device=d), df.ones(3, 4, device=d), generator=g
+    ),
     "bernoulli": lambda g, d: df.bernoulli(df.full((3, 4), 0.3, device=d), generator=g),
-    "multinomial": lambda g, d: df.multinomial(df.tensor([0.1, 0.2, 0.7], device=d), 5, True, generator=g),
+    "multinomial": lambda g, d: df.multinomial(
+        df.tensor([0.1, 0.2, 0.7], device=d), 5, True, generator=g
+    ),
     "uniform_": lambda g, d: df.empty(3, 4, device=d).uniform_(-1, 1, generator=g),
     "normal_": lambda g, d: df.empty(3, 4, device=d).normal_(0, 2, generator=g),
     "bernoulli_": lambda g, d: df.empty(3, 4, device=d).bernoulli_(0.5, generator=g),
@@ -89,7 +93,12 @@ def test_shapes_dtypes_devices(device):
 def test_distributions():
     df.manual_seed(0)
     u = _np(df.rand(N, dtype=df.float64))
-    assert u.min() >= 0 and u.max() < 1 and abs(u.mean() - 0.5) < 0.01 and abs(u.var() - 1 / 12) < 0.005
+    assert (
+        u.min() >= 0
+        and u.max() < 1
+        and abs(u.mean() - 0.5) < 0.01
+        and abs(u.var() - 1 / 12) < 0.005
+    )
     z = _np(df.randn(N, dtype=df.float64))
     assert abs(z.mean()) < 0.03 and abs(z.std() - 1) < 0.03
     n = _np(df.normal(2.0, 3.0, (N,)))
@@ -111,7 +120,9 @@ def test_multinomial():
     w = _np(df.multinomial(df.tensor([[1.0, 1.0, 1.0, 0.0], [0.0, 5.0, 1.0, 1.0]]), 3))
     assert w.shape == (2, 3)
     for row, zero in zip(w, (3, 0)):
-        assert len(set(row.tolist())) == 3 and zero not in row  # no replacement, never a 0-prob class
+        assert (
+            len(set(row.tolist())) == 3 and zero not in row
+        )  # no replacement, never a 0-prob class
 
 
 def test_inplace_samplers_keep_dtype_and_bump_version():

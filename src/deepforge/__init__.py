@@ -7,7 +7,6 @@ and OpenCL kernels on any GPU, behind one backend registry. ``import deepforge a
 from __future__ import annotations
 
 import builtins as _builtins
-import builtins as _builtins
 import importlib as _importlib
 
 from . import _dtype

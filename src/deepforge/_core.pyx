@@ -41,10 +41,12 @@ ctypedef fused copyable:
     uint8_t
 
 include "_core_simd.pxi"
+include "_core_simd_decl.pxi"
 include "_core_dispatch.pxi"
 
 cdef enum:
-    PAR_MIN = 32768   # elements of work below which a kernel stays serial
+    PAR_MIN = 65536   # work units (~elements of a memory-bound pass) below which a kernel
+                      # stays serial; exp-heavy kernels count 4 units per element
     TILE = 4096       # max column-tile width of inner > 1 kernels (>= 16 KB contiguous runs)
     RBLK = 64         # rows accumulated in float32 before flushing into double accumulators
     ARGBLK = 512      # block length of the vectorised first-extreme search
@@ -144,3 +146,4 @@ include "_core_index.pxi"
 include "_core_elementwise.pxi"
 include "_core_random.pxi"
 include "_core_nn.pxi"
+include "_core_rnn.pxi"

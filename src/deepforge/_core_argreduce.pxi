@@ -60,6 +60,14 @@ cdef void _arg_tile(const floating* x, Py_ssize_t n, Py_ssize_t inner, Py_ssize_
             vout[i] = bv[i]
 
 
+cdef inline void _arg_item(Py_ssize_t w, Py_ssize_t ntile, Py_ssize_t tw, const floating* x,
+                           Py_ssize_t n, Py_ssize_t inner, bint is_max, floating* vals,
+                           int64_t* idx, double* buf) noexcept nogil:
+    cdef Py_ssize_t o = w // ntile, i0 = (w % ntile) * tw
+    _arg_tile(x + o * n * inner + i0, n, inner, tw if inner - i0 > tw else inner - i0, is_max,
+              vals + o * inner + i0 if vals != NULL else NULL, idx + o * inner + i0, buf)
+
+
 cdef int _argreduce(const floating* x, Py_ssize_t outer, Py_ssize_t n, Py_ssize_t inner,
                     bint is_max, floating* vals, int64_t* idx) except -1 nogil:
     cdef bint par = _par(outer * n * inner)
@@ -94,20 +102,23 @@ cdef int _argreduce(const floating* x, Py_ssize_t outer, Py_ssize_t n, Py_ssize_
                     vals[o] = bv
             free(pv)
             free(pi)
+        elif par:
+            for o in prange(outer, schedule='static', num_threads=nt):
+                idx[o] = _arg_seg(x + o * n, n, is_max, vals + o if vals != NULL else NULL)
         else:
-            for o in prange(outer, schedule='static', num_threads=nt, use_threads_if=par):
+            for o in range(outer):
                 idx[o] = _arg_seg(x + o * n, n, is_max, vals + o if vals != NULL else NULL)
         return 0
     tw = _tile_w(outer, inner, par)
     ntile = (inner + tw - 1) // tw
     scratch = _scratch(par, 2 * tw * sizeof(double))
-    for w in prange(outer * ntile, schedule='static', num_threads=nt, use_threads_if=par):
-        o = w // ntile
-        t = w % ntile
-        i0 = t * tw
-        _arg_tile(x + o * n * inner + i0, n, inner, tw if inner - i0 > tw else inner - i0,
-                  is_max, vals + o * inner + i0 if vals != NULL else NULL, idx + o * inner + i0,
-                  <double*>(scratch + threadid() * 2 * tw * sizeof(double)))
+    if par:
+        for w in prange(outer * ntile, schedule='static', num_threads=nt):
+            _arg_item(w, ntile, tw, x, n, inner, is_max, vals, idx,
+                      <double*>(scratch + threadid() * 2 * tw * sizeof(double)))
+    else:
+        for w in range(outer * ntile):
+            _arg_item(w, ntile, tw, x, n, inner, is_max, vals, idx, <double*>scratch)
     free(scratch)
     return 0
 

@@ -43,8 +43,8 @@ cdef int _ew(str fname, int op, const floating[::1] x, const floating* gy, Py_ss
         _check1(fname, "grad_output", n, ngy)
     if n == 0:
         return 0
-    # transcendental ops are ~8x the work of a copy: go parallel earlier
-    cdef int nch = _nthreads if _par(n if op == EW_RELU or op == EW_RELU_BWD else 8 * n) else 1
+    # transcendental ops are several times the work of a copy: go parallel earlier
+    cdef int nch = _nthreads if _par(n if op == EW_RELU or op == EW_RELU_BWD else 4 * n) else 1
     cdef const floating* xp = &x[0]
     cdef floating* yp = &out[0]
     if nch == 1:
@@ -121,15 +121,26 @@ def sgd_momentum_step(floating[::1] param, const floating[::1] grad, floating[::
     cdef const floating* gp = &grad[0]
     cdef floating* bp = &buf[0] if use_mom else NULL
     cdef floating flr = lr, fm = momentum, fd = 1.0 - dampening, fwd = weight_decay
-    cdef int nch = _nthreads if _par(n) else 1
-    for c in prange(nch, nogil=True, schedule='static', num_threads=nch, use_threads_if=nch > 1):
-        lo = _cb(n, c, nch)
-        if floating is float:
-            df_sgd_f(pp + lo, gp + lo, bp + lo if use_mom else NULL, _cb(n, c + 1, nch) - lo,
-                     flr, fm, fd, fwd, nesterov, maximize, first_step, use_mom)
-        else:
-            df_sgd_d(pp + lo, gp + lo, bp + lo if use_mom else NULL, _cb(n, c + 1, nch) - lo,
-                     flr, fm, fd, fwd, nesterov, maximize, first_step, use_mom)
+    cdef int nch = _nthreads if _par(3 * n) else 1
+    if nch > 1:
+        for c in prange(nch, nogil=True, schedule='static', num_threads=nch):
+            lo = _cb(n, c, nch)
+            if floating is float:
+                df_sgd_f(pp + lo, gp + lo, bp + lo if use_mom else NULL, _cb(n, c + 1, nch) - lo,
+                         flr, fm, fd, fwd, nesterov, maximize, first_step, use_mom)
+            else:
+                df_sgd_d(pp + lo, gp + lo, bp + lo if use_mom else NULL, _cb(n, c + 1, nch) - lo,
+                         flr, fm, fd, fwd, nesterov, maximize, first_step, use_mom)
+    else:
+        with nogil:
+            for c in range(1):
+                lo = _cb(n, c, nch)
+                if floating is float:
+                    df_sgd_f(pp + lo, gp + lo, bp + lo if use_mom else NULL, _cb(n, c + 1, nch) - lo,
+                             flr, fm, fd, fwd, nesterov, maximize, first_step, use_mom)
+                else:
+                    df_sgd_d(pp + lo, gp + lo, bp + lo if use_mom else NULL, _cb(n, c + 1, nch) - lo,
+                             flr, fm, fd, fwd, nesterov, maximize, first_step, use_mom)
 
 
 def adam_step(floating[::1] param, const floating[::1] grad, floating[::1] exp_avg,
@@ -160,14 +171,27 @@ def adam_step(floating[::1] param, const floating[::1] grad, floating[::1] exp_a
     cdef floating* mp = &exp_avg[0]
     cdef floating* vp = &exp_avg_sq[0]
     cdef floating* xp = &max_exp_avg_sq[0] if amsgrad else NULL
-    cdef int nch = _nthreads if _par(n) else 1
-    for c in prange(nch, nogil=True, schedule='static', num_threads=nch, use_threads_if=nch > 1):
-        lo = _cb(n, c, nch)
-        if floating is float:
-            df_adam_f(pp + lo, gp + lo, mp + lo, vp + lo, xp + lo if amsgrad else NULL,
-                      _cb(n, c + 1, nch) - lo, w1, decay, fwd, fb2, omb2, neg_step, inv_bc2, feps,
-                      decoupled, amsgrad, maximize)
-        else:
-            df_adam_d(pp + lo, gp + lo, mp + lo, vp + lo, xp + lo if amsgrad else NULL,
-                      _cb(n, c + 1, nch) - lo, w1, decay, fwd, fb2, omb2, neg_step, inv_bc2, feps,
-                      decoupled, amsgrad, maximize)
+    cdef int nch = _nthreads if _par(4 * n) else 1
+    if nch > 1:
+        for c in prange(nch, nogil=True, schedule='static', num_threads=nch):
+            lo = _cb(n, c, nch)
+            if floating is float:
+                df_adam_f(pp + lo, gp + lo, mp + lo, vp + lo, xp + lo if amsgrad else NULL,
+                          _cb(n, c + 1, nch) - lo, w1, decay, fwd, fb2, omb2, neg_step, inv_bc2, feps,
+                          decoupled, amsgrad, maximize)
+            else:
+                df_adam_d(pp + lo, gp + lo, mp + lo, vp + lo, xp + lo if amsgrad else NULL,
+                          _cb(n, c + 1, nch) - lo, w1, decay, fwd, fb2, omb2, neg_step, inv_bc2, feps,
+                          decoupled, amsgrad, maximize)
+    else:
+        with nogil:
+            for c in range(1):
+                lo = _cb(n, c, nch)
+                if floating is float:
+                    df_adam_f(pp + lo, gp + lo, mp + lo, vp + lo, xp + lo if amsgrad else NULL,
+                              _cb(n, c + 1, nch) - lo, w1, decay, fwd, fb2, omb2, neg_step, inv_bc2, feps,
+                              decoupled, amsgrad, maximize)
+                else:
+                    df_adam_d(pp + lo, gp + lo, mp + lo, vp + lo, xp + lo if amsgrad else NULL,
+                              _cb(n, c + 1, nch) - lo, w1, decay, fwd, fb2, omb2, neg_step, inv_bc2, feps,
+                              decoupled, amsgrad, maximize)

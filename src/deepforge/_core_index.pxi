@@ -67,17 +67,34 @@ def index_select(const copyable[:, :, ::1] x, const int64_t[::1] idx, copyable[:
             for o in range(outer):
                 _isel_rows(xp + o * n * inner, ip, yp + o * k * inner, lo, _cb(k, c + 1, nt),
                            inner)
-    else:
-        for o in prange(outer, nogil=True, schedule='static', num_threads=nt,
-                        use_threads_if=par):
+    elif par:
+        for o in prange(outer, nogil=True, schedule='static', num_threads=nt):
             _isel_rows(xp + o * n * inner, ip, yp + o * k * inner, 0, k, inner)
+    else:
+        with nogil:
+            for o in range(outer):
+                _isel_rows(xp + o * n * inner, ip, yp + o * k * inner, 0, k, inner)
+
+
+cdef inline void _iadd_item(Py_ssize_t w, Py_ssize_t ntile, Py_ssize_t tw, numeric* y,
+                            const int64_t* idx, const numeric* src, numeric a, Py_ssize_t n,
+                            Py_ssize_t k, Py_ssize_t inner) noexcept nogil:
+    cdef Py_ssize_t o = w // ntile, i0 = (w % ntile) * tw, j, i
+    cdef Py_ssize_t wd = tw if inner - i0 > tw else inner - i0
+    cdef numeric* d
+    cdef const numeric* s
+    for j in range(k):
+        d = y + (o * n + idx[j]) * inner + i0
+        s = src + (o * k + j) * inner + i0
+        for i in range(wd):
+            d[i] = d[i] + a * s[i]
 
 
 def index_add(numeric[:, :, ::1] out, const int64_t[::1] idx, const numeric[:, :, ::1] src,
               double alpha=1.0):
     """In place: out[o, idx[j], :] += alpha * src[o, j, :] (duplicates accumulate, in order)."""
     cdef Py_ssize_t outer = out.shape[0], n = out.shape[1], inner = out.shape[2]
-    cdef Py_ssize_t k = idx.shape[0], w, o, t, i0, wd, i, j, ntile
+    cdef Py_ssize_t k = idx.shape[0], w, ntile
     _check3("index_add", "src", outer, k, inner, src.shape[0], src.shape[1], src.shape[2])
     if k > 0:
         _check_idx("index_add", &idx[0], k, n)
@@ -87,23 +104,17 @@ def index_add(numeric[:, :, ::1] out, const int64_t[::1] idx, const numeric[:, :
     cdef numeric* yp = &out[0, 0, 0]
     cdef const int64_t* ip = &idx[0]
     cdef const numeric* sp = &src[0, 0, 0]
-    cdef numeric* d
-    cdef const numeric* s
     cdef bint par = _par(outer * k * inner)
     cdef int nt = _nthreads
     cdef Py_ssize_t tw = _tile_w(outer, inner, par)
     ntile = (inner + tw - 1) // tw
-    for w in prange(outer * ntile, nogil=True, schedule='static', num_threads=nt,
-                    use_threads_if=par):
-        o = w // ntile
-        t = w % ntile
-        i0 = t * tw
-        wd = tw if inner - i0 > tw else inner - i0
-        for j in range(k):
-            d = yp + (o * n + ip[j]) * inner + i0
-            s = sp + (o * k + j) * inner + i0
-            for i in range(wd):
-                d[i] = d[i] + a * s[i]
+    if par:
+        for w in prange(outer * ntile, nogil=True, schedule='static', num_threads=nt):
+            _iadd_item(w, ntile, tw, yp, ip, sp, a, n, k, inner)
+    else:
+        with nogil:
+            for w in range(outer * ntile):
+                _iadd_item(w, ntile, tw, yp, ip, sp, a, n, k, inner)
 
 
 cdef inline void _gather_rows(const copyable* x, const int64_t* idx, copyable* y, Py_ssize_t j0,
@@ -138,10 +149,14 @@ def gather(const copyable[:, :, ::1] x, const int64_t[:, :, ::1] idx, copyable[:
             for o in range(outer):
                 _gather_rows(xp + o * n * inner, ip + o * k * inner, yp + o * k * inner, lo,
                              _cb(k, c + 1, nt), inner)
-    else:
-        for o in prange(outer, nogil=True, schedule='static', num_threads=nt,
-                        use_threads_if=par):
+    elif par:
+        for o in prange(outer, nogil=True, schedule='static', num_threads=nt):
             _gather_rows(xp + o * n * inner, ip + o * k * inner, yp + o * k * inner, 0, k, inner)
+    else:
+        with nogil:
+            for o in range(outer):
+                _gather_rows(xp + o * n * inner, ip + o * k * inner, yp + o * k * inner, 0, k,
+                             inner)
 
 
 cdef inline void _scatter_tile(copyable* y, const int64_t* idx, const copyable* s, Py_ssize_t k,
@@ -161,10 +176,19 @@ cdef inline void _scatter_tile(copyable* y, const int64_t* idx, const copyable* 
                 y[ir[i] * inner + i] = sr[i]
 
 
+cdef inline void _scatter_item(Py_ssize_t w, Py_ssize_t ntile, Py_ssize_t tw, copyable* y,
+                               const int64_t* idx, const copyable* src, Py_ssize_t n,
+                               Py_ssize_t k, Py_ssize_t inner, bint add) noexcept nogil:
+    cdef Py_ssize_t o = w // ntile, i0 = (w % ntile) * tw
+    cdef Py_ssize_t off = o * k * inner + i0
+    _scatter_tile(y + o * n * inner + i0, idx + off, src + off, k, inner,
+                  tw if inner - i0 > tw else inner - i0, add)
+
+
 cdef int _scatter_entry(str fname, copyable[:, :, ::1] out, const int64_t[:, :, ::1] idx,
                         const copyable[:, :, ::1] src, bint add) except -1:
     cdef Py_ssize_t outer = out.shape[0], n = out.shape[1], inner = out.shape[2]
-    cdef Py_ssize_t k = idx.shape[1], w, o, t, i0, ntile, off
+    cdef Py_ssize_t k = idx.shape[1], w, ntile
     _check3(fname, "index", outer, k, inner, idx.shape[0], idx.shape[1], idx.shape[2])
     _check3(fname, "src", outer, k, inner, src.shape[0], src.shape[1], src.shape[2])
     if outer * k * inner == 0:
@@ -177,14 +201,13 @@ cdef int _scatter_entry(str fname, copyable[:, :, ::1] out, const int64_t[:, :, 
     cdef int nt = _nthreads
     cdef Py_ssize_t tw = _tile_w(outer, inner, par)
     ntile = (inner + tw - 1) // tw
-    for w in prange(outer * ntile, nogil=True, schedule='static', num_threads=nt,
-                    use_threads_if=par):
-        o = w // ntile
-        t = w % ntile
-        i0 = t * tw
-        off = o * k * inner + i0
-        _scatter_tile(yp + o * n * inner + i0, ip + off, sp + off, k, inner,
-                      tw if inner - i0 > tw else inner - i0, add)
+    if par:
+        for w in prange(outer * ntile, nogil=True, schedule='static', num_threads=nt):
+            _scatter_item(w, ntile, tw, yp, ip, sp, n, k, inner, add)
+    else:
+        with nogil:
+            for w in range(outer * ntile):
+                _scatter_item(w, ntile, tw, yp, ip, sp, n, k, inner, add)
     return 0
 
 
@@ -200,13 +223,27 @@ def scatter_add(numeric[:, :, ::1] out, const int64_t[:, :, ::1] idx,
     _scatter_entry("scatter_add", out, idx, src, True)
 
 
+cdef inline void _emb_cols(const int64_t* idx, const floating* gout, floating* gw, Py_ssize_t m,
+                           Py_ssize_t d, int64_t padding_idx, Py_ssize_t lo,
+                           Py_ssize_t hi) noexcept nogil:
+    cdef Py_ssize_t r, i
+    cdef floating* dst
+    cdef const floating* s
+    for r in range(m):
+        if idx[r] == padding_idx:
+            continue
+        dst = gw + idx[r] * d
+        s = gout + r * d
+        for i in range(lo, hi):
+            dst[i] = dst[i] + s[i]
+
+
 def embedding_backward(const int64_t[::1] idx, const floating[:, ::1] gout,
                        floating[:, ::1] gweight, int64_t padding_idx=-1):
     """gweight[idx[r], :] += gout[r, :] for every r with idx[r] != padding_idx (padding_idx < 0:
     none).  Threads split the embedding columns, rows are accumulated in order (deterministic)."""
     cdef Py_ssize_t m = idx.shape[0], num = gweight.shape[0], d = gweight.shape[1]
-    cdef Py_ssize_t c, r, i, lo, hi
-    cdef int64_t t
+    cdef Py_ssize_t c
     _check2("embedding_backward", "grad_output", m, d, gout.shape[0], gout.shape[1])
     if m > 0:
         _check_idx("embedding_backward", &idx[0], m, num)
@@ -215,17 +252,10 @@ def embedding_backward(const int64_t[::1] idx, const floating[:, ::1] gout,
     cdef const int64_t* ip = &idx[0]
     cdef const floating* gp = &gout[0, 0]
     cdef floating* wp = &gweight[0, 0]
-    cdef floating* dst
-    cdef const floating* s
     cdef int nch = _nthreads if (_par(m * d) and d >= 32 * _nthreads) else 1
-    for c in prange(nch, nogil=True, schedule='static', num_threads=nch, use_threads_if=nch > 1):
-        lo = _cb(d, c, nch)
-        hi = _cb(d, c + 1, nch)
-        for r in range(m):
-            t = ip[r]
-            if t == padding_idx:
-                continue
-            dst = wp + t * d
-            s = gp + r * d
-            for i in range(lo, hi):
-                dst[i] = dst[i] + s[i]
+    if nch > 1:
+        for c in prange(nch, nogil=True, schedule='static', num_threads=nch):
+            _emb_cols(ip, gp, wp, m, d, padding_idx, _cb(d, c, nch), _cb(d, c + 1, nch))
+    else:
+        with nogil:
+            _emb_cols(ip, gp, wp, m, d, padding_idx, 0, d)

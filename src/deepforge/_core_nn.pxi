@@ -9,7 +9,7 @@ from libc.string cimport memset
 
 
 cdef enum:
-    NN_PAR_MIN = 262144  # these kernels are memory-bound: threads pay only on large planes sets
+    NN_PAR_MIN = 1 << 20  # memory-bound kernels: threads pay only for large inputs
 
 
 cdef inline bint _par_nn(Py_ssize_t work) noexcept nogil:

@@ -18,9 +18,15 @@ def philox_bits(uint64_t seed, uint64_t offset, uint32_t[::1] out):
         return
     cdef uint32_t* op = &out[0]
     cdef int nch = _rng_chunks(n, 4)
-    for c in prange(nch, nogil=True, schedule='static', num_threads=nch, use_threads_if=nch > 1):
-        lo = _cb(n, c, nch)
-        df_philox_bits(seed, offset, <uint64_t>lo, op + lo, _cb(n, c + 1, nch) - lo)
+    if nch > 1:
+        for c in prange(nch, nogil=True, schedule='static', num_threads=nch):
+            lo = _cb(n, c, nch)
+            df_philox_bits(seed, offset, <uint64_t>lo, op + lo, _cb(n, c + 1, nch) - lo)
+    else:
+        with nogil:
+            for c in range(1):
+                lo = _cb(n, c, nch)
+                df_philox_bits(seed, offset, <uint64_t>lo, op + lo, _cb(n, c + 1, nch) - lo)
 
 
 def philox_uniform(uint64_t seed, uint64_t offset, floating[::1] out):
@@ -30,12 +36,21 @@ def philox_uniform(uint64_t seed, uint64_t offset, floating[::1] out):
         return
     cdef floating* op = &out[0]
     cdef int nch = _rng_chunks(n, 4)
-    for c in prange(nch, nogil=True, schedule='static', num_threads=nch, use_threads_if=nch > 1):
-        lo = _cb(n, c, nch)
-        if floating is float:
-            df_philox_uniform_f(seed, offset, <uint64_t>lo, op + lo, _cb(n, c + 1, nch) - lo)
-        else:
-            df_philox_uniform_d(seed, offset, <uint64_t>lo, op + lo, _cb(n, c + 1, nch) - lo)
+    if nch > 1:
+        for c in prange(nch, nogil=True, schedule='static', num_threads=nch):
+            lo = _cb(n, c, nch)
+            if floating is float:
+                df_philox_uniform_f(seed, offset, <uint64_t>lo, op + lo, _cb(n, c + 1, nch) - lo)
+            else:
+                df_philox_uniform_d(seed, offset, <uint64_t>lo, op + lo, _cb(n, c + 1, nch) - lo)
+    else:
+        with nogil:
+            for c in range(1):
+                lo = _cb(n, c, nch)
+                if floating is float:
+                    df_philox_uniform_f(seed, offset, <uint64_t>lo, op + lo, _cb(n, c + 1, nch) - lo)
+                else:
+                    df_philox_uniform_d(seed, offset, <uint64_t>lo, op + lo, _cb(n, c + 1, nch) - lo)
 
 
 def philox_normal(uint64_t seed, uint64_t offset, floating[::1] out):
@@ -44,13 +59,22 @@ def philox_normal(uint64_t seed, uint64_t offset, floating[::1] out):
     if n == 0:
         return
     cdef floating* op = &out[0]
-    cdef int nch = _rng_chunks(n, 8)
-    for c in prange(nch, nogil=True, schedule='static', num_threads=nch, use_threads_if=nch > 1):
-        lo = _cb(n, c, nch)
-        if floating is float:
-            df_philox_normal_f(seed, offset, <uint64_t>lo, op + lo, _cb(n, c + 1, nch) - lo)
-        else:
-            df_philox_normal_d(seed, offset, <uint64_t>lo, op + lo, _cb(n, c + 1, nch) - lo)
+    cdef int nch = _rng_chunks(n, 16)
+    if nch > 1:
+        for c in prange(nch, nogil=True, schedule='static', num_threads=nch):
+            lo = _cb(n, c, nch)
+            if floating is float:
+                df_philox_normal_f(seed, offset, <uint64_t>lo, op + lo, _cb(n, c + 1, nch) - lo)
+            else:
+                df_philox_normal_d(seed, offset, <uint64_t>lo, op + lo, _cb(n, c + 1, nch) - lo)
+    else:
+        with nogil:
+            for c in range(1):
+                lo = _cb(n, c, nch)
+                if floating is float:
+                    df_philox_normal_f(seed, offset, <uint64_t>lo, op + lo, _cb(n, c + 1, nch) - lo)
+                else:
+                    df_philox_normal_d(seed, offset, <uint64_t>lo, op + lo, _cb(n, c + 1, nch) - lo)
 
 
 def _log_cos2pi(double x, double t):

@@ -102,12 +102,20 @@ cdef void _tile(const floating* x, Py_ssize_t n, Py_ssize_t inner, Py_ssize_t w,
         res[i] = dacc[i]
 
 
+cdef inline void _tile_item(Py_ssize_t w, Py_ssize_t ntile, Py_ssize_t tw, const floating* x,
+                            Py_ssize_t n, Py_ssize_t inner, int op, const double* center,
+                            double* res, double* buf) noexcept nogil:
+    cdef Py_ssize_t o = w // ntile, i0 = (w % ntile) * tw
+    _tile(x + o * n * inner + i0, n, inner, tw if inner - i0 > tw else inner - i0, op,
+          center + o * inner + i0 if center != NULL else NULL, res + o * inner + i0, buf)
+
+
 cdef int _reduce(const floating* x, Py_ssize_t outer, Py_ssize_t n, Py_ssize_t inner, int op,
                  const double* center, double* res) except -1 nogil:
     """res[o*inner + i] = op-reduction of x[o, :, i] (as double); center: per-output constant."""
-    cdef bint par = _par(outer * n * inner)
+    cdef bint par = _par(outer * n * inner * (4 if op == OP_SUMEXP else 1))
     cdef int nt = _nthreads
-    cdef Py_ssize_t w, o, c, lo, hi, t, i0, nch, ntile, tw
+    cdef Py_ssize_t w, o, c, lo, hi, nch, ntile, tw
     cdef double* part
     cdef char* scratch
     cdef double v
@@ -140,13 +148,13 @@ cdef int _reduce(const floating* x, Py_ssize_t outer, Py_ssize_t n, Py_ssize_t i
     tw = _tile_w(outer, inner, par)
     ntile = (inner + tw - 1) // tw
     scratch = _scratch(par, 3 * tw * sizeof(double))
-    for w in prange(outer * ntile, schedule='static', num_threads=nt, use_threads_if=par):
-        o = w // ntile
-        t = w % ntile
-        i0 = t * tw
-        _tile(x + o * n * inner + i0, n, inner, tw if inner - i0 > tw else inner - i0, op,
-              center + o * inner + i0 if center != NULL else NULL, res + o * inner + i0,
-              <double*>(scratch + threadid() * 3 * tw * sizeof(double)))
+    if par:
+        for w in prange(outer * ntile, schedule='static', num_threads=nt):
+            _tile_item(w, ntile, tw, x, n, inner, op, center, res,
+                       <double*>(scratch + threadid() * 3 * tw * sizeof(double)))
+    else:
+        for w in range(outer * ntile):
+            _tile_item(w, ntile, tw, x, n, inner, op, center, res, <double*>scratch)
     free(scratch)
     return 0
 

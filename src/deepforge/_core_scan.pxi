@@ -85,9 +85,17 @@ cdef void _scan_tile(const numeric* x, numeric* y, Py_ssize_t n, Py_ssize_t inne
                     yrow[i] = <numeric>dacc[i]
 
 
+cdef inline void _scan_item(Py_ssize_t w, Py_ssize_t ntile, Py_ssize_t tw, const numeric* x,
+                            numeric* y, Py_ssize_t n, Py_ssize_t inner, bint prod,
+                            double* buf) noexcept nogil:
+    cdef Py_ssize_t o = w // ntile, i0 = (w % ntile) * tw
+    cdef Py_ssize_t off = o * n * inner + i0
+    _scan_tile(x + off, y + off, n, inner, tw if inner - i0 > tw else inner - i0, prod, buf)
+
+
 cdef int _scan(const numeric* x, numeric* y, Py_ssize_t outer, Py_ssize_t n, Py_ssize_t inner,
                bint prod) except -1 nogil:
-    cdef bint par = _par(outer * n * inner)
+    cdef bint par = _par(2 * outer * n * inner)
     cdef int nt = _nthreads
     cdef Py_ssize_t w, o, c, lo, hi, t, i0, nch, ntile, off, tw
     cdef char* scratch
@@ -126,20 +134,23 @@ cdef int _scan(const numeric* x, numeric* y, Py_ssize_t outer, Py_ssize_t n, Py_
                 _scan_row(x + o * n + lo, y + o * n + lo, hi - lo, prod, dpart[w], ipart[w])
             free(dpart)
             free(ipart)
+        elif par:
+            for o in prange(outer, schedule='static', num_threads=nt):
+                _scan_row(x + o * n, y + o * n, n, prod, 1.0 if prod else 0.0, 1 if prod else 0)
         else:
-            for o in prange(outer, schedule='static', num_threads=nt, use_threads_if=par):
+            for o in range(outer):
                 _scan_row(x + o * n, y + o * n, n, prod, 1.0 if prod else 0.0, 1 if prod else 0)
         return 0
     tw = _tile_w(outer, inner, par)
     ntile = (inner + tw - 1) // tw
     scratch = _scratch(par, tw * sizeof(double))
-    for w in prange(outer * ntile, schedule='static', num_threads=nt, use_threads_if=par):
-        o = w // ntile
-        t = w % ntile
-        i0 = t * tw
-        off = o * n * inner + i0
-        _scan_tile(x + off, y + off, n, inner, tw if inner - i0 > tw else inner - i0, prod,
-                   <double*>(scratch + threadid() * tw * sizeof(double)))
+    if par:
+        for w in prange(outer * ntile, schedule='static', num_threads=nt):
+            _scan_item(w, ntile, tw, x, y, n, inner, prod,
+                       <double*>(scratch + threadid() * tw * sizeof(double)))
+    else:
+        for w in range(outer * ntile):
+            _scan_item(w, ntile, tw, x, y, n, inner, prod, <double*>scratch)
     free(scratch)
     return 0
 
@@ -214,6 +225,15 @@ cdef void _cumext_tile(const numeric* x, numeric* v, int64_t* ix, Py_ssize_t n, 
             ix[j * inner + i] = bi[i]
 
 
+cdef inline void _cumext_item(Py_ssize_t w, Py_ssize_t ntile, Py_ssize_t tw, const numeric* x,
+                              numeric* v, int64_t* ix, Py_ssize_t n, Py_ssize_t inner,
+                              bint is_max, double* buf) noexcept nogil:
+    cdef Py_ssize_t o = w // ntile, i0 = (w % ntile) * tw
+    cdef Py_ssize_t off = o * n * inner + i0
+    _cumext_tile(x + off, v + off, ix + off, n, inner, tw if inner - i0 > tw else inner - i0,
+                 is_max, buf)
+
+
 cdef int _cumext_entry(str fname, const numeric[:, :, ::1] x, numeric[:, :, ::1] values_out,
                        int64_t[:, :, ::1] idx_out, bint is_max) except -1:
     cdef Py_ssize_t outer = x.shape[0], n = x.shape[1], inner = x.shape[2]
@@ -231,21 +251,25 @@ cdef int _cumext_entry(str fname, const numeric[:, :, ::1] x, numeric[:, :, ::1]
     cdef bint par = _par(outer * n * inner)
     cdef int nt = _nthreads
     if inner == 1:
-        for o in prange(outer, nogil=True, schedule='static', num_threads=nt,
-                        use_threads_if=par):
-            _cumext_row(xp + o * n, vp + o * n, ip + o * n, n, is_max)
+        if par:
+            for o in prange(outer, nogil=True, schedule='static', num_threads=nt):
+                _cumext_row(xp + o * n, vp + o * n, ip + o * n, n, is_max)
+        else:
+            with nogil:
+                for o in range(outer):
+                    _cumext_row(xp + o * n, vp + o * n, ip + o * n, n, is_max)
         return 0
     tw = _tile_w(outer, inner, par)
     ntile = (inner + tw - 1) // tw
     scratch = _scratch(par, 2 * tw * sizeof(double))
-    for w in prange(outer * ntile, nogil=True, schedule='static', num_threads=nt,
-                    use_threads_if=par):
-        o = w // ntile
-        t = w % ntile
-        i0 = t * tw
-        off = o * n * inner + i0
-        _cumext_tile(xp + off, vp + off, ip + off, n, inner, tw if inner - i0 > tw else inner - i0,
-                     is_max, <double*>(scratch + threadid() * 2 * tw * sizeof(double)))
+    if par:
+        for w in prange(outer * ntile, nogil=True, schedule='static', num_threads=nt):
+            _cumext_item(w, ntile, tw, xp, vp, ip, n, inner, is_max,
+                         <double*>(scratch + threadid() * 2 * tw * sizeof(double)))
+    else:
+        with nogil:
+            for w in range(outer * ntile):
+                _cumext_item(w, ntile, tw, xp, vp, ip, n, inner, is_max, <double*>scratch)
     free(scratch)
     return 0
 

@@ -88,39 +88,53 @@ cdef void _smbwd_tile(const floating* y, const floating* gy, floating* gx, Py_ss
             _colsmbwd(y + j * inner, gy + j * inner, acc, gx + j * inner, w)
 
 
+cdef inline void _sm_row_item(Py_ssize_t o, const floating* x, const floating* gy, floating* y,
+                              Py_ssize_t n, bint logmode, bint backward) noexcept nogil:
+    if backward:
+        _smbwd_row(x + o * n, gy + o * n, y + o * n, n, logmode)
+    else:
+        _softmax_row(x + o * n, y + o * n, n, logmode)
+
+
+cdef inline void _sm_tile_item(Py_ssize_t w, Py_ssize_t ntile, Py_ssize_t tw, const floating* x,
+                               const floating* gy, floating* y, Py_ssize_t n, Py_ssize_t inner,
+                               bint logmode, bint backward, double* buf) noexcept nogil:
+    cdef Py_ssize_t o = w // ntile, i0 = (w % ntile) * tw
+    cdef Py_ssize_t off = o * n * inner + i0, wd = tw if inner - i0 > tw else inner - i0
+    if backward:
+        _smbwd_tile(x + off, gy + off, y + off, n, inner, wd, logmode, buf)
+    else:
+        _softmax_tile(x + off, y + off, n, inner, wd, logmode, buf)
+
+
 cdef int _softmax_run(const floating* x, const floating* gy, floating* y, Py_ssize_t outer,
                       Py_ssize_t n, Py_ssize_t inner, bint logmode,
                       bint backward) except -1 nogil:
     """Forward (gy == NULL): y = softmax(x).  Backward: x is the forward output, y = grad_x."""
-    cdef bint par = _par(outer * n * inner)
+    cdef bint par = _par(outer * n * inner * (2 if backward else 4))
     cdef int nt = _nthreads
-    cdef Py_ssize_t w, o, t, i0, ntile, off, tw
+    cdef Py_ssize_t w, o, ntile, tw
     cdef char* scratch
-    cdef double* buf
     if outer == 0 or inner == 0 or n == 0:
         return 0
     if inner == 1:
-        for o in prange(outer, schedule='static', num_threads=nt, use_threads_if=par):
-            if backward:
-                _smbwd_row(x + o * n, gy + o * n, y + o * n, n, logmode)
-            else:
-                _softmax_row(x + o * n, y + o * n, n, logmode)
+        if par:
+            for o in prange(outer, schedule='static', num_threads=nt):
+                _sm_row_item(o, x, gy, y, n, logmode, backward)
+        else:
+            for o in range(outer):
+                _sm_row_item(o, x, gy, y, n, logmode, backward)
         return 0
     tw = _tile_w(outer, inner, par)
     ntile = (inner + tw - 1) // tw
     scratch = _scratch(par, 4 * tw * sizeof(double))
-    for w in prange(outer * ntile, schedule='static', num_threads=nt, use_threads_if=par):
-        o = w // ntile
-        t = w % ntile
-        i0 = t * tw
-        off = o * n * inner + i0
-        buf = <double*>(scratch + threadid() * 4 * tw * sizeof(double))
-        if backward:
-            _smbwd_tile(x + off, gy + off, y + off, n, inner, tw if inner - i0 > tw else inner - i0,
-                        logmode, buf)
-        else:
-            _softmax_tile(x + off, y + off, n, inner, tw if inner - i0 > tw else inner - i0,
-                          logmode, buf)
+    if par:
+        for w in prange(outer * ntile, schedule='static', num_threads=nt):
+            _sm_tile_item(w, ntile, tw, x, gy, y, n, inner, logmode, backward,
+                          <double*>(scratch + threadid() * 4 * tw * sizeof(double)))
+    else:
+        for w in range(outer * ntile):
+            _sm_tile_item(w, ntile, tw, x, gy, y, n, inner, logmode, backward, <double*>scratch)
     free(scratch)
     return 0
 
@@ -173,6 +187,18 @@ def log_softmax_backward(const floating[:, :, ::1] y, const floating[:, :, ::1] 
     _bwd_entry("log_softmax_backward", y, gy, gx, True)
 
 
+cdef inline void _nll_row(Py_ssize_t i, const floating* xp, const int64_t* target,
+                          const floating* weight, int64_t ignore_index, floating* lp,
+                          floating* loss, Py_ssize_t C) noexcept nogil:
+    cdef int64_t t = target[i]
+    if C > 0:
+        _softmax_row(xp + i * C, lp + i * C, C, True)
+    if t == ignore_index:
+        loss[i] = 0
+    else:
+        loss[i] = -(weight[t] if weight != NULL else <floating>1) * lp[i * C + t]
+
+
 def log_softmax_nll(const floating[:, ::1] logits, const int64_t[::1] target,
                     const floating[::1] weight, int64_t ignore_index,
                     floating[:, ::1] logp_out, floating[::1] loss_out):
@@ -202,14 +228,16 @@ def log_softmax_nll(const floating[:, ::1] logits, const int64_t[::1] target,
         return total
     cdef const floating* xp = &logits[0, 0] if C > 0 else NULL
     cdef floating* lp = &logp_out[0, 0] if C > 0 else NULL
-    cdef bint par = _par(N * C)
+    cdef bint par = _par(4 * N * C)
     cdef int nt = _nthreads
-    for i in prange(N, nogil=True, schedule='static', num_threads=nt, use_threads_if=par):
-        t = target[i]
-        if C > 0:
-            _softmax_row(xp + i * C, lp + i * C, C, True)
-        if t == ignore_index:
-            loss_out[i] = 0
-        else:
-            loss_out[i] = -(weight[t] if has_w else <floating>1) * lp[i * C + t]
+    cdef const floating* wp = &weight[0] if has_w else NULL
+    cdef const int64_t* tp = &target[0]
+    cdef floating* op = &loss_out[0]
+    if par:
+        for i in prange(N, nogil=True, schedule='static', num_threads=nt):
+            _nll_row(i, xp, tp, wp, ignore_index, lp, op, C)
+    else:
+        with nogil:
+            for i in range(N):
+                _nll_row(i, xp, tp, wp, ignore_index, lp, op, C)
     return total

@@ -57,13 +57,14 @@ def make_tensor(data, dtype, device, vc=None, cls=None):
     t._grad = None
     t._accum = None
     t._base = None
+    t._view_vc = 0
     t._retains = False
     return t
 
 
 class Tensor:
     __slots__ = ("_data", "_dtype", "_device", "_vc", "_rg", "grad_fn", "_output_nr", "_grad",
-                 "_accum", "_base", "_retains", "__weakref__", "__dict__")
+                 "_accum", "_base", "_view_vc", "_retains", "__weakref__", "__dict__")
 
     __array_priority__ = 1000  # numpy defers binary ops with a Tensor to Tensor's reflected op
 
@@ -267,6 +268,13 @@ class Tensor:
 
     def _grad_edge(self):
         fn = self.grad_fn
+        base = self._base
+        if base is not None and self._vc[0] != self._view_vc and base._rg:
+            # the base was written in place since this view got its history: the view's
+            # values now come from the base's new history (PyTorch regenerates it the same way)
+            from .ops.views import refresh_view
+
+            fn = refresh_view(self)
         if fn is not None:
             return (fn, self._output_nr)
         acc = self._accum() if self._accum is not None else None

@@ -834,7 +834,8 @@ def conv_forward(x, w, bias, groups, in_sp, k, d, p, s, o):
     for n0, n1 in _chunks(N, C * K * L * x.itemsize):
         nb = n1 - n0
         cols = _chunk_cols(x, n0, n1, geom, C * K, L).reshape(G, C // G * K, nb * L)
-        out = np.matmul(wg, cols, out=_scratch("out", O * nb * L, x.dtype).reshape(G, O // G, nb * L))
+        out = _scratch("out", O * nb * L, x.dtype).reshape(G, O // G, nb * L)
+        np.matmul(wg, cols, out=out)
         yv = y[n0:n1].transpose(1, 0, 2)
         if bias is not None:
             np.add(out.reshape(O, nb, L), bias.reshape(O, 1, 1), out=yv)

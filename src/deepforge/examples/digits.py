@@ -170,7 +170,8 @@ def main(argv=None) -> dict:
     plotted = plot_curves(history, os.path.join(args.out, "curves.png"))
     print(f"test accuracy {result['test_accuracy']:.2%} ({len(test_set)} images) after "
           f"{args.epochs} epochs in {result['seconds']:.1f} s")
-    print(f"saved {model_path}" + (f" and {os.path.join(args.out, 'curves.png')}" if plotted else ""))
+    curves = os.path.join(args.out, "curves.png")
+    print(f"saved {model_path}" + (f" and {curves}" if plotted else ""))
     return result
 
 

@@ -79,15 +79,9 @@ def check_inplace(x: Tensor, op: str) -> None:
             f"{op}: a leaf Variable that requires grad is being used in an in-place operation."
         )
     base = x._base
-    if base is not None and base._rg:
-        if base.grad_fn is None:
-            raise RuntimeError(
-                f"{op}: a view of a leaf Variable that requires grad is being used in an in-place operation."
-            )
+    if base is not None and base._rg and base.grad_fn is None:
         raise RuntimeError(
-            f"{op}: in-place modification of a view of a tensor that requires grad is not supported "
-            "by deepforge's autograd yet; use an out-of-place op (e.g. deepforge.where, index_put, "
-            "or cat) instead"
+            f"{op}: a view of a leaf Variable that requires grad is being used in an in-place operation."
         )
 
 
@@ -122,6 +116,10 @@ def commit_inplace(x: Tensor, result) -> Tensor:
         raise RuntimeError(
             f"output with shape {list(x.shape)} doesn't match the broadcast shape {list(result.shape)}"
         )
+    if x._base is not None and STATE.enabled and (result._rg or x._base._rg):
+        from .views import commit_to_view  # the base's history changes too (CopySlices)
+
+        return commit_to_view(x, result, "in-place operation")
     backend_of(x).copy_(x._data, result._data)
     x._vc[0] += 1
     if result._rg and STATE.enabled:

@@ -22,6 +22,8 @@ from ..autograd.function import Function
 from ..tensor import Tensor, make_tensor
 from . import _dispatch as D
 from ._common import call
+from .creation import tensor
+from .shape import Slice
 
 __all__ = ["kernel", "reference_only", "fused_enabled", "ntuple", "index_tensor", "FLOAT_NP",
            "take", "take_add", "pad_const"]
@@ -61,7 +63,8 @@ def ntuple(v, n: int, name: str = "argument") -> tuple:
         if len(v) == 1 and n > 1:
             return tuple(int(v[0]) for _ in range(n))
         if len(v) != n:
-            raise RuntimeError(f"expected {name} to be a single integer value or a list of {n} values "
+            raise RuntimeError(f"expected {name} to be a single integer value or a list of {n} "
+                               "values "
                                f"to match the convolution dimensions, but got {name}={list(v)}")
         return tuple(int(a) for a in v)
     return (int(v),) * n
@@ -72,8 +75,6 @@ _INDEX_CACHE: dict = {}
 
 def index_tensor(key, device, build) -> Tensor:
     """A cached int64 index tensor on ``device``; ``build()`` makes its numpy array once."""
-    from .creation import tensor
-
     k = (key, str(device))
     t = _INDEX_CACHE.get(k)
     if t is None:
@@ -132,15 +133,14 @@ class PadConst(Function):
         lead = len(shape) - len(pads)
         out_shape = shape[:lead] + tuple(n + a + b for n, (a, b) in zip(shape[lead:], pads))
         out = be.full(out_shape, value, x._dtype.np)
-        key = (slice(None),) * lead + tuple(slice(a, a + n) for n, (a, _) in zip(shape[lead:], pads))
+        key = (slice(None),) * lead + tuple(slice(a, a + n)
+                                            for n, (a, _) in zip(shape[lead:], pads))
         be.copy_(be.getitem_basic(out, key), x._data)
         ctx.key = key
         return make_tensor(out, x._dtype, x._device)
 
     @staticmethod
     def backward(ctx, g):
-        from .shape import Slice
-
         return call(Slice, g, ctx.key), None, None
 
 

@@ -27,6 +27,7 @@ from ..tensor import Tensor, make_tensor
 from . import _dispatch as D
 from ._common import call
 from ._fused import index_tensor, kernel, ntuple, pad_const, take, take_add
+from .reduction import _pretty
 
 __all__ = [
     "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
@@ -189,8 +190,8 @@ class ConvNd(Function):
         if fn is not None and (nx or nw):
             gx, gw = fn(g._data, x._data, w._data, G, *geom, nx, nw)
             dev, d = x._device, x._dtype
-            return (make_tensor(gx, d, dev) if nx else None, make_tensor(gw, d, dev) if nw else None,
-                    gb, None, None)
+            return (make_tensor(gx, d, dev) if nx else None,
+                    make_tensor(gw, d, dev) if nw else None, gb, None, None)
         gx = gw = None
         if nx:
             if G == 1:
@@ -220,8 +221,10 @@ def _conv_args(op, input, weight, bias, stride, padding, dilation, groups, nd, t
         input = input.unsqueeze(0)
     if weight.ndim != nd + 2:
         raise RuntimeError("weight should have at least three dimensions" if weight.ndim < 3 else
-                           f"Expected {weight.ndim}-dimensional input for {weight.ndim}-dimensional "
-                           f"weight {list(weight.shape)}, but got {input.ndim}-dimensional input of "
+                           f"Expected {weight.ndim}-dimensional input for "
+                           f"{weight.ndim}-dimensional "
+                           f"weight {list(weight.shape)}, but got {input.ndim}-dimensional input "
+                           "of "
                            f"size {list(input.shape)} instead")
     if input._dtype is not weight._dtype:
         raise RuntimeError(f"Input type ({_tname(input)}) and weight type ({_tname(weight)}) "
@@ -231,7 +234,8 @@ def _conv_args(op, input, weight, bias, stride, padding, dilation, groups, nd, t
     if any(s <= 0 for s in stride):
         raise RuntimeError("non-positive stride is not supported")
     if any(d <= 0 for d in dilation):
-        raise RuntimeError(f"dilation should be greater than zero, but got dilation: {list(dilation)}")
+        raise RuntimeError("dilation should be greater than zero, but got dilation: "
+                           f"{list(dilation)}")
     if groups <= 0:
         raise RuntimeError("non-positive groups is not supported")
     ksp = tuple(weight._data.shape[2:])
@@ -254,21 +258,27 @@ def _conv_args(op, input, weight, bias, stride, padding, dilation, groups, nd, t
     O = weight._data.shape[0]
     if not transposed:
         if O % groups:
-            raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at "
-                               f"dimension 0, but got weight of size [{list(weight.shape)}] instead")
+            raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by "
+                               f"{groups} at "
+                               f"dimension 0, but got weight of size [{list(weight.shape)}] "
+                               "instead")
         if C != weight._data.shape[1] * groups:
-            raise RuntimeError(f"Given groups={groups}, weight of size {list(weight.shape)}, expected "
+            raise RuntimeError(f"Given groups={groups}, weight of size {list(weight.shape)}, "
+                               "expected "
                                f"input{list(input.shape)} to have {weight._data.shape[1] * groups} "
                                f"channels, but got {C} channels instead")
         nout = O
     else:
         if C != O:
             raise RuntimeError(f"Given transposed=1, weight of size {list(weight.shape)}, expected "
-                               f"input{list(input.shape)} to have {O} channels, but got {C} channels "
+                               f"input{list(input.shape)} to have {O} channels, but got {C} "
+                               "channels "
                                "instead")
         if O % groups:
-            raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at "
-                               f"dimension 0, but got weight of size [{list(weight.shape)}] instead")
+            raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by "
+                               f"{groups} at "
+                               f"dimension 0, but got weight of size [{list(weight.shape)}] "
+                               "instead")
         nout = weight._data.shape[1] * groups
     if bias is not None and (bias.ndim != 1 or bias._data.shape[0] != nout):
         raise RuntimeError(f"Given weight of size {list(weight.shape)}, expected bias to be "
@@ -278,10 +288,8 @@ def _conv_args(op, input, weight, bias, stride, padding, dilation, groups, nd, t
 
 
 def _tname(t):
-    from .reduction import _pretty
-
-    dev = "" if t.device.type == "cpu" else f"{t.device.type}."
-    return f"{dev}{_pretty(t.dtype)}Tensor" if t.device.type != "cpu" else f"torch.{_pretty(t.dtype)}Tensor"
+    prefix = "torch." if t.device.type == "cpu" else f"{t.device.type}."
+    return f"{prefix}{_pretty(t.dtype)}Tensor"
 
 
 def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):
@@ -292,7 +300,8 @@ def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):
     padded = tuple(n + lo + hi for n, (lo, hi) in zip(in_sp, pads))
     eff = tuple(d * (k - 1) + 1 for k, d in zip(ksp, dilation))
     if any(e > n for e, n in zip(eff, padded)):
-        raise RuntimeError(f"Calculated padded input size per channel: ({' x '.join(map(str, padded))}). "
+        raise RuntimeError("Calculated padded input size per channel: "
+                           f"({' x '.join(map(str, padded))}). "
                            f"Kernel size: ({' x '.join(map(str, eff))}). Kernel size can't be "
                            "greater than actual input size")
     out_sp = tuple(conv_output_size(n, k, s, lo + hi, d)
@@ -323,7 +332,8 @@ def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding
     opad = ntuple(output_padding, nd, "output_padding")
     for i in range(nd):
         if opad[i] >= stride[i] and opad[i] >= dilation[i]:
-            raise RuntimeError("output padding must be smaller than either stride or dilation, but got "
+            raise RuntimeError("output padding must be smaller than either stride or dilation, "
+                               "but got "
                                + _opad_msg(opad, stride, dilation))
     N, C = x._data.shape[:2]
     in_sp = tuple(x._data.shape[2:])
@@ -331,8 +341,10 @@ def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding
     out_sp = tuple((n - 1) * s - 2 * p + d * (k - 1) + op_ + 1
                    for n, s, (p, _), d, k, op_ in zip(in_sp, stride, pads, dilation, ksp, opad))
     if any(o <= 0 for o in out_sp):
-        raise RuntimeError(f"Given input size per channel: ({' x '.join(map(str, in_sp))}). Calculated "
-                           f"output size per channel: ({' x '.join(map(str, out_sp))}). Output size is "
+        raise RuntimeError(f"Given input size per channel: ({' x '.join(map(str, in_sp))}). "
+                           "Calculated "
+                           f"output size per channel: ({' x '.join(map(str, out_sp))}). Output "
+                           "size is "
                            "too small")
     geom = (out_sp, ksp, dilation, tuple(p for p, _ in pads), stride, in_sp)
     G = groups
@@ -373,7 +385,7 @@ def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_paddi
                            output_padding, groups, dilation)
 
 
-# unfold / fold -------------------------------------------------------------------------------------
+# unfold / fold ------------------------------------------------------------------------------------
 def _fmt(t):
     return "(" + ", ".join(str(a) for a in t) + ")"
 
@@ -388,11 +400,14 @@ def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tenso
     k, d, p, s = (ntuple(a, 2, n) for a, n in ((kernel_size, "kernel_size"), (dilation, "dilation"),
                                                 (padding, "padding"), (stride, "stride")))
     in_sp = tuple(x._data.shape[2:])
-    out_sp = tuple(conv_output_size(n, kk, ss, 2 * pp, dd) for n, kk, ss, pp, dd in zip(in_sp, k, s, p, d))
+    out_sp = tuple(conv_output_size(n, kk, ss, 2 * pp, dd)
+                   for n, kk, ss, pp, dd in zip(in_sp, k, s, p, d))
     if any(o < 1 for o in out_sp):
         raise RuntimeError(f"Given input with spatial size {_fmt(in_sp)}, kernel_size={_fmt(k)}, "
-                           f"dilation={_fmt(d)}, padding={_fmt(p)}, calculated shape of the array of "
-                           f"sliding blocks as {_fmt(out_sp)}, but its components must be at least one.")
+                           f"dilation={_fmt(d)}, padding={_fmt(p)}, calculated shape of the array "
+                           "of "
+                           f"sliding blocks as {_fmt(out_sp)}, but its components must be at "
+                           "least one.")
     r = im2col(x, (in_sp, k, d, p, s, out_sp))
     return r.squeeze(0) if unbatched else r
 
@@ -410,14 +425,19 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=
                                                    (stride, "stride")))
     K = k[0] * k[1]
     if x._data.shape[1] % K:
-        raise RuntimeError(f"Expected size of input's dimension 1 to be divisible by the product of "
+        raise RuntimeError("Expected size of input's dimension 1 to be divisible by the product "
+                           "of "
                            f"kernel_size, but got input.size(1)={x._data.shape[1]} and "
                            f"kernel_size={_fmt(k)}")
-    blocks = tuple(conv_output_size(n, kk, ss, 2 * pp, dd) for n, kk, ss, pp, dd in zip(o, k, s, p, d))
+    blocks = tuple(conv_output_size(n, kk, ss, 2 * pp, dd)
+                   for n, kk, ss, pp, dd in zip(o, k, s, p, d))
     if x._data.shape[2] != blocks[0] * blocks[1]:
-        raise RuntimeError(f"Given output_size={_fmt(o)}, kernel_size={_fmt(k)}, dilation={_fmt(d)}, "
-                           f"padding={_fmt(p)}, stride={_fmt(s)}, expected size of input's dimension 2 "
-                           f"to match the calculated number of sliding blocks {blocks[0]} * {blocks[1]} "
+        raise RuntimeError(f"Given output_size={_fmt(o)}, kernel_size={_fmt(k)}, "
+                           f"dilation={_fmt(d)}, "
+                           f"padding={_fmt(p)}, stride={_fmt(s)}, expected size of input's "
+                           "dimension 2 "
+                           f"to match the calculated number of sliding blocks {blocks[0]} * "
+                           f"{blocks[1]} "
                            f"= {blocks[0] * blocks[1]}, but got input.size(2)={x._data.shape[2]}.")
     r = col2im(x, (o, k, d, p, s, blocks))
     return r.squeeze(0) if unbatched else r

@@ -303,6 +303,13 @@ def setitem(x: Tensor, key, value) -> None:
         check_inplace(x, "setitem")
         if isinstance(value, Tensor) and value._data.shape:
             _check_assign_shape(x, nkey, value)
+        if x._base is not None and (x._base._rg or x._rg):
+            from ._common import commit_inplace
+
+            r = x.clone()  # a write through a view: the base's history is rebased
+            IndexPut.apply(r, value, nkey, False)
+            commit_inplace(x, r)
+            return
         IndexPut.apply(x, value, nkey, False)
         return
     be = D.backend_of(x)

@@ -19,6 +19,8 @@ from ..autograd.grad_mode import STATE, no_grad
 from ..tensor import Tensor, make_tensor
 from ._common import call
 from ._fused import kernel
+from .pooling import avg_pool2d, avg_pool3d
+from .resample import pad
 
 __all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm", "local_response_norm",
            "rms_norm"]
@@ -175,7 +177,8 @@ def _check_normalized(op, input, normalized_shape):
     return ns
 
 
-def layer_norm(input: Tensor, normalized_shape, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
+def layer_norm(input: Tensor, normalized_shape, weight=None, bias=None,
+               eps: float = 1e-5) -> Tensor:
     ns = _check_normalized("layer_norm", input, normalized_shape)
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and tuple(t._data.shape) != ns:
@@ -207,7 +210,8 @@ def group_norm(input: Tensor, num_groups: int, weight=None, bias=None, eps: floa
     N, C = input._data.shape[:2]
     if num_groups <= 0 or C % num_groups:
         raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, "
-                           f"but got input of shape {list(input.shape)} and num_groups={num_groups}")
+                           f"but got input of shape {list(input.shape)} and "
+                           f"num_groups={num_groups}")
     _check_stat("weight", weight, C)
     y = _norm_rows(input.reshape(N * num_groups, -1), None, None, eps).reshape(input._data.shape)
     if weight is not None:
@@ -246,9 +250,6 @@ def instance_norm(input: Tensor, running_mean=None, running_var=None, weight=Non
 # local response norm ------------------------------------------------------------------------------
 def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75,
                         k: float = 1.0) -> Tensor:
-    from .pooling import avg_pool2d, avg_pool3d
-    from .resample import pad
-
     d = input.ndim
     if d < 3:
         raise ValueError(f"Expected 3D or higher dimensionality input (got {d} dimensions)")

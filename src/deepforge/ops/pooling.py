@@ -21,6 +21,10 @@ from ..tensor import Tensor, make_tensor
 from ._common import call
 from ._fused import index_tensor, kernel, ntuple, pad_const, take
 from .conv import _im2col_index, im2col
+from .creation import arange, tensor, zeros
+from .indexing import Scatter, scatter
+from .reduction import max as max_
+from .unary import relu
 
 __all__ = [
     "max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices",
@@ -49,7 +53,8 @@ def _pool_args(op, x, nd, kernel_size, stride, padding, dilation, ceil_mode, avg
         if nd == 1:
             raise RuntimeError(f"{op}: Expected 2D or 3D (batch mode) tensor with optional 0 dim "
                                f"batch size for input, but got:{list(x.shape)}")
-        raise RuntimeError(f"non-empty {nd + 1}D or {nd + 2}D (batch mode) tensor expected for input")
+        raise RuntimeError(f"non-empty {nd + 1}D or {nd + 2}D (batch mode) tensor expected for "
+                           "input")
     k = ntuple(kernel_size, nd, "kernel_size")
     s = k if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0) else \
         ntuple(stride, nd, "stride")
@@ -88,9 +93,6 @@ def _window_table(geom) -> np.ndarray:
 def _max_by_table(x: Tensor, key, build, P: int, L: int, out_sp):
     """Max over windows given by an (L, K) plane-index table (flattened); a differentiable
     composition of primitives."""
-    from .creation import arange
-    from .reduction import max as max_
-
     N, C = x._data.shape[:2]
     table = index_tensor(key, x._device, build)
     K = table.numel() // L
@@ -123,9 +125,6 @@ class PlaneScatter(Function):
 
     @staticmethod
     def forward(ctx, g, idx, in_sp):
-        from .creation import zeros
-        from .indexing import Scatter
-
         ctx.save_for_backward(idx)
         fn = kernel(g, "max_pool_backward")
         if fn is not None:
@@ -144,7 +143,8 @@ class PlaneScatter(Function):
 
 
 def _max_pool(op, nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
-    x, unbatched, geom = _pool_args(op, input, nd, kernel_size, stride, padding, dilation, ceil_mode)
+    x, unbatched, geom = _pool_args(op, input, nd, kernel_size, stride, padding, dilation,
+                                    ceil_mode)
     if kernel(x, "max_pool") is not None:
         y, idx = call(MaxPoolFused, x, geom)
     else:
@@ -157,17 +157,20 @@ def _max_pool(op, nd, input, kernel_size, stride, padding, dilation, ceil_mode, 
 
 def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
                             ceil_mode=False, return_indices=True):
-    return _max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode, True)
+    return _max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode,
+                     True)
 
 
 def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
                             ceil_mode=False, return_indices=True):
-    return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, True)
+    return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode,
+                     True)
 
 
 def max_pool3d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
                             ceil_mode=False, return_indices=True):
-    return _max_pool("max_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode, True)
+    return _max_pool("max_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode,
+                     True)
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
@@ -251,8 +254,6 @@ def _avg_pool(op, nd, input, kernel_size, stride, padding, ceil_mode, count_incl
 
 
 def _divisor_tensor(geom, cip, x):
-    from .creation import tensor
-
     arr = _avg_divisor(geom, cip)
     return tensor(arr, dtype=x._dtype, device=x._device)
 
@@ -276,16 +277,12 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
 
 
 def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
-    from .unary import relu
-
     out = avg_pool1d(input.pow(norm_type), kernel_size, stride, 0, ceil_mode)
     k = kernel_size if isinstance(kernel_size, int) else kernel_size[0]
     return (out.sign() * relu(out.abs())).mul(k).pow(1.0 / norm_type)
 
 
 def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
-    from .unary import relu
-
     kh, kw = ntuple(kernel_size, 2, "kernel_size")
     out = avg_pool2d(input.pow(norm_type), kernel_size, stride, 0, ceil_mode)
     return (out.sign() * relu(out.abs())).mul(kh * kw).pow(1.0 / norm_type)
@@ -331,8 +328,6 @@ def _avg_matrix(n, o) -> np.ndarray:
 
 
 def _adaptive_avg(op, nd, input, output_size):
-    from .creation import tensor
-
     x, unbatched, in_sp, out = _adaptive_args(op, input, nd, output_size)
     if all(n % o == 0 for n, o in zip(in_sp, out) if o) and all(out):
         k = tuple(n // o for n, o in zip(in_sp, out))
@@ -413,9 +408,6 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
 
 # max unpooling ------------------------------------------------------------------------------------
 def _max_unpool(op, nd, input, indices, kernel_size, stride, padding, output_size):
-    from .creation import zeros
-    from .indexing import scatter
-
     k = ntuple(kernel_size, nd, "kernel_size")
     s = k if stride is None else ntuple(stride, nd, "stride")
     p = ntuple(padding, nd, "padding")

@@ -15,6 +15,9 @@ import numpy as np
 
 from ..tensor import Tensor
 from ._fused import index_tensor, pad_const, take
+from .creation import tensor
+from .pooling import adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d
+from .shape import narrow
 
 __all__ = ["pad", "interpolate", "upsample", "upsample_nearest", "upsample_bilinear",
            "pixel_shuffle", "pixel_unshuffle", "channel_shuffle"]
@@ -51,8 +54,6 @@ _NONCONST_MSG = (
 
 def pad(input: Tensor, pad, mode: str = "constant", value=None) -> Tensor:
     """torch.nn.functional.pad: constant (negative pads crop), reflect, replicate, circular."""
-    from .shape import narrow
-
     if len(pad) % 2:
         raise RuntimeError("Padding length must be divisible by 2")
     if len(pad) // 2 > input.ndim:
@@ -95,7 +96,8 @@ def pad(input: Tensor, pad, mode: str = "constant", value=None) -> Tensor:
             raise RuntimeError("Padding value causes wrapping around more than once.")
         if not lo and not hi:
             continue
-        idx = index_tensor(("pad", mode, n, lo, hi), x._device, lambda: _src_index(n, lo, hi, mode))
+        idx = index_tensor(("pad", mode, n, lo, hi), x._device,
+                           lambda n=n, lo=lo, hi=hi: _src_index(n, lo, hi, mode))
         x = take(x, ax, idx)
     return x if x is not input else input.clone()
 
@@ -157,8 +159,6 @@ def _taps(mode, out_n, in_n, align_corners, scale):
 
 
 def _resample_dim(x: Tensor, axis: int, mode, out_n, align_corners, scale) -> Tensor:
-    from .creation import tensor
-
     in_n = x._data.shape[axis]
     taps = _taps(mode, out_n, in_n, align_corners, scale)
     y = None
@@ -177,8 +177,6 @@ def _resample_dim(x: Tensor, axis: int, mode, out_n, align_corners, scale) -> Te
 def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
                 align_corners=None, recompute_scale_factor=None, antialias: bool = False) -> Tensor:
     """torch.nn.functional.interpolate (nearest, nearest-exact, (bi/tri)linear, bicubic, area)."""
-    from .pooling import adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d
-
     if mode in ("nearest", "area", "nearest-exact"):
         if align_corners is not None:
             raise ValueError("align_corners option can only be set with the interpolating modes: "
@@ -189,7 +187,8 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     if mode not in _MODES or dim not in (1, 2, 3):
         raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got "
                                   f"{input.ndim}D) for the modes: nearest | linear | bilinear | "
-                                  f"bicubic | trilinear | lanczos | area | nearest-exact (got {mode})")
+                                  "bicubic | trilinear | lanczos | area | nearest-exact (got "
+                                  f"{mode})")
     if mode in _NEED and input.ndim != _NEED[mode]:
         raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs "
                                   f"{_NEED[mode]}D input")
@@ -204,8 +203,10 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
             if len(size) != dim:
                 raise ValueError(f"Input and output must have the same number of spatial "
                                  f"dimensions, but got input with spatial dimensions of {in_sp} "
-                                 f"and output size of {size}. Please provide input tensor in (N, C, "
-                                 "d1, d2, ...,dK) format and output size in (o1, o2, ...,oK) format.")
+                                 f"and output size of {size}. Please provide input tensor in (N, "
+                                 "C, "
+                                 "d1, d2, ...,dK) format and output size in (o1, o2, ...,oK) "
+                                 "format.")
             out = [int(s) for s in size]
         else:
             out = [int(size)] * dim

@@ -23,6 +23,7 @@ __all__ = [
 def _view_of(x: Tensor, data) -> Tensor:
     v = make_tensor(data, x._dtype, x._device, x._vc)
     v._base = x if x._base is None else x._base
+    v._view_vc = x._vc[0]  # history valid for this version of the storage
     return v
 
 

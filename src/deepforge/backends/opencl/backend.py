@@ -19,13 +19,14 @@ from .indexing import IndexOps
 from .nn import NNOps
 from .reduce import ReduceOps
 from .scan_sort import ScanSortOps
+from .vision import VisionOps
 
 __all__ = ["OpenCLBackend"]
 
 _SMALL_UPLOAD = 1 << 16
 
 
-class OpenCLBackend(ElementwiseOps, ReduceOps, ScanSortOps, IndexOps, NNOps):
+class OpenCLBackend(ElementwiseOps, ReduceOps, ScanSortOps, IndexOps, NNOps, VisionOps):
     """Primitives for one OpenCL device (``deepforge.device("opencl:N")``)."""
 
     def __init__(self, rt):

@@ -13,7 +13,7 @@ import numpy as np
 
 __all__ = [
     "MAXD", "pack_desc", "broadcast_strides", "broadcast_shape", "DT_CODES", "topt",
-    "compute_np", "scalar_of", "collapse", "pack_split",
+    "compute_np", "scalar_of", "collapse", "pack_split", "raw_bits", "RAW_NP",
 ]
 
 MAXD = 12
@@ -63,6 +63,17 @@ def scalar_of(value, dtype):
             return np.int64(0)
         value = int(value)
     return np.int64(int(value))
+
+
+def raw_bits(value, dtype) -> int:
+    """The bit pattern of ``value`` stored as ``dtype`` (numpy's conversion), as an unsigned
+    integer."""
+    d = np.dtype(dtype)
+    arr = np.array([bool(value)] if d.kind == "b" else [value]).astype(d)
+    return int(arr.view(f"u{d.itemsize}")[0])
+
+
+RAW_NP = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
 def broadcast_shape(*shapes) -> tuple:

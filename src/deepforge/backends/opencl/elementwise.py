@@ -13,8 +13,18 @@ import re
 import numpy as np
 
 from .array import CLArray
-from .desc import RAW_CODES, DT_CODES, broadcast_shape, broadcast_strides, compute_np, pack_desc
-from .desc import scalar_of, topt
+from .desc import (
+    DT_CODES,
+    RAW_CODES,
+    RAW_NP,
+    broadcast_shape,
+    broadcast_strides,
+    compute_np,
+    pack_desc,
+    raw_bits,
+    scalar_of,
+    topt,
+)
 from .runtime import kernel_dirs
 
 __all__ = ["ElementwiseOps", "op_codes"]
@@ -104,21 +114,17 @@ class ElementwiseOps:
     def _fill(self, x: CLArray, value) -> None:
         if x.size == 0:
             return
+        code = RAW_CODES[x.itemsize]
+        opts = f"-DSRC={code} -DDST={code}"
+        raw = RAW_NP[x.itemsize]
+        bits = raw(raw_bits(value, x.dtype))
         if x.is_contiguous:
-            if x.dtype.kind == "f" and x.dtype != np.float64:
-                pattern = np.array([value], np.float64).astype(x.dtype)
-            elif x.dtype.kind == "b":
-                pattern = np.array([bool(value)], x.dtype)
-            else:
-                pattern = np.array([scalar_of(value, x.dtype)]).astype(x.dtype)
-            item = x.itemsize
-            self.rt.cl.enqueue_fill_buffer(self.rt.queue, x.buf, pattern, x.offset * item,
-                                           x.size * item)
-            self.rt.sync_after_launch("fill_buffer")
+            k = self._k("copy.cl", "fill_c", opts, [_I64, None, _I64, raw])
+            self._run(k, x.size, x.size, x.buf, x.offset, bits)
             return
         d, n = pack_desc(x.shape, [x.strides], [x.offset])
-        k = self._k("elementwise.cl", "ew_fill_s", topt(x.dtype), [None, None, compute_np(x.dtype)])
-        self._run(k, n, d, x.buf, scalar_of(value, x.dtype))
+        k = self._k("copy.cl", "fill_s", opts, [None, None, raw])
+        self._run(k, n, d, x.buf, bits)
 
     def copy_(self, dst: CLArray, src) -> None:
         """dst[...] = src with broadcasting and casting (numpy's copyto, casting='unsafe')."""
@@ -353,5 +359,6 @@ class ElementwiseOps:
             cnp = compute_np(x.dtype)
             k = self._k("elementwise.cl", "ew_nan_to_num_s", topt(x.dtype),
                         [None, None, None, cnp, cnp, cnp])
-            self._run(k, n, d, r.buf, x.buf, *(scalar_of(v, x.dtype) for v in (nan, posinf, neginf)))
+            self._run(k, n, d, r.buf, x.buf,
+                      *(scalar_of(v, x.dtype) for v in (nan, posinf, neginf)))
         return r

@@ -53,8 +53,10 @@ _PACKED_CFG = {"float": (8, 16, 2), "double": (8, 8, 2)}
 # Local sizes are fixed, never derived from the problem size: PoCL compiles a kernel once per
 # distinct local size. Work-items per group along M blocks (they share one B panel):
 _PACKED_LOCAL_M = 4
-# ... and along K for the packing kernel:
-_PACK_LOCAL = 16
+# ... and along row/column blocks for the packing kernel, whose work-items each pack
+# _PACK_KC (= KC in gemm.cl) consecutive k:
+_PACK_LOCAL = 8
+_PACK_KC = 16
 # gemm_naive: (8, 8), or (1, 64) for matrix @ vector
 _NAIVE_LOCAL = ((8, 8), (1, 64))
 
@@ -401,10 +403,11 @@ def _run_packed(s, rt, abuf, bbuf, cbuf, a_off, b_off, c_off, M, N, K, sam, sak,
     ap = rt.alloc(na * a_panel * s["esize"])
     bp = rt.alloc(nbb * b_panel * s["esize"])
     # one launch packs both operands (dim 1: A's row blocks, then B's column blocks)
+    nblk = mblocks + nblocks
     _launch(
         rt,
         s["pack"],
-        (-(-K // lk) * lk, mblocks + nblocks, max(na, nbb)),
+        (-(-nblk // lk) * lk, -(-K // _PACK_KC), max(na, nbb)),
         (lk, 1, 1),
         (abuf, a_off, sam, sak, bbuf, b_off, sbk, sbn, ap, bp, M, N, K, na, nbb,
          a_own[1], a_own[2], *sa, b_own[1], b_own[2], *sb),

@@ -14,7 +14,15 @@ from __future__ import annotations
 import numpy as np
 
 from .array import CLArray, contiguous_strides
-from .desc import RAW_CODES, broadcast_shape, broadcast_strides, pack_desc, scalar_of, topt
+from .desc import (
+    RAW_CODES,
+    broadcast_shape,
+    broadcast_strides,
+    pack_desc,
+    raw_bits,
+    scalar_of,
+    topt,
+)
 
 __all__ = ["IndexOps"]
 
@@ -29,13 +37,6 @@ _SERIAL_REDUCE = 1 << 12
 def _raw_opts(dtype) -> str:
     code = RAW_CODES[np.dtype(dtype).itemsize]
     return f"-DT={code}"
-
-
-def _raw_bits(value, dtype) -> int:
-    """The bit pattern of ``value`` stored as ``dtype``, as an unsigned integer."""
-    d = np.dtype(dtype)
-    arr = np.array([bool(value)] if d.kind == "b" else [value]).astype(d)
-    return int(arr.view(f"u{d.itemsize}")[0])
 
 
 class IndexOps:
@@ -69,7 +70,7 @@ class IndexOps:
             vst, voff, vbuf, scalar, sval = (0,) * len(shape), 0, dst.buf, 1, val
         if red == 0:
             opts = _raw_opts(dst.dtype)
-            sval = _raw_bits(sval, dst.dtype) if scalar else 0
+            sval = raw_bits(sval, dst.dtype) if scalar else 0
             cnp = {1: np.int64, 2: np.uint16, 4: np.uint32, 8: np.uint64}[dst.itemsize]
         else:
             opts = topt(dst.dtype)
@@ -312,7 +313,7 @@ class IndexOps:
             lst = lin.strides
         shape, sst, lstr = [], [], []
         placed = False
-        for i, it in enumerate(items):
+        for it in items:
             if it[0] in ("arr", "int"):
                 if consec and not placed:
                     shape += bshape

@@ -37,7 +37,7 @@ class ReduceOps:
     def _acc(self, out_dtype) -> str:
         d = np.dtype(out_dtype)
         if d.kind == "f":
-            wide = d == np.float64 or (self.rt.is_cpu and self.supports_fp64)
+            wide = d == np.float64 or self.supports_fp64
             return "F64" if wide else "F32"
         return "I64"
 

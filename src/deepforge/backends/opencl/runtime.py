@@ -16,7 +16,8 @@ included) rely on exactly these members:
     builds ``opencl/<filename>`` (or an absolute path) once per (file, options) and caches
     the program; ``#include "x.h"`` lines are spliced in from the same directory. The
     runtime's own options (``-DDF_CPU`` on CPU devices, ``-cl-std=CL1.2``, correctly rounded
-    float division where the device has it) are appended. Failures raise ``RuntimeError``
+    float division where the device has it, and ``DEEPFORGE_OPENCL_BUILD_OPTIONS``) are
+    appended. Failures raise ``RuntimeError``
     naming the file and options, with the build log.
 ``rt.kernel(filename, name, options="", scalar_dtypes=None) -> pyopencl.Kernel``
     a cached kernel object (created once with ``pyopencl.Kernel(program, name)``);
@@ -238,6 +239,9 @@ class Runtime:
         fp = int(getattr(device, "single_fp_config", 0) or 0)
         if fp & int(cl.device_fp_config.CORRECTLY_ROUNDED_DIVIDE_SQRT):
             opts.append("-cl-fp32-correctly-rounded-divide-sqrt")
+        extra = os.environ.get("DEEPFORGE_OPENCL_BUILD_OPTIONS", "").strip()
+        if extra:  # e.g. -cl-opt-disable for debugging tools
+            opts.append(extra)
         self.base_options = " ".join(opts)
         self._programs: dict = {}
         self._kernels: dict = {}
@@ -336,7 +340,8 @@ class Runtime:
 
     # -- memory --------------------------------------------------------------------------------
     def alloc(self, nbytes: int):
-        nbytes = max(int(nbytes), 8)
+        # whole 8-byte words: kernels may update 1- and 2-byte elements through their word
+        nbytes = max((int(nbytes) + 7) & ~7, 8)
         if nbytes > self.max_alloc_size:
             self._oom(nbytes, None)
         pool = self._pool

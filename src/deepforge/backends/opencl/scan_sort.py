@@ -74,8 +74,9 @@ class ScanSortOps:
         P = 1 << (n - 1).bit_length()
         keys = CLArray.empty(self.rt, (lines, P), x.dtype)
         idxw = CLArray.empty(self.rt, (lines, P), np.int64)
-        if P > n:
+        if P > n:  # pad slots: index n (sorts last) and a defined key
             self._fill(idxw, n)
+            self._fill(keys, 0)
         it_shape = other + (n,)
         ks = contiguous_strides(other + (P,))
         xs = _without(x.strides, axis) + (x.strides[axis],)

@@ -178,7 +178,8 @@ class _ConvTranspose(_ConvNd):
             hi.append(n + self.stride[d] - 1)
         for size, a, b in zip(output_size, lo, hi):
             if size < a or size > b:
-                raise ValueError(f"requested an output size of {output_size}, but valid sizes range "
+                raise ValueError(f"requested an output size of {output_size}, but valid sizes "
+                                 "range "
                                  f"from {lo} to {hi} (for an input of "
                                  f"torch.Size({list(input.shape[nlead:])}))")
         return tuple(int(s) - a for s, a in zip(output_size, lo))

@@ -30,7 +30,8 @@ class LayerNorm(Module):
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         if elementwise_affine:
-            self.weight = Parameter(deepforge.empty(self.normalized_shape, device=device, dtype=dtype))
+            self.weight = Parameter(deepforge.empty(self.normalized_shape, device=device,
+                                                    dtype=dtype))
             if bias:
                 self.bias = Parameter(deepforge.empty(self.normalized_shape, device=device,
                                                       dtype=dtype))
@@ -120,7 +121,8 @@ class RMSNorm(Module):
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         if elementwise_affine:
-            self.weight = Parameter(deepforge.empty(self.normalized_shape, device=device, dtype=dtype))
+            self.weight = Parameter(deepforge.empty(self.normalized_shape, device=device,
+                                                    dtype=dtype))
         else:
             self.register_parameter("weight", None)
         self.reset_parameters()

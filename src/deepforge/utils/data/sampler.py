@@ -91,7 +91,13 @@ class RandomSampler(Sampler):
         else:
             for _ in range(self.num_samples // n):
                 yield deepforge.randperm(n, generator=generator).numpy()
-            yield deepforge.randperm(n, generator=generator).numpy()[: self.num_samples % n]
+            rest = self.num_samples % n
+            if rest:
+                yield deepforge.randperm(n, generator=generator).numpy()[:rest]
+            else:
+                # torch draws a last permutation and keeps none of it; a draw advances a
+                # deepforge generator by one step whatever its size, so draw an empty one
+                yield deepforge.randperm(0, generator=generator).numpy()
 
     def __iter__(self) -> Iterator[int]:
         for chunk in self._index_chunks():

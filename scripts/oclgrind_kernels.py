@@ -1,0 +1,142 @@
+"""Exercise every OpenCL kernel family of deepforge at tiny sizes, checking results against
+numpy. Run under Oclgrind by scripts/oclgrind_check.sh (which looks for its error reports);
+it runs with any OpenCL device too: python scripts/oclgrind_kernels.py
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import deepforge as df
+from deepforge.backends import get_backend
+from deepforge.backends.opencl import indexing, reduce
+
+RNG = np.random.default_rng(0)
+be = get_backend(df.device("opencl:0"))
+cpu = get_backend(df.device("cpu"))
+print(f"device: {be.device_name} ({'cpu' if be.rt.is_cpu else 'gpu'} layout)", flush=True)
+
+
+def close(a, b, tol=1e-5):
+    a = be.to_numpy(a) if not isinstance(a, np.ndarray) else a
+    np.testing.assert_allclose(np.asarray(a, np.float64), np.asarray(b, np.float64), rtol=tol,
+                               atol=tol, equal_nan=True)
+
+
+def section(name):
+    print(f"-- {name}", flush=True)
+
+
+f32 = np.dtype(np.float32)
+x = RNG.standard_normal((5, 7)).astype(np.float32)
+y = RNG.standard_normal((5, 7)).astype(np.float32)
+X, Y = be.from_numpy(x), be.from_numpy(y)
+Xt = be.permute(X, (1, 0))
+
+section("copy / cast / fill")
+close(be.clone(Xt), x.T)
+close(be.astype(X, np.float16), x.astype(np.float16), 1e-3)
+close(be.astype(be.astype(X, np.int8), np.int64), x.astype(np.int8))
+z = be.zeros((3, 4), np.float32)
+be.copy_(be.getitem_basic(z, (slice(None), slice(None, None, 2))), 2.0)
+close(z, np.array([[2, 0, 2, 0]] * 3))
+
+section("elementwise")
+close(be.unary("exp", X, f32), np.exp(x))
+close(be.unary("tanh", Xt, f32), np.tanh(x.T))
+close(be.unary("isnan", X, np.bool_), np.isnan(x))
+close(be.binary("add", X, Y, f32), x + y)
+close(be.binary("mul", X, 2.0, f32), x * 2)
+close(be.binary("atan2", X, be.getitem_basic(Y, 0), f32), np.arctan2(x, y[0]))
+close(be.binary("lt", Xt, 0.0, f32), x.T < 0)
+close(be.where(be.binary("gt", X, 0, f32), X, 0.5, f32), np.where(x > 0, x, 0.5))
+close(be.clamp(X, -0.5, Y, f32), np.clip(x, -0.5, y))
+close(be.lerp(X, Y, 0.25, f32), x + 0.25 * (y - x))
+with np.errstate(invalid="ignore", divide="ignore"):
+    close(be.nan_to_num(be.unary("log", X, f32), 0.0, None, None),
+          np.nan_to_num(np.log(x), nan=0.0, posinf=np.finfo(np.float32).max,
+                        neginf=np.finfo(np.float32).min))
+xi = RNG.integers(-9, 9, (6,)).astype(np.int16)
+close(be.binary("floordiv", be.from_numpy(xi), 4, np.int16), xi // 4)
+
+section("reductions")
+for axes in (None, (0,), (1,)):
+    close(be.reduce("sum", X, axes, False, f32), x.sum(axis=axes))
+    close(be.reduce("max", Xt, axes, True, f32), x.T.max(axis=axes, keepdims=True))
+close(be.var(X, (1,), 1, False, f32), x.var(1, ddof=1))
+close(be.logsumexp(X, (0,), False), np.log(np.exp(x).sum(0)))
+close(be.argreduce("argmax", X, 1, False), x.argmax(1))
+orig = reduce.ReduceOps._use_wg
+reduce.ReduceOps._use_wg = lambda self, M, R: True  # force the work-group + two-pass paths
+big = RNG.standard_normal((3, 700)).astype(np.float32)
+B = be.from_numpy(big)
+close(be.reduce("sum", B, (1,), False, f32), big.sum(1), 1e-4)
+close(be.reduce("sum", B, None, False, f32), big.sum(), 1e-3)
+close(be.argreduce("argmin", B, None, False), big.argmin())
+close(be.max_min_dim("max", B, 1, False)[1], big.argmax(1))
+reduce.ReduceOps._use_wg = orig
+
+section("scans / sort")
+close(be.cumulative("cumsum", X, 1, f32), np.cumsum(x, 1))
+v, i = be.cum_extreme("cummin", X, 0)
+rv, ri = cpu.cum_extreme("cummin", x, 0)
+close(v, rv)
+close(i, ri)
+v, i = be.sort(Xt, 1, True, True)
+close(i, np.argsort(-x.T, 1, kind="stable"))
+close(be.topk(X, 2, 1, False, True)[0], np.sort(x, 1)[:, :2])
+
+section("indexing")
+idx = np.array([4, 0, -1, 2], np.int64)
+I = be.from_numpy(idx)
+close(be.index_select(X, 0, I), x[idx])
+g = RNG.integers(0, 7, (5, 3)).astype(np.int64)
+close(be.gather(X, 1, be.from_numpy(g)), np.take_along_axis(x, g, 1))
+close(be.getitem_advanced(X, (I, slice(1, 3))), x[idx, 1:3])
+close(be.getitem_advanced(X, (be.from_numpy(x > 0),)), x[x > 0])
+close(be.nonzero(be.from_numpy(x > 0)), np.argwhere(x > 0))
+for serial in (True, False):
+    if not serial:
+        indexing._SERIAL_ASSIGN = indexing._SERIAL_REDUCE = 0  # force the atomic paths
+    for dt in (np.float32, np.float64, np.int32, np.int64, np.int8, np.float16):
+        # 8 elements: 1- and 2-byte atomics update whole 32-bit words, and Oclgrind would
+        # flag the never-written padding bytes of a shorter array as uninitialised
+        base = np.zeros(8, dt)
+        B = be.from_numpy(base)
+        src = np.arange(1, 9).astype(dt)
+        tgt = np.array([0, 1, 1, 3, 3, 3, 4, 0], np.int64)
+        be.scatter_(B, 0, be.from_numpy(tgt), be.from_numpy(src), "add")
+        np.add.at(base, tgt, src)
+        close(B, base, 1e-3)
+    Z = be.from_numpy(np.zeros((4, 3), np.float32))
+    be.index_put_(Z, (be.from_numpy(np.array([1, 1, 2], np.int64)),), 1.5, True)
+    close(Z, np.array([[0] * 3, [3.0] * 3, [1.5] * 3, [0] * 3]))
+    Z = be.from_numpy(np.zeros((4, 3), np.float32))
+    be.setitem(Z, (be.from_numpy(np.array([3, 0], np.int64)), 1), 7.0)
+    close(Z, np.array([[0, 7, 0], [0] * 3, [0] * 3, [0, 7, 0]]))
+close(be.embedding_backward(be.from_numpy(np.array([[1, 2], [2, 0]], np.int64)),
+                            be.from_numpy(np.ones((2, 2, 3), np.float32)), 4, 0),
+      np.array([[0] * 3, [1] * 3, [2] * 3, [0] * 3]))
+
+section("softmax")
+for axis in (0, 1):
+    close(be.softmax(X, axis), cpu.softmax(x, axis))
+    close(be.log_softmax_backward(X, Y, axis), cpu.log_softmax_backward(x, y, axis))
+wide = RNG.standard_normal((1, 1100)).astype(np.float32)
+close(be.softmax(be.from_numpy(wide), 1), cpu.softmax(wide, 1))
+
+section("random / optim / matmul")
+np.testing.assert_array_equal(be.to_numpy(be.random_uniform((9,), f32, 1, 2)),
+                              cpu.random_uniform((9,), f32, 1, 2))
+close(be.random_normal((9,), f32, 1, 2), cpu.random_normal((9,), f32, 1, 2))
+np.testing.assert_array_equal(be.to_numpy(be.random_bits((9,), 1, 2)), cpu.random_bits((9,), 1, 2))
+P, G, M = (be.from_numpy(a.copy()) for a in (x, y, y))
+be.sgd_momentum_step(P, G, M, 0.1, 0.9, 0.0, 0.0, False, False, False)
+close(P, x - 0.1 * (0.9 * y + y))
+P, M, V = be.from_numpy(x.copy()), be.zeros(x.shape, f32), be.zeros(x.shape, f32)
+be.adam_step(P, G, M, V, None, 0.1, 0.9, 0.999, 1e-8, 0.0, False, False, False, 1)
+close(P, x - 0.1 * np.sign(y), 1e-4)
+close(be._matmul_simple(X, Xt, f32), x @ x.T, 1e-4)
+close(be.matmul(X, Xt, f32), x @ x.T, 1e-4)
+be.synchronize()
+print("all kernel families ok", flush=True)
