@@ -6,8 +6,9 @@ with momentum) on an in-memory data set, batches fetched
                 shuffling loop does),
   * ``loader``  by ``DataLoader(TensorDataset(X, Y), batch_size=B, shuffle=True)``,
 
-and ``fetch`` times the DataLoader epoch alone (no training). The target is ``loader`` within
-10% of ``manual``. Variants run interleaved, ``--repeat`` times each; the median is reported.
+and ``fetch`` / ``mfetch`` time the ``loader`` / ``manual`` batches alone (no training). The
+target is ``loader`` within 10% of ``manual``. Variants run interleaved, ``--repeat`` times
+each; the median is reported.
 
     python benchmarks/dataloader.py [--n 60000] [--batch-sizes 64 512] [--repeat 5]
     python benchmarks/dataloader.py --framework torch     # the same measurement with PyTorch
@@ -69,11 +70,12 @@ def run(args) -> list[dict]:
     rows = []
     for bs in args.batch_sizes:
         epoch("loader", bs)  # warm-up
-        times = {k: [] for k in ("slices", "manual", "loader", "fetch")}
+        times = {k: [] for k in ("slices", "manual", "loader", "fetch", "mfetch")}
         for _ in range(args.repeat):
             for kind in ("slices", "manual", "loader"):
                 times[kind].append(epoch(kind, bs))
             times["fetch"].append(epoch("loader", bs, train=False))
+            times["mfetch"].append(epoch("manual", bs, train=False))
         med = {k: statistics.median(v) for k, v in times.items()}
         rows.append({"batch": bs, **med,
                      "overhead_vs_manual": med["loader"] / med["manual"] - 1,
@@ -95,11 +97,11 @@ def main(argv=None):
     rows = run(args)
     print(f"{args.framework}: MLP 784-256-128-10, {args.n} samples, {args.threads} threads, "
           f"median of {args.repeat} epochs (seconds)")
-    print(f"{'batch':>6} {'slices':>8} {'manual':>8} {'loader':>8} {'fetch':>8} "
+    print(f"{'batch':>6} {'slices':>8} {'manual':>8} {'loader':>8} {'fetch':>8} {'mfetch':>8} "
           f"{'loader/manual':>14} {'loader/slices':>14}")
     for r in rows:
         print(f"{r['batch']:>6} {r['slices']:8.3f} {r['manual']:8.3f} {r['loader']:8.3f} "
-              f"{r['fetch']:8.3f} {r['overhead_vs_manual']:+13.1%} "
+              f"{r['fetch']:8.3f} {r['mfetch']:8.3f} {r['overhead_vs_manual']:+13.1%} "
               f"{r['overhead_vs_slices']:+13.1%}")
     return rows
 

@@ -158,6 +158,29 @@ __kernel void gemm_pack(__global const A_T *A, const long a_off, const long sam,
         const int m0 = blk * TM;
         const __global A_T *a = A + a_off + batch_offset(z, ad1, ad2, as0, as1, as2);
         __global REAL *ap = Ap + (((long)z * mblocks + blk) * K + k0) * TM;
+#if !defined(A_HALF) && TM == 8
+        if (m0 + TM <= M && kn == KC) {
+            if (sam == 1) { /* A.mT-like: the TM rows of one k are contiguous */
+                for (int kk = 0; kk < KC; ++kk)
+                    vstore8(CAT(convert_, CAT(REAL, 8))(vload8(0, a + m0 + (k0 + kk) * sak)), kk,
+                            ap);
+                return;
+            }
+            if (sak == 1) { /* row-major: KC contiguous k per row; transpose in registers */
+                REAL t[TM][KC];
+#pragma unroll
+                for (int r = 0; r < TM; ++r)
+                    vstore16(CAT(convert_, CAT(REAL, 16))(vload16(0, a + (m0 + r) * sam + k0)), 0,
+                             t[r]);
+#pragma unroll
+                for (int kk = 0; kk < KC; ++kk)
+                    vstore8((CAT(REAL, 8))(t[0][kk], t[1][kk], t[2][kk], t[3][kk], t[4][kk],
+                                           t[5][kk], t[6][kk], t[7][kk]),
+                            kk, ap);
+                return;
+            }
+        }
+#endif
         for (int r = 0; r < TM; ++r) {
             if (m0 + r < M) {
                 const __global A_T *row = a + (long)(m0 + r) * sam + (long)k0 * sak;
@@ -186,6 +209,22 @@ __kernel void gemm_pack(__global const A_T *A, const long a_off, const long sam,
         }
         return;
     }
+#if NR % 8 == 0
+    if (sbk == 1 && n0 + NR <= N && kn == KC) { /* B.mT-like: KC contiguous k per column */
+        REAL t[NR][KC];
+#pragma unroll
+        for (int c = 0; c < NR; ++c)
+            vstore16(CAT(convert_, CAT(REAL, 16))(vload16(0, b + (n0 + c) * sbn)), 0, t[c]);
+#pragma unroll
+        for (int kk = 0; kk < KC; ++kk)
+#pragma unroll
+            for (int c = 0; c < NR; c += 8)
+                vstore8((CAT(REAL, 8))(t[c][kk], t[c + 1][kk], t[c + 2][kk], t[c + 3][kk],
+                                       t[c + 4][kk], t[c + 5][kk], t[c + 6][kk], t[c + 7][kk]),
+                        0, bp + kk * NR + c);
+        return;
+    }
+#endif
 #endif
     for (int kk = 0; kk < kn; ++kk) {
         const __global B_T *row = b + kk * sbk;

@@ -1,10 +1,12 @@
 /* Reductions over any set of axes, and arg-reductions.
  * Build options: -DTIN=<input code> -DTOUT=<output code> -DACC=<F32|F64|I64 accumulator>.
  *
- * The host permutes the reduced axes last and passes one Desc (operand 0 = x) whose trailing
- * nr dims are the reduced ones (R elements per output) and whose leading dims enumerate the M
- * outputs; outputs are contiguous. reduce_lines: one work-item per output; reduce_wg: one
- * work-group per (output, part) writing ACC partials that a second reduce_lines pass combines.
+ * The host passes one Desc (operand 0 = x) whose trailing nr dims are the reduced ones (R
+ * elements per output) and whose leading dims enumerate the M outputs; outputs are
+ * contiguous. reduce_lines: a work-item per (output, part of R); reduce_cols (CPU devices,
+ * reductions over outer axes): a work-item per (block of outputs, part); reduce_wg (GPUs, few
+ * long reductions): a work-group per (output, part). With several parts, a second
+ * reduce_lines pass combines the ACC partials.
  *
  * op: 0 sum, 1 prod, 2 max, 3 min, 4 all, 5 any, 6 nansum, 7 sum((x - c)^2), 8 sum(exp(x - c))
  *     (c: per-output center array, non-finite centers read as 0 for op 8)
@@ -107,40 +109,128 @@ inline long red_inner(const Desc* d, const int nr, long r) {
     return off;
 }
 
-__kernel void reduce_lines(const Desc d, const long M, const long R, const int nr,
+/* sum / max / min of n contiguous elements with 8 independent accumulators (vectorises; the
+   order is fixed, so results do not depend on the launch geometry) */
+#define RED_LANES(NAME, INIT, COMB)                                                       \
+    inline AT NAME(__global const XT* x, const long b, const long n) {                    \
+        AT part[8];                                                                       \
+        for (int j = 0; j < 8; ++j) part[j] = (INIT);                                     \
+        long r = 0;                                                                       \
+        for (; r + 8 <= n; r += 8)                                                        \
+            for (int j = 0; j < 8; ++j) part[j] = COMB(part[j], (AT)LDX(x, b + r + j));  \
+        AT acc = COMB(COMB(COMB(part[0], part[1]), COMB(part[2], part[3])),               \
+                      COMB(COMB(part[4], part[5]), COMB(part[6], part[7])));              \
+        for (; r < n; ++r) acc = COMB(acc, (AT)LDX(x, b + r));                           \
+        return acc;                                                                       \
+    }
+#define RL_ADD(a, b) ((a) + (b))
+#if ACC_FLOAT
+#define RL_MAX(a, b) DF_MAXIMUM_F(a, b)
+#define RL_MIN(a, b) DF_MINIMUM_F(a, b)
+RED_LANES(red_sum_contig, (AT)0, RL_ADD)
+RED_LANES(red_max_contig, (AT)(-INFINITY), RL_MAX)
+RED_LANES(red_min_contig, (AT)INFINITY, RL_MIN)
+#else
+#define RL_MAX(a, b) max(a, b)
+#define RL_MIN(a, b) min(a, b)
+RED_LANES(red_sum_contig, (AT)0, RL_ADD)
+RED_LANES(red_max_contig, (AT)LONG_MIN, RL_MAX)
+RED_LANES(red_min_contig, (AT)LONG_MAX, RL_MIN)
+#endif
+
+/* reduced elements [lo, hi) of the output whose base offset is `base` */
+inline AT red_range(const Desc* d, const int nr, __global const XT* x, const long base,
+                    const long lo, const long hi, const int op, const AT c) {
+    const int nd = D_NDIM(*d);
+    AT acc = red_init(op);
+    if (lo >= hi) return acc;
+    if (nr == 1) {
+        const long s = D_ST(*d, 0, nd - 1);
+        if (s == 1) {
+            if (op == R_SUM) return red_sum_contig(x, base + lo, hi - lo);
+            if (op == R_MAX) return red_max_contig(x, base + lo, hi - lo);
+            if (op == R_MIN) return red_min_contig(x, base + lo, hi - lo);
+        }
+        if (op == R_SUM) {
+            for (long r = lo; r < hi; ++r) acc += (AT)LDX(x, base + r * s);
+        } else {
+            for (long r = lo; r < hi; ++r) acc = red_comb(op, acc, red_map(op, LDX(x, base + r * s), c));
+        }
+        return acc;
+    }
+    long idx[DF_MAXD];
+    long o = base, q = lo;
+    for (int j = nd - 1; j >= nd - nr; --j) {
+        const long sh = D_SHAPE(*d, j);
+        idx[j] = q % sh;
+        q /= sh;
+        o += idx[j] * D_ST(*d, 0, j);
+    }
+    for (long r = lo; r < hi; ++r) {
+        acc = red_comb(op, acc, red_map(op, LDX(x, o), c));
+        for (int j = nd - 1; j >= nd - nr; --j) {
+            o += D_ST(*d, 0, j);
+            if (++idx[j] < D_SHAPE(*d, j)) break;
+            o -= D_SHAPE(*d, j) * D_ST(*d, 0, j);
+            idx[j] = 0;
+        }
+    }
+    return acc;
+}
+
+/* One work-item per (output m, part p) with the R reduced elements split into P parts:
+   P == 1 writes final results, P > 1 writes raw ACC partials at out[oo + p * M + m]. */
+__kernel void reduce_lines(const Desc d, const long M, const long R, const int nr, const long P,
                            __global OT* out, const long oo, __global const XT* x,
                            __global const AT* center, const int op, const int fin, const AT div) {
-    const int nd = D_NDIM(d);
-    FOR_RANGE(m, M) {
-        const long base = red_base(&d, nr, m);
+    const long chunk = (R + P - 1) / P;
+    FOR_RANGE(v, M * P) {
+        const long m = v % M, part = v / M;
+        const long lo = part * chunk, hi = min(R, lo + chunk);
         const AT c = red_center(op, fin, center, m);
-        AT acc = red_init(op);
-        if (nr == 1) {
-            const long s = D_ST(d, 0, nd - 1);
-            if (op == R_SUM) {
-                for (long r = 0; r < R; ++r) acc += (AT)LDX(x, base + r * s);
-            } else {
-                for (long r = 0; r < R; ++r) acc = red_comb(op, acc, red_map(op, LDX(x, base + r * s), c));
-            }
-        } else {
-            long idx[DF_MAXD];
-            for (int j = 0; j < nd; ++j) idx[j] = 0;
-            long o = base;
-            for (long r = 0; r < R; ++r) {
-                acc = red_comb(op, acc, red_map(op, LDX(x, o), c));
-                for (int j = nd - 1; j >= nd - nr; --j) {
-                    o += D_ST(d, 0, j);
-                    if (++idx[j] < D_SHAPE(d, j)) break;
-                    o -= D_SHAPE(d, j) * D_ST(d, 0, j);
-                    idx[j] = 0;
-                }
-            }
-        }
-        red_store(out, oo + m, fin, acc, c, div);
+        const AT acc = red_range(&d, nr, x, red_base(&d, nr, m), lo, hi, op, c);
+        if (P == 1) red_store(out, oo + m, fin, acc, c, div);
+        else STO(out, oo + v, acc);
     }
 }
 
-/* one group per (output m, part p) with P parts; partial results (P > 1) are raw ACC values */
+/* Reductions over outer axes on CPU devices: the single leading dim (M outputs, stride sm) is
+   walked in blocks of DF_COLB outputs per work-item, the reduced elements in the outer loop,
+   so the inner loop reads consecutive memory. Parts and partials as in reduce_lines. */
+#define DF_COLB 32
+__kernel void reduce_cols(const Desc d, const long M, const long R, const int nr, const long P,
+                          __global OT* out, const long oo, __global const XT* x,
+                          __global const AT* center, const int op, const int fin, const AT div) {
+    const long nb = (M + DF_COLB - 1) / DF_COLB;
+    const long chunk = (R + P - 1) / P;
+    const long sm = D_ST(d, 0, 0);
+    FOR_RANGE(v, nb * P) {
+        const long blk = v % nb, part = v / nb;
+        const long m0 = blk * DF_COLB;
+        const int w = (int)min((long)DF_COLB, M - m0);
+        const long lo = part * chunk, hi = min(R, lo + chunk);
+        AT acc[DF_COLB], cen[DF_COLB];
+        for (int j = 0; j < DF_COLB; ++j) {
+            acc[j] = red_init(op);
+            cen[j] = j < w ? red_center(op, fin, center, m0 + j) : (AT)0;
+        }
+        for (long r = lo; r < hi; ++r) {
+            const long o = D_OFF(d, 0) + red_inner(&d, nr, r) + m0 * sm;
+            if (op == R_SUM) {
+                for (int j = 0; j < w; ++j) acc[j] += (AT)LDX(x, o + j * sm);
+            } else {
+                for (int j = 0; j < w; ++j)
+                    acc[j] = red_comb(op, acc[j], red_map(op, LDX(x, o + j * sm), cen[j]));
+            }
+        }
+        for (int j = 0; j < w; ++j) {
+            if (P == 1) red_store(out, oo + m0 + j, fin, acc[j], cen[j], div);
+            else STO(out, oo + part * M + m0 + j, acc[j]);
+        }
+    }
+}
+
+/* one group per (output m, part p) with P parts; partials (P > 1) as in reduce_lines */
 __kernel void reduce_wg(const Desc d, const long M, const long R, const int nr, const long P,
                         __global OT* out, const long oo, __global const XT* x,
                         __global const AT* center, const int op, const int fin, const AT div) {
@@ -172,7 +262,7 @@ __kernel void reduce_wg(const Desc d, const long M, const long R, const int nr, 
     }
     if (lid == 0) {
         if (P == 1) red_store(out, oo + m, fin, scratch[0], c, div);
-        else STO(out, oo + g, scratch[0]);
+        else STO(out, oo + part * M + m, scratch[0]);
     }
 }
 
@@ -187,27 +277,30 @@ inline int arg_better(const int is_max, const XC v, const long i, const XC bv, c
     return is_max ? (v > bv) : (v < bv);
 }
 
-/* vals (TIN storage) and idx outputs contiguous per output (or per (output, part) when
-   written by arg_wg). has_idx: the input already carries indices (second pass). */
-__kernel void arg_lines(const Desc d, const long M, const long R, const int nr,
+/* One work-item per (output, part of R): vals (TIN storage) and idx at [p * M + m] (just [m]
+   when P == 1). has_idx: the input already carries indices (the pass over partials). */
+__kernel void arg_lines(const Desc d, const long M, const long R, const int nr, const long P,
                         __global XT* vals, __global long* idx, __global const XT* x,
                         __global const long* xidx, const int has_idx, const int is_max) {
     const int nd = D_NDIM(d);
-    FOR_RANGE(m, M) {
+    const long chunk = (R + P - 1) / P;
+    FOR_RANGE(v, M * P) {
+        const long m = v % M, part = v / M;
+        const long lo = part * chunk, hi = min(R, lo + chunk);
         const long base = red_base(&d, nr, m);
         XC bv = (XC)0;
         long bi = -1;
-        for (long r = 0; r < R; ++r) {
+        for (long r = lo; r < hi; ++r) {
             const long o = base + (nr == 1 ? r * D_ST(d, 0, nd - 1) : red_inner(&d, nr, r));
-            const XC v = LDX(x, o);
+            const XC val = LDX(x, o);
             const long i = has_idx ? xidx[o] : r;
-            if (bi < 0 || arg_better(is_max, v, i, bv, bi)) {
-                bv = v;
+            if (bi < 0 || arg_better(is_max, val, i, bv, bi)) {
+                bv = val;
                 bi = i;
             }
         }
-        DT_ST(TIN)(vals, m, bv);
-        idx[m] = bi;
+        DT_ST(TIN)(vals, v, bv);
+        idx[v] = bi;
     }
 }
 
@@ -243,7 +336,7 @@ __kernel void arg_wg(const Desc d, const long M, const long R, const int nr, con
         }
     }
     if (lid == 0) {
-        DT_ST(TIN)(vals, g, sv[0]);
-        idx[g] = si[0];
+        DT_ST(TIN)(vals, part * M + m, sv[0]);
+        idx[part * M + m] = si[0];
     }
 }

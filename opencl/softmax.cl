@@ -15,11 +15,79 @@
 #define ADDF(a, b) ((a) + (b))
 #define DF_SM_LOCAL 256
 
+/* contiguous-axis helpers with 8 independent accumulators (vectorisable) */
+inline TC sm_max(__global const TS* x, const long b, const long n) {
+    TC part[8];
+    for (int j = 0; j < 8; ++j) part[j] = -INFINITY;
+    long k = 0;
+    for (; k + 8 <= n; k += 8)
+        for (int j = 0; j < 8; ++j) part[j] = MAXF(part[j], LD(x, b + k + j));
+    TC m = MAXF(MAXF(MAXF(part[0], part[1]), MAXF(part[2], part[3])),
+                MAXF(MAXF(part[4], part[5]), MAXF(part[6], part[7])));
+    for (; k < n; ++k) m = MAXF(m, LD(x, b + k));
+    return m;
+}
+
+/* sum of exp(x - m); with `out` also stores the exponentials */
+inline TC sm_sumexp(__global const TS* x, const long b, const long n, const TC m,
+                    __global TS* out, const long ob, const int store) {
+    TC part[8];
+    for (int j = 0; j < 8; ++j) part[j] = (TC)0;
+    long k = 0;
+    for (; k + 8 <= n; k += 8)
+        for (int j = 0; j < 8; ++j) {
+            const TC e = exp(LD(x, b + k + j) - m);
+            if (store) ST(out, ob + k + j, e);
+            part[j] += e;
+        }
+    TC s = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+    for (; k < n; ++k) {
+        const TC e = exp(LD(x, b + k) - m);
+        if (store) ST(out, ob + k, e);
+        s += e;
+    }
+    return s;
+}
+
+inline TC sm_dot(__global const TS* a, const long ab, __global const TS* g, const long gb,
+                 const long n, const int with_a) {
+    TC part[8];
+    for (int j = 0; j < 8; ++j) part[j] = (TC)0;
+    long k = 0;
+    for (; k + 8 <= n; k += 8)
+        for (int j = 0; j < 8; ++j) part[j] += with_a ? LD(a, ab + k + j) * LD(g, gb + k + j)
+                                                      : LD(g, gb + k + j);
+    TC s = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+    for (; k < n; ++k) s += with_a ? LD(a, ab + k) * LD(g, gb + k) : LD(g, gb + k);
+    return s;
+}
+
 __kernel void softmax_lines(const Desc d, const long n, const long so, const long sx,
                             const long sg, __global TS* out, __global const TS* x,
                             __global const TS* gy, const int kind) {
     STRIDED_BEGIN(d)
-    if (kind < 2) {
+    if (so == 1 && sx == 1 && (kind < 2 || sg == 1)) {
+        if (kind < 2) {
+            const TC m = sm_max(x, p1, n);
+            const TC s = sm_sumexp(x, p1, n, m, out, p0, kind == 0);
+            if (kind == 0) {
+                const TC inv = (TC)1 / s;
+                for (long k = 0; k < n; ++k) ST(out, p0 + k, LD(out, p0 + k) * inv);
+            } else {
+                const TC ls = log(s);
+                for (long k = 0; k < n; ++k) ST(out, p0 + k, LD(x, p1 + k) - m - ls);
+            }
+        } else {
+            const TC acc = sm_dot(x, p1, gy, p2, n, kind == 2);
+            if (kind == 2) {
+                for (long k = 0; k < n; ++k)
+                    ST(out, p0 + k, LD(x, p1 + k) * (LD(gy, p2 + k) - acc));
+            } else {
+                for (long k = 0; k < n; ++k)
+                    ST(out, p0 + k, LD(gy, p2 + k) - exp(LD(x, p1 + k)) * acc);
+            }
+        }
+    } else if (kind < 2) {
         TC m = -INFINITY;
         for (long k = 0; k < n; ++k) m = MAXF(m, LD(x, p1 + k * sx));
         TC s = (TC)0;

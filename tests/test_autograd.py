@@ -40,7 +40,7 @@ def test_backward_retain_graph(device):
     y.backward(retain_graph=True)
     first = x.grad.clone()
     y.backward()
-    assert_close(x.grad, 2 * first.numpy())
+    assert_close(x.grad, 2 * first.cpu().numpy())
 
 
 def test_backward_inputs_restricts_accumulation(device):

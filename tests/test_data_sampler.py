@@ -105,7 +105,7 @@ def test_batch_sampler_examples_from_torch_docs():
 def test_batched_index_arrays_equal_lists(kind):
     for n, bs, drop_last in itertools.product([1, 7, 64, 100], [1, 3, 32, 64, 200],
                                               [False, True]):
-        def make():
+        def make(n=n, bs=bs):
             g = df.Generator().manual_seed(n * 1000 + bs)
             if kind is None:
                 return SequentialSampler(range(n))

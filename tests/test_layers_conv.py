@@ -60,8 +60,13 @@ def _arrays(xs, ws, kw, rng, out_ch):
     return x, w, b, {k: v for k, v in kw.items() if k != "bias"}
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("name,xs,ws,kw", CONV, ids=[c[0] for c in CONV])
+def _dtype_cases(cases, f64=(0, 4, 6, 8, 11)):
+    """float32 for every case, float64 for a representative subset."""
+    return [pytest.param(*c, np.float32, id=f"{c[0]}-f32") for c in cases] + \
+        [pytest.param(*cases[i], np.float64, id=f"{cases[i][0]}-f64") for i in f64]
+
+
+@pytest.mark.parametrize("name,xs,ws,kw,dtype", _dtype_cases(CONV))
 def test_conv_forward_backward(device, dtype, name, xs, ws, kw):
     rng = np.random.default_rng(0)
     x, w, b, kw = _arrays(xs, ws, kw, rng, ws[0])
@@ -185,6 +190,23 @@ def test_conv_fused_matches_reference(device, dtype, case):
             g = rng.standard_normal(tuple(y.shape)).astype(dtype) if g is None else g
             y.backward(df.tensor(g, device=device))
         res.append([to_np(t) for t in (y, X.grad, W.grad, B.grad)])
+    for a, r in zip(*res):
+        np.testing.assert_allclose(a, r, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_unfold_fold_fused_matches_reference(device, dtype):
+    rng = np.random.default_rng(10)
+    x, g = (rng.standard_normal((2, 3, 7, 6)).astype(dtype) for _ in range(2))
+    kw = dict(kernel_size=(3, 2), dilation=(2, 1), padding=(2, 1), stride=(1, 2))
+    res = []
+    for ref in (False, True):
+        t = df.tensor(x, device=device, requires_grad=True)
+        with reference_only() if ref else _null():
+            cols = F.unfold(t, **kw)
+            y = F.fold(cols * cols, (7, 6), **kw)
+            y.backward(df.tensor(g, device=device))
+        res.append([to_np(cols), to_np(y), to_np(t.grad)])
     for a, r in zip(*res):
         np.testing.assert_allclose(a, r, **TOL[dtype])
 

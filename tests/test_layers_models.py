@@ -3,6 +3,8 @@ device, and LeNet-5 training steps match PyTorch's with the same weights."""
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 from helpers import to_np
@@ -21,8 +23,23 @@ def _digits_cnn():
     )
 
 
+def _one_blas_thread():
+    """Tests run two workers on two cores (-n 2): a threaded BLAS per worker only adds
+    oversubscription, which costs several times the run time with small GEMMs."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover
+        return contextlib.nullcontext()
+    return threadpool_limits(1, user_api="blas")
+
+
 def test_cnn_learns_digits(device):
     """>= 98% test accuracy on the 360 held-out Digits images (8x8) in a few seconds."""
+    with _one_blas_thread():
+        _train_digits(device)
+
+
+def _train_digits(device):
     df.manual_seed(0)
     train, test = df.datasets.Digits(train=True), df.datasets.Digits(train=False)
     x_train = (train.data.float() / 16).unsqueeze(1).to(device)

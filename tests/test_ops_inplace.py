@@ -72,6 +72,13 @@ INPLACE = {
         lambda x, y: x.__setitem__((slice(None), 1), y[:, 0]) or x,
         lambda x, y: df.stack([x[:, 0], y[:, 0], x[:, 2]], 1),
     ),
+    "gt_": (lambda x, y: x.gt_(y), lambda x, y: (x > y).to(x.dtype)),
+    "eq_": (lambda x, y: x.eq_(0.75), lambda x, y: (x == 0.75).to(x.dtype)),
+    "cumsum_": (lambda x, y: x.cumsum_(1), lambda x, y: x.cumsum(1)),
+    "cumprod_": (lambda x, y: x.cumprod_(0), lambda x, y: x.cumprod(0)),
+    "tril_": (lambda x, y: x.tril_(), lambda x, y: x.tril()),
+    "triu_": (lambda x, y: x.triu_(1), lambda x, y: x.triu(1)),
+    "addmm_": (lambda x, y: x.addmm_(y[:, :2], y, beta=0.5), lambda x, y: 0.5 * x + y[:, :2] @ y),
     "iadd": (lambda x, y: _iop(x, y, "__iadd__"), lambda x, y: x + y),
     "isub": (lambda x, y: _iop(x, y, "__isub__"), lambda x, y: x - y),
     "imul": (lambda x, y: _iop(x, y, "__imul__"), lambda x, y: x * y),
@@ -215,6 +222,12 @@ OUT_OPS = {
     "stack": lambda a, b, out: df.stack([a, b], out=out),
     "lerp": lambda a, b, out: df.lerp(a, b, 0.5, out=out),
     "addcmul": lambda a, b, out: df.addcmul(a, a, b, out=out),
+    "var": lambda a, b, out: df.var(a, 1, out=out),
+    "cumsum": lambda a, b, out: df.cumsum(a, 1, out=out),
+    "tril": lambda a, b, out: df.tril(a, out=out),
+    "gather": lambda a, b, out: df.gather(a, 1, df.tensor([[0, 0], [2, 1]]), out=out),
+    "outer": lambda a, b, out: df.outer(a[0], b[1], out=out),
+    "logical_not": lambda a, b, out: df.logical_not(a, out=out),
 }
 
 

@@ -338,6 +338,17 @@ class MyT(df.Tensor):
     pass
 
 
+def test_unsafe_globals_are_all_listed(tmp_path):
+    from deepforge.tensor import make_tensor
+
+    base = df.arange(2.0)
+    f = tmp_path / "two.pt"
+    df.save([Plain(1), make_tensor(base._data, base._dtype, base._device, cls=MyT), Plain(2),
+             collections.Counter("ab")], f)
+    assert serialization.get_unsafe_globals_in_checkpoint(f) == [
+        f"{Plain.__module__}.Plain", f"{MyT.__module__}.MyT", "collections.Counter"]
+
+
 def test_tensor_subclass_needs_allow_listing():
     from deepforge.tensor import make_tensor
 
@@ -445,3 +456,74 @@ def test_custom_pickle_module():
     df.save({"t": df.arange(4)}, buf, pickle_module=mod)
     buf.seek(0)
     assert df.load(buf)["t"].tolist() == [0, 1, 2, 3]
+
+
+# -- checkpoints written by torch.save ---------------------------------------------------------
+def _torch_file(obj):
+    torch = pytest.importorskip("torch")
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    buf.seek(0)
+    return buf
+
+
+def test_loads_torch_checkpoints():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    w = torch.arange(12.0).reshape(3, 4)
+    values = {name: torch.from_numpy(_random_array(dtype, (3, 2), seed=i))
+              for i, (name, dtype) in enumerate([("f32", np.float32), ("f64", np.float64),
+                                                 ("f16", np.float16), ("i64", np.int64),
+                                                 ("i8", np.int8), ("u8", np.uint8),
+                                                 ("b", np.bool_), ("c64", np.complex64)])}
+    obj = {"w": w, "wt": w.t(), "col": w[:, 1], **values, "dtype": torch.float16,
+           "size": torch.Size([2, 3]), "dev": torch.device("cpu"), "n": 3}
+    r = df.load(_torch_file(obj))
+    for k, v in values.items():
+        assert r[k].dtype == getattr(df, str(v.dtype).split(".")[-1])
+        assert r[k].numpy().tobytes() == v.numpy().tobytes()
+    np.testing.assert_array_equal(r["wt"].numpy(), w.t().numpy())
+    assert r["wt"].stride() == w.t().stride()
+    r["w"][0, 1] = -1.0  # views of one torch storage stay views of one storage
+    assert r["wt"][1, 0].item() == -1.0 and r["col"][0].item() == -1.0
+    assert r["dtype"] is df.float16 and r["size"] == df.Size([2, 3]) and r["n"] == 3
+    assert r["dev"] == df.device("cpu")
+
+
+def test_torch_state_dict_into_deepforge_module():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    tm = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+    f = _torch_file({"model": tm.state_dict(), "param": tm[0].weight})
+    ckpt = df.load(f)
+    assert type(ckpt["param"]) is Parameter and ckpt["param"].requires_grad
+    if HAVE_NN:
+        nn = df.nn
+        dm = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+        dm.load_state_dict(ckpt["model"])
+        x = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
+        with torch.no_grad():
+            expected = tm(torch.from_numpy(x)).numpy()
+        np.testing.assert_allclose(dm(df.from_numpy(x)).detach().numpy(), expected,
+                                   rtol=1e-5, atol=1e-6)
+
+
+def test_torch_checkpoint_locations_and_safety(tmp_path):
+    torch = pytest.importorskip("torch")
+    raw = _torch_file({"t": torch.arange(3.0)}).getvalue()
+    # the same file as if saved from a GPU: location "cuda:0"
+    cuda = _rewrite_pickle(raw, lambda d: d.replace(b"X\x03\x00\x00\x00cpu",
+                                                    b"X\x06\x00\x00\x00cuda:0"))
+    with pytest.raises(RuntimeError, match="tensor on cuda:0.*map_location='cpu'"):
+        df.load(cuda)
+    for loc in ("cpu", {"cuda:0": "cpu"}):
+        cuda.seek(0)
+        assert df.load(cuda, map_location=loc)["t"].tolist() == [0.0, 1.0, 2.0]
+    marker = tmp_path / "pwned"
+    torch.save({"x": Evil(str(marker))}, tmp_path / "evil.pt")
+    with pytest.raises(pickle.UnpicklingError, match="system"):
+        df.load(tmp_path / "evil.pt")
+    assert not marker.exists()
+    if hasattr(torch, "bfloat16"):
+        with pytest.raises(RuntimeError, match="bfloat16"):
+            df.load(_torch_file(torch.zeros(2, dtype=torch.bfloat16)))

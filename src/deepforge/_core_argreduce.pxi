@@ -12,18 +12,14 @@ cdef inline bint _better(floating v, floating best, bint is_max) noexcept nogil:
     return v > best if is_max else v < best
 
 
-cdef int64_t _arg_seg(const floating* p, Py_ssize_t n, bint is_max,
-                      floating* vout) noexcept nogil:
+cdef inline int64_t _arg_seg(const floating* p, Py_ssize_t n, bint is_max,
+                             floating* vout) noexcept nogil:
     """Index of the first extreme of p[0:n] (n >= 1); its value goes to *vout if not NULL.
-    Two vectorised passes: the NaN-propagating extreme, then a 64-wide screened search for its
-    first occurrence (the first NaN when the extreme is NaN)."""
-    cdef floating m = _max(p, n) if is_max else _min(p, n)
-    if vout != NULL:
-        vout[0] = m
+    One vectorised pass (per-lane best value + block index, merged in index order)."""
     if floating is float:
-        return df_find_f(p, n, m)
+        return df_argmax_f(p, n, vout) if is_max else df_argmin_f(p, n, vout)
     else:
-        return df_find_d(p, n, m)
+        return df_argmax_d(p, n, vout) if is_max else df_argmin_d(p, n, vout)
 
 
 cdef void _arg_tile(const floating* x, Py_ssize_t n, Py_ssize_t inner, Py_ssize_t w, bint is_max,

@@ -218,14 +218,8 @@ cdef extern from *:
     DF_CLONES static void df_gelu_bwd_##S(const T* x, const T* gy, T* gx, df_ix n) { DF_PRECISE \\
         for (df_ix i = 0; i < n; i++) gx[i] = dfs_gelu_bwd_##S(x[i], gy[i]); } \\
     /* ---- contiguous-row reductions ---- */ \\
-    /* first j with x[j] == v (x[j] is NaN when v is NaN), -1 if none; 64-wide screening */ \\
-    DF_CLONES static df_ix df_find_##S(const T* x, df_ix n, T v) { \\
-        int isn = v != v; df_ix i = 0; \\
-        for (; i + 64 <= n; i += 64) { int hit = 0, k; \\
-            for (k = 0; k < 64; k++) { T e = x[i + k]; hit |= isn ? (e != e) : (e == v); } \\
-            if (hit) break; } \\
-        for (; i < n; i++) { T e = x[i]; if (isn ? (e != e) : (e == v)) return i; } \\
-        return -1; } \\
+    DF_CLONES static df_ix df_argmax_##S(const T* x, df_ix n, T* vout) { DF_ARGEXT(T, DF_IT_##S, >) } \\
+    DF_CLONES static df_ix df_argmin_##S(const T* x, df_ix n, T* vout) { DF_ARGEXT(T, DF_IT_##S, <) } \\
     DF_CLONES static double df_sum_##S(const T* x, df_ix n) { DF_PRECISE \\
         DF_BLOCKED_SUM(T, DF_AT_X) } \\
     DF_CLONES static double df_sumexp_##S(const T* x, df_ix n, T c) { DF_PRECISE \\
@@ -326,6 +320,31 @@ cdef extern from *:
         T vi = v[i] * beta2 + (one_m_beta2 * gi) * gi; \\
         v[i] = vi;
 
+    /* First index of the max (CMP >) / min (CMP <) of x[0:n], n >= 1; a NaN counts as the extreme
+       (the first NaN wins).  One pass: per-lane best value and block number (index type IT of
+       the value's width so the blends vectorise), then lanes and the tail are merged in index
+       order. */
+    #define DF_IT_f int32_t
+    #define DF_IT_d int64_t
+    #define DF_ARGEXT(T, IT, CMP) \\
+        T bv[DF_LANES]; IT bi[DF_LANES]; int k; df_ix i, nb = n / DF_LANES; \\
+        T best = x[0]; df_ix besti = 0; i = 1; \\
+        if (nb > 0) { \\
+            for (k = 0; k < DF_LANES; k++) { bv[k] = x[k]; bi[k] = 0; } \\
+            for (IT b = 1; b < (IT)nb; b++) { const T* xb = x + (df_ix)b * DF_LANES; \\
+                for (k = 0; k < DF_LANES; k++) { T v = xb[k], a = bv[k]; \\
+                    int take = ((v CMP a) | (v != v)) & (a == a); \\
+                    bv[k] = take ? v : a; bi[k] = take ? b : bi[k]; } } \\
+            best = bv[0]; besti = (df_ix)bi[0] * DF_LANES; \\
+            for (k = 1; k < DF_LANES; k++) { T v = bv[k]; df_ix vi = (df_ix)bi[k] * DF_LANES + k; \\
+                if (best != best) { if (v != v && vi < besti) besti = vi; } \\
+                else if (v != v || (v CMP best) || (v == best && vi < besti)) { best = v; besti = vi; } } \\
+            i = nb * DF_LANES; } \\
+        for (; i < n && best == best; i++) { T v = x[i]; \\
+            if (v != v || (v CMP best)) { best = v; besti = i; } } \\
+        if (vout) *vout = best; \\
+        return besti;
+
     #define DF_AT_X(j) x[j]
     #define DF_EXP_SUB_C_f(j) dfs_exp_f(x[j] - c)
     #define DF_EXP_SUB_C_d(j) dfs_exp_d(x[j] - c)
@@ -335,28 +354,29 @@ cdef extern from *:
     DF_KERNELS(double, d)
 
     /* ---- Philox4x32-10 (Random123), counter = (lo(i), hi(i), lo(offset), hi(offset)) ---- */
+    /* 32-bit words are kept in 64-bit lanes: vectorises to one vpmuludq per product on AVX-512
+       (1.5 ns/element/core vs 2.7 with uint32 lanes). */
+    #define DF_M32 0xFFFFFFFFull
     #define DF_PHILOX_BODY \\
-        uint32_t c0 = (uint32_t)i, c1 = (uint32_t)(i >> 32), c2 = o0, c3 = o1; \\
-        uint32_t k0 = s0, k1 = s1; int rd; \\
+        uint64_t c0 = i & DF_M32, c1 = i >> 32, c2 = o0, c3 = o1; \\
+        uint64_t k0 = s0, k1 = s1; int rd; \\
         for (rd = 0; rd < 10; rd++) { \\
-            uint64_t p0 = (uint64_t)0xD2511F53u * c0, p1 = (uint64_t)0xCD9E8D57u * c2; \\
-            uint32_t h0 = (uint32_t)(p0 >> 32), l0 = (uint32_t)p0; \\
-            uint32_t h1 = (uint32_t)(p1 >> 32), l1 = (uint32_t)p1; \\
-            c0 = h1 ^ c1 ^ k0; c1 = l1; c2 = h0 ^ c3 ^ k1; c3 = l0; \\
-            k0 += 0x9E3779B9u; k1 += 0xBB67AE85u; }
+            uint64_t p0 = 0xD2511F53ull * (c0 & DF_M32), p1 = 0xCD9E8D57ull * (c2 & DF_M32); \\
+            c0 = (p1 >> 32) ^ c1 ^ k0; c1 = p1 & DF_M32; c2 = (p0 >> 32) ^ c3 ^ k1; c3 = p0 & DF_M32; \\
+            k0 = (k0 + 0x9E3779B9u) & DF_M32; k1 = (k1 + 0xBB67AE85u) & DF_M32; }
     #define DF_PHILOX_SETUP \\
-        uint32_t s0 = (uint32_t)seed, s1 = (uint32_t)(seed >> 32); \\
-        uint32_t o0 = (uint32_t)offset, o1 = (uint32_t)(offset >> 32);
+        uint64_t s0 = seed & DF_M32, s1 = seed >> 32; \\
+        uint64_t o0 = offset & DF_M32, o1 = offset >> 32;
     #define DF_U53(a, b) ((double)(int64_t)((uint64_t)((a) >> 5) * 67108864u + (uint64_t)((b) >> 6)) * 0x1p-53)
 
     DF_CLONES static void df_philox_bits(uint64_t seed, uint64_t offset, uint64_t start, uint32_t* out, df_ix n) {
         DF_PHILOX_SETUP
-        for (df_ix t = 0; t < n; t++) { uint64_t i = start + (uint64_t)t; DF_PHILOX_BODY out[t] = c0; }
+        for (df_ix t = 0; t < n; t++) { uint64_t i = start + (uint64_t)t; DF_PHILOX_BODY out[t] = (uint32_t)c0; }
     }
     DF_CLONES static void df_philox_uniform_f(uint64_t seed, uint64_t offset, uint64_t start, float* out, df_ix n) {
         DF_PHILOX_SETUP
         for (df_ix t = 0; t < n; t++) { uint64_t i = start + (uint64_t)t; DF_PHILOX_BODY
-            out[t] = (float)(c0 >> 8) * 0x1p-24f; }
+            out[t] = (float)(int64_t)(c0 >> 8) * 0x1p-24f; }
     }
     DF_CLONES static void df_philox_uniform_d(uint64_t seed, uint64_t offset, uint64_t start, double* out, df_ix n) {
         DF_PHILOX_SETUP

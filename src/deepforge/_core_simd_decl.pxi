@@ -92,6 +92,8 @@ cdef extern from *:
                             Py_ssize_t n) noexcept nogil
     double df_log_ool(double x) noexcept nogil
     double df_cos2pi_ool(double t) noexcept nogil
-    Py_ssize_t df_find_f(const float* x, Py_ssize_t n, float v) noexcept nogil
-    Py_ssize_t df_find_d(const double* x, Py_ssize_t n, double v) noexcept nogil
     int df_idx_bad(const int64_t* idx, Py_ssize_t m, int64_t n) noexcept nogil
+    Py_ssize_t df_argmax_f(const float* x, Py_ssize_t n, float* vout) noexcept nogil
+    Py_ssize_t df_argmax_d(const double* x, Py_ssize_t n, double* vout) noexcept nogil
+    Py_ssize_t df_argmin_f(const float* x, Py_ssize_t n, float* vout) noexcept nogil
+    Py_ssize_t df_argmin_d(const double* x, Py_ssize_t n, double* vout) noexcept nogil

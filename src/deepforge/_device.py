@@ -20,7 +20,9 @@ class device:  # noqa: N801 - mirrors torch.device
         if isinstance(type_or_str, int) and not isinstance(type_or_str, bool):
             type_or_str, index = "opencl", type_or_str
         if not isinstance(type_or_str, str):
-            raise TypeError(f"device() expected a string or an int, got {type(type_or_str).__name__}")
+            raise TypeError(
+                f"device() expected a string or an int, got {type(type_or_str).__name__}"
+            )
         key = (type_or_str, index)
         cached = _CACHE.get(key)
         if cached is not None:
@@ -77,7 +79,9 @@ def _parse(s: str, index: int | None) -> tuple[str, int | None]:
     name, sep, idx = s.partition(":")
     if sep:
         if index is not None:
-            raise RuntimeError(f"type (string) must not include an index because index was passed explicitly: {s}")
+            raise RuntimeError(
+                f"type (string) must not include an index because index was passed explicitly: {s}"
+            )
         if not idx.isdigit():
             raise RuntimeError(f"Invalid device string: '{s}'")
         index = int(idx)

@@ -29,7 +29,15 @@ _BOOL, _INT, _FLOAT, _COMPLEX = 0, 1, 2, 3
 class dtype:  # noqa: N801 - mirrors torch.dtype
     """A tensor element type, like ``torch.dtype``; ``deepforge.float32`` etc. are the instances."""
 
-    __slots__ = ("name", "np", "itemsize", "category", "is_floating_point", "is_complex", "is_signed")
+    __slots__ = (
+        "name",
+        "np",
+        "itemsize",
+        "category",
+        "is_floating_point",
+        "is_complex",
+        "is_signed",
+    )
 
     def __init__(self, name: str, np_dtype: str, category: int):
         self.name = name
@@ -65,12 +73,33 @@ int64 = dtype("int64", "int64", _INT)
 uint8 = dtype("uint8", "uint8", _INT)
 bool_ = dtype("bool", "bool", _BOOL)
 
-ALL_DTYPES = (float16, float32, float64, complex64, complex128, int8, int16, int32, int64, uint8, bool_)
+ALL_DTYPES = (
+    float16,
+    float32,
+    float64,
+    complex64,
+    complex128,
+    int8,
+    int16,
+    int32,
+    int64,
+    uint8,
+    bool_,
+)
 _BY_NP = {d.np: d for d in ALL_DTYPES}
 _BY_NAME = {d.name: d for d in ALL_DTYPES}
 _BY_NAME.update(
-    {"half": float16, "float": float32, "double": float64, "short": int16, "int": int32,
-     "long": int64, "cfloat": complex64, "cdouble": complex128, "bool_": bool_}
+    {
+        "half": float16,
+        "float": float32,
+        "double": float64,
+        "short": int16,
+        "int": int32,
+        "long": int64,
+        "cfloat": complex64,
+        "cdouble": complex128,
+        "bool_": bool_,
+    }
 )
 
 _default_dtype = float32
@@ -114,7 +143,8 @@ def from_numpy_dtype(np_dtype) -> dtype:
     except KeyError:
         raise TypeError(
             f"can't convert np.ndarray of type {np.dtype(np_dtype)}. The only supported types are: "
-            "float64, float32, float16, complex64, complex128, int64, int32, int16, int8, uint8, and bool."
+            "float64, float32, float16, complex64, complex128, int64, int32, int16, int8, uint8, "
+            "and bool."
         ) from None
 
 

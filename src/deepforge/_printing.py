@@ -21,11 +21,26 @@ PRINT_OPTS = _PrintOptions
 def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None, profile=None,
                      sci_mode=None) -> None:
     if profile == "default":
-        PRINT_OPTS.precision, PRINT_OPTS.threshold, PRINT_OPTS.edgeitems, PRINT_OPTS.linewidth = 4, 1000, 3, 80
+        PRINT_OPTS.precision, PRINT_OPTS.threshold, PRINT_OPTS.edgeitems, PRINT_OPTS.linewidth = (
+            4,
+            1000,
+            3,
+            80,
+        )
     elif profile == "short":
-        PRINT_OPTS.precision, PRINT_OPTS.threshold, PRINT_OPTS.edgeitems, PRINT_OPTS.linewidth = 2, 1000, 2, 80
+        PRINT_OPTS.precision, PRINT_OPTS.threshold, PRINT_OPTS.edgeitems, PRINT_OPTS.linewidth = (
+            2,
+            1000,
+            2,
+            80,
+        )
     elif profile == "full":
-        PRINT_OPTS.precision, PRINT_OPTS.threshold, PRINT_OPTS.edgeitems, PRINT_OPTS.linewidth = 4, float("inf"), 3, 80
+        PRINT_OPTS.precision, PRINT_OPTS.threshold, PRINT_OPTS.edgeitems, PRINT_OPTS.linewidth = (
+            4,
+            float("inf"),
+            3,
+            80,
+        )
     if precision is not None:
         PRINT_OPTS.precision = precision
     if threshold is not None:
@@ -38,7 +53,8 @@ def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=N
 
 
 def _formatter(a: np.ndarray):
-    """PyTorch's ``_Formatter``: one width and style (int-like, fixed, scientific) for all values."""
+    """PyTorch's ``_Formatter``: one width and style (int-like, fixed, scientific) for all
+    values."""
     p = PRINT_OPTS.precision
     flat = a.reshape(-1)
     if a.dtype.kind not in "fc":
@@ -85,12 +101,14 @@ def _format(a: np.ndarray, fmt, indent: int, summarize: bool, width: int) -> str
         else:
             items = [fmt(v) for v in a.tolist()]
         per_line = max(1, int((PRINT_OPTS.linewidth - indent) // (width + 2)))
-        lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
+        lines = [", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line)]
         return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
     rows = range(a.shape[0])
     if summarize and a.shape[0] > 2 * e:
         rows = list(range(e)) + [None] + list(range(a.shape[0] - e, a.shape[0]))
-    parts = [("..." if r is None else _format(a[r], fmt, indent + 1, summarize, width)) for r in rows]
+    parts = [
+        ("..." if r is None else _format(a[r], fmt, indent + 1, summarize, width)) for r in rows
+    ]
     sep = "," + "\n" * (a.ndim - 1) + " " * (indent + 1)
     return "[" + sep.join(parts) + "]"
 
@@ -100,7 +118,9 @@ def _summarized(a: np.ndarray) -> np.ndarray:
     e = PRINT_OPTS.edgeitems
     for d in range(a.ndim):
         if a.shape[d] > 2 * e:
-            a = np.concatenate([np.take(a, range(e), d), np.take(a, range(a.shape[d] - e, a.shape[d]), d)], d)
+            a = np.concatenate(
+                [np.take(a, range(e), d), np.take(a, range(a.shape[d] - e, a.shape[d]), d)], d
+            )
     return a
 
 
@@ -120,7 +140,9 @@ def tensor_repr(t) -> str:
     if t._device.type != "cpu":
         suffix.insert(0, f"device='{t._device}'")
     default_float = dt.get_default_dtype()
-    if t._dtype not in (default_float, dt.int64, dt.bool_) or (data.size == 0 and t._dtype is not default_float):
+    if t._dtype not in (default_float, dt.int64, dt.bool_) or (
+        data.size == 0 and t._dtype is not default_float
+    ):
         suffix.append(f"dtype={t._dtype!r}")
     if t.grad_fn is not None:
         suffix.append(f"grad_fn=<{t.grad_fn.name()}>")

@@ -22,7 +22,8 @@ def _float_input(x: Tensor, op: str, dtype) -> Tensor:
         x = x.to(dt.to_dtype(dtype))
     if not x._dtype.is_floating_point:
         raise RuntimeError(
-            f"linalg.{op}: Expected a floating point or complex tensor as input. Got {_red._pretty(x._dtype)}"
+            f"linalg.{op}: Expected a floating point or complex tensor as input. Got "
+            f"{_red._pretty(x._dtype)}"
         )
     return x
 
@@ -76,7 +77,8 @@ def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dt
 
 
 def norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
-    """``vector_norm`` or ``matrix_norm`` depending on ``ord`` and ``dim``, like ``torch.linalg.norm``."""
+    """``vector_norm`` or ``matrix_norm`` depending on ``ord`` and ``dim``, like
+    ``torch.linalg.norm``."""
     if dim is not None and not isinstance(dim, (list, tuple)):
         dim = (dim,)
     if dim is not None:
@@ -84,7 +86,9 @@ def norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype=None) ->
             return vector_norm(A, 2 if ord is None else ord, dim, keepdim, dtype=dtype)
         if len(dim) == 2:
             return matrix_norm(A, "fro" if ord is None else ord, dim, keepdim, dtype=dtype)
-        raise RuntimeError(f"linalg.norm: If dim is specified, it must be of length 1 or 2. Got {list(dim)}")
+        raise RuntimeError(
+            f"linalg.norm: If dim is specified, it must be of length 1 or 2. Got {list(dim)}"
+        )
     if ord is None:
         return vector_norm(A, 2, None, keepdim, dtype=dtype)
     if A.ndim == 1 and not isinstance(ord, str):
@@ -92,7 +96,8 @@ def norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype=None) ->
     if A.ndim == 2:
         return matrix_norm(A, ord, (-2, -1), keepdim, dtype=dtype)
     raise RuntimeError(
-        f"linalg.norm: If dim is not specified but ord is, the input must be 1D or 2D. Got {A.ndim}D."
+        "linalg.norm: If dim is not specified but ord is, the input must be 1D or 2D. Got "
+        f"{A.ndim}D."
     )
 
 

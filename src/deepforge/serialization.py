@@ -17,6 +17,10 @@ tensors, containers and allow-listed globals (``add_safe_globals`` / ``safe_glob
 other global (a class, ``os.system``...) raises ``pickle.UnpicklingError`` naming it, before
 anything is called. A truncated or corrupt file raises ``RuntimeError`` and returns nothing.
 
+Checkpoints written by ``torch.save`` (its zip format) load too, under the same rules:
+their tensors become deepforge tensors (``map_location`` maps torch's locations such as
+``"cuda:0"``), and ``torch.nn.Parameter`` becomes ``deepforge.nn.Parameter``.
+
 Plain ``pickle`` of a tensor (``Tensor.__reduce_ex__``, used by multiprocessing and
 ``copy``) goes through ``_rebuild_tensor_args``: the tensor's data as one bytes-like buffer.
 """
@@ -126,6 +130,7 @@ class _LoadContext(threading.local):
 
     map_location = None
     storages = None
+    torch_archive = None   # (ZipFile, prefix) while loading a torch.save file
 
 
 _CTX = _LoadContext()
@@ -147,7 +152,13 @@ def _place(arr, dtype, saved_device, vc=None):
     from .tensor import make_tensor
 
     target = _target_device(saved_device)
-    dev = device_cls(target) if not isinstance(target, device_cls) else target
+    try:
+        dev = device_cls(target) if not isinstance(target, device_cls) else target
+    except Exception:
+        raise RuntimeError(
+            f"deepforge.load: the checkpoint has a tensor on {saved_device}, which is not a "
+            f"deepforge device. Pass map_location='cpu' (or another device) to load it."
+        ) from None
     if dev.type == "cpu":
         t = make_tensor(arr, dtype, dev, vc)
     else:
@@ -190,12 +201,14 @@ class _StorageRef:
 
 
 class _LoadedStorage:
-    __slots__ = ("buf", "lo", "vc")
+    __slots__ = ("buf", "lo", "vc", "dtype", "location")
 
-    def __init__(self, buf, lo):
+    def __init__(self, buf, lo, dtype=None, location=None):
         self.buf = buf
         self.lo = lo
         self.vc = [0]
+        self.dtype = dtype          # torch files: the storage's element type
+        self.location = location    # torch files: "cpu", "cuda:0", ...
 
 
 def _extent(offset, shape, strides, itemsize):
@@ -247,6 +260,84 @@ def _rebuild_from_storage(storage, offset, shape, strides, dtype_name, device, r
             arr = arr.copy()
     t = _place(arr, d, device, storage.vc if arr.base is not None else None)
     return _finish(t, requires_grad, cls, state)
+
+
+# -- checkpoints written by torch.save ---------------------------------------------------------
+class _TorchStorageType:
+    """Stands for ``torch.FloatStorage`` & co. in a torch checkpoint: just an element type."""
+
+    def __init__(self, torch_name):
+        self.torch_name = torch_name
+
+    def dtype(self):
+        from . import _dtype as dt
+
+        name = _TORCH_STORAGES[self.torch_name]
+        try:
+            return dt.to_dtype(name)
+        except TypeError:
+            raise RuntimeError(
+                f"deepforge.load: the checkpoint has {name} tensors, a dtype deepforge does not "
+                "support"
+            ) from None
+
+
+_TORCH_STORAGES = {
+    "FloatStorage": "float32", "DoubleStorage": "float64", "HalfStorage": "float16",
+    "BFloat16Storage": "bfloat16", "LongStorage": "int64", "IntStorage": "int32",
+    "ShortStorage": "int16", "CharStorage": "int8", "ByteStorage": "uint8",
+    "BoolStorage": "bool", "ComplexFloatStorage": "complex64",
+    "ComplexDoubleStorage": "complex128",
+}
+
+
+def _torch_rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad,
+                             backward_hooks=None, metadata=None):
+    if not isinstance(storage, _LoadedStorage) or storage.dtype is None:
+        raise RuntimeError("deepforge.load: corrupt torch tensor record (no storage)")
+    d = storage.dtype
+    size, stride = tuple(size), tuple(stride)
+    if not all(type(s) is int for s in stride) or type(storage_offset) is not int:
+        raise RuntimeError(f"deepforge.load: invalid tensor strides {stride!r}")
+    n = d.itemsize
+    return _rebuild_from_storage(storage, storage_offset * n, size, tuple(s * n for s in stride),
+                                 d.name, storage.location, requires_grad)
+
+
+def _torch_rebuild_parameter(data, requires_grad, backward_hooks=None, state=None):
+    return _finish(data.detach(), requires_grad, "Parameter", state)
+
+
+def _torch_dtype(name):
+    from . import _dtype as dt
+
+    return dt.to_dtype(name)
+
+
+_TORCH_DTYPES = ("float16", "float32", "float64", "half", "float", "double", "int8", "int16",
+                 "int32", "int64", "short", "int", "long", "uint8", "bool", "complex64",
+                 "complex128", "cfloat", "cdouble")
+
+
+def _torch_globals() -> dict:
+    from . import _dtype as dt
+    from ._device import device
+    from .tensor import Size
+
+    out = {
+        ("torch._utils", "_rebuild_tensor_v2"): _torch_rebuild_tensor_v2,
+        ("torch._utils", "_rebuild_parameter"): _torch_rebuild_parameter,
+        ("torch._utils", "_rebuild_parameter_with_state"): _torch_rebuild_parameter,
+        ("torch", "device"): device,
+        ("torch", "Size"): Size,
+    }
+    aliases = {"half": "float16", "float": "float32", "double": "float64", "short": "int16",
+               "int": "int32", "long": "int64", "cfloat": "complex64", "cdouble": "complex128"}
+    for name in _TORCH_DTYPES:
+        out[("torch", name)] = dt.to_dtype(aliases.get(name, name))
+    for name in _TORCH_STORAGES:
+        out[("torch", name)] = _TorchStorageType(name)
+    return out
 
 
 class _ArchivePickler(pickle.Pickler):
@@ -324,7 +415,8 @@ def _own_globals() -> dict:
 
 def _safe_lookup(module, name):
     key = (module, name)
-    return _own_globals().get(key) or _SAFE.get(key) or _USER_SAFE.get(key)
+    return (_own_globals().get(key) or _SAFE.get(key) or _USER_SAFE.get(key)
+            or (_torch_globals().get(key) if module.startswith("torch") else None))
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
@@ -345,16 +437,52 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
 
 class _FullUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        if module.startswith("torch") and _CTX.torch_archive is not None:
+            obj = _torch_globals().get((module, name))
+            if obj is not None:
+                return obj
+        return super().find_class(module, name)
+
     def persistent_load(self, pid):
         return _persistent_load(pid)
 
 
 def _persistent_load(pid):
+    if _CTX.torch_archive is not None:
+        return _torch_persistent_load(pid)
     storages = _CTX.storages
     if (not isinstance(pid, tuple) or len(pid) != 2 or pid[0] != "storage"
             or storages is None or pid[1] not in storages):
         raise RuntimeError(f"deepforge.load: corrupt file: unknown storage reference {pid!r}")
     return storages[pid[1]]
+
+
+def _torch_persistent_load(pid):
+    """torch's ``("storage", storage_type, key, location, numel)`` -> that storage's bytes."""
+    if not isinstance(pid, tuple) or len(pid) != 5 or pid[0] != "storage":
+        raise RuntimeError(f"deepforge.load: unsupported torch storage reference {pid!r}")
+    _, stype, key, location, numel = pid
+    if not isinstance(stype, _TorchStorageType) or not isinstance(key, str):
+        raise RuntimeError(f"deepforge.load: unsupported torch storage type {stype!r}")
+    cache = _CTX.storages
+    if key not in cache:
+        zf, prefix = _CTX.torch_archive
+        d = stype.dtype()
+        try:
+            buf = bytearray(zf.read(f"{prefix}data/{key}"))
+        except Exception as e:
+            raise RuntimeError(
+                f"deepforge.load: the file is truncated, corrupt or not a deepforge checkpoint "
+                f"({type(e).__name__}: {e})"
+            ) from None
+        if type(numel) is not int or len(buf) != numel * d.itemsize:
+            raise RuntimeError(
+                f"deepforge.load: corrupt file: storage {key} has {len(buf)} bytes, expected "
+                f"{numel} elements of {d.name}"
+            )
+        cache[key] = _LoadedStorage(buf, 0, d, str(location))
+    return cache[key]
 
 
 def _key(obj):
@@ -433,34 +561,39 @@ def _write(fh, payload, storages) -> None:
 
 
 def _read_archive(raw: bytes):
-    """(payload, storages) of an archive; RuntimeError for anything truncated or corrupt."""
+    """(payload, storages, torch_archive) of a checkpoint; RuntimeError for anything truncated
+    or corrupt. ``torch_archive`` is ``(ZipFile, prefix)`` for a ``torch.save`` file (its
+    storages are read when the unpickler asks for them), else None."""
     try:
-        with zipfile.ZipFile(io.BytesIO(raw)) as zf:
-            magic = zf.read(_PREFIX + "format")
-            if magic == _MAGIC_V1:
-                return zf.read(_PREFIX + "data.pkl"), {}
-            if magic != _MAGIC:
-                raise RuntimeError(f"deepforge.load: unknown checkpoint format {magic[:40]!r}")
-            order = zf.read(_PREFIX + "byteorder").decode("ascii")
-            if order != sys.byteorder:
+        zf = zipfile.ZipFile(io.BytesIO(raw))
+        names = zf.namelist()
+        if _PREFIX + "format" not in names:
+            pkl = [n for n in names if n.endswith("/data.pkl") and n.count("/") == 1]
+            if pkl and pkl[0][: -len("data.pkl")] + "version" in names:
+                prefix = pkl[0][: -len("data.pkl")]
+                if prefix + "byteorder" in names:
+                    _check_byteorder(zf.read(prefix + "byteorder").decode("ascii"))
+                return zf.read(pkl[0]), {}, (zf, prefix)
+        magic = zf.read(_PREFIX + "format")
+        if magic == _MAGIC_V1:
+            return zf.read(_PREFIX + "data.pkl"), {}, None
+        if magic != _MAGIC:
+            raise RuntimeError(f"deepforge.load: unknown checkpoint format {magic[:40]!r}")
+        _check_byteorder(zf.read(_PREFIX + "byteorder").decode("ascii"))
+        payload = zf.read(_PREFIX + "data.pkl")
+        storages = {}
+        table = zf.read(_PREFIX + "storages").decode("ascii")
+        for line in filter(None, table.split("\n")):
+            key, lo, hi = line.split(" ")
+            lo, hi = int(lo), int(hi)
+            buf = bytearray(zf.read(_PREFIX + "data/" + key))
+            if len(buf) != hi - lo:
                 raise RuntimeError(
-                    f"deepforge.load: the checkpoint was written on a {order}-endian machine; "
-                    f"this one is {sys.byteorder}-endian"
+                    f"deepforge.load: corrupt file: storage {key} has {len(buf)} bytes, "
+                    f"expected {hi - lo}"
                 )
-            payload = zf.read(_PREFIX + "data.pkl")
-            storages = {}
-            table = zf.read(_PREFIX + "storages").decode("ascii")
-            for line in filter(None, table.split("\n")):
-                key, lo, hi = line.split(" ")
-                lo, hi = int(lo), int(hi)
-                buf = bytearray(zf.read(_PREFIX + "data/" + key))
-                if len(buf) != hi - lo:
-                    raise RuntimeError(
-                        f"deepforge.load: corrupt file: storage {key} has {len(buf)} bytes, "
-                        f"expected {hi - lo}"
-                    )
-                storages[key] = _LoadedStorage(buf, lo)
-            return payload, storages
+            storages[key] = _LoadedStorage(buf, lo)
+        return payload, storages, None
     except Exception as e:  # zipfile reports damage as BadZipFile, EOFError, struct.error...
         if isinstance(e, RuntimeError) and str(e).startswith("deepforge.load"):
             raise
@@ -468,6 +601,14 @@ def _read_archive(raw: bytes):
             f"deepforge.load: the file is truncated, corrupt or not a deepforge checkpoint "
             f"({type(e).__name__}: {e})"
         ) from None
+
+
+def _check_byteorder(order: str) -> None:
+    if order != sys.byteorder:
+        raise RuntimeError(
+            f"deepforge.load: the checkpoint was written on a {order}-endian machine; this one "
+            f"is {sys.byteorder}-endian"
+        )
 
 
 def _read_all(f) -> bytes:
@@ -494,10 +635,10 @@ def load(f, map_location=None, pickle_module=None, *, weights_only: bool | None 
         map_location = {str(k): str(v) for k, v in map_location.items()}
     elif map_location is not None and not callable(map_location):
         map_location = str(map_location)
-    payload, storages = _read_archive(_read_all(f))
+    payload, storages, torch_archive = _read_archive(_read_all(f))
     unpickler_cls = _RestrictedUnpickler if weights_only else _FullUnpickler
-    prev = (_CTX.map_location, _CTX.storages)
-    _CTX.map_location, _CTX.storages = map_location, storages
+    prev = (_CTX.map_location, _CTX.storages, _CTX.torch_archive)
+    _CTX.map_location, _CTX.storages, _CTX.torch_archive = map_location, storages, torch_archive
     try:
         return unpickler_cls(io.BytesIO(payload), **pickle_load_args).load()
     except _WeightsOnlyError:
@@ -514,21 +655,35 @@ def load(f, map_location=None, pickle_module=None, *, weights_only: bool | None 
             f"deepforge.load: corrupt checkpoint data ({type(e).__name__}: {e})"
         ) from None
     finally:
-        _CTX.map_location, _CTX.storages = prev
+        _CTX.map_location, _CTX.storages, _CTX.torch_archive = prev
 
 
 def get_unsafe_globals_in_checkpoint(f) -> list[str]:
     """The ``module.name`` globals in a checkpoint that ``weights_only=True`` would refuse."""
-    payload, _ = _read_archive(_read_all(f))
-    found, strings = [], []
+    payload = _read_archive(_read_all(f))[0]
+    found, strings, memo = [], [], {}
+    top = None  # the string on top of the unpickler's stack, if it is one
     for op, arg, _pos in pickletools.genops(payload):
         if op.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE", "BINUNICODE8"):
+            top = arg
             strings.append(arg)
+        elif op.name == "MEMOIZE":
+            memo[len(memo)] = top
+        elif op.name in ("PUT", "BINPUT", "LONG_BINPUT"):
+            memo[arg] = top
+        elif op.name in ("GET", "BINGET", "LONG_BINGET"):
+            top = memo.get(arg)
+            strings.append(top)
         elif op.name in ("GLOBAL", "INST"):
             module, name = arg.split(" ", 1)
             found.append((module, name))
-        elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
-            found.append((strings[-2], strings[-1]))
+            top = None
+        elif op.name == "STACK_GLOBAL":
+            if len(strings) >= 2 and isinstance(strings[-2], str) and isinstance(strings[-1], str):
+                found.append((strings[-2], strings[-1]))
+            top = None
+        else:
+            top = None
     out = []
     for module, name in found:
         if _safe_lookup(module, name) is None and f"{module}.{name}" not in out:

@@ -206,7 +206,9 @@ class Tensor:
     def requires_grad(self, value: bool) -> None:
         value = bool(value)
         if value and not (self._dtype.is_floating_point or self._dtype.is_complex):
-            raise RuntimeError("only Tensors of floating point and complex dtype can require gradients")
+            raise RuntimeError(
+                "only Tensors of floating point and complex dtype can require gradients"
+            )
         if not value and self.grad_fn is not None:
             raise RuntimeError(
                 "you can only change requires_grad flags of leaf variables. If you want to use a "
@@ -242,15 +244,20 @@ class Tensor:
     def grad(self, value) -> None:
         if value is not None:
             if not isinstance(value, Tensor):
-                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type {type(value).__name__}")
+                raise TypeError(
+                    "assigned grad expected to be a Tensor or None but got grad of type "
+                    f"{type(value).__name__}"
+                )
             if value._device != self._device:
                 raise RuntimeError(
-                    f"assigned grad has data located on a different device: grad is on {value._device}, "
+                    "assigned grad has data located on a different device: grad is on "
+                    f"{value._device}, "
                     f"tensor is on {self._device}"
                 )
             if value._dtype is not self._dtype:
                 raise RuntimeError(
-                    f"assigned grad has data of a different type: grad is {value._dtype}, tensor is {self._dtype}"
+                    f"assigned grad has data of a different type: grad is {value._dtype}, tensor "
+                    f"is {self._dtype}"
                 )
             if value._data.shape != self._data.shape:
                 raise RuntimeError(
@@ -345,7 +352,10 @@ class Tensor:
     # -- conversion -----------------------------------------------------------------------------
     def numpy(self, *, force: bool = False) -> np.ndarray:
         if self._rg and not force:
-            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
+                "instead."
+            )
         if self._device.type != "cpu" and not force:
             raise TypeError(
                 f"can't convert {self._device} device type tensor to numpy. Use Tensor.cpu() to "
@@ -380,8 +390,9 @@ class Tensor:
     def __bool__(self) -> bool:
         if self.numel() != 1:
             raise RuntimeError(
-                f"Boolean value of Tensor with more than one value is ambiguous"
-                if self.numel() > 1 else "Boolean value of Tensor with no values is ambiguous"
+                "Boolean value of Tensor with more than one value is ambiguous"
+                if self.numel() > 1
+                else "Boolean value of Tensor with no values is ambiguous"
             )
         return bool(self.item())
 
@@ -442,15 +453,26 @@ class Tensor:
                 if v == name:
                     return self.to(dt.to_dtype(k))
             raise TypeError(f"invalid type: '{dtype}'")
-        if isinstance(dtype, type) and issubclass(dtype, Tensor) and hasattr(dtype, "_legacy_dtype"):
+        if (
+            isinstance(dtype, type)
+            and issubclass(dtype, Tensor)
+            and hasattr(dtype, "_legacy_dtype")
+        ):
             return self.to(dtype._legacy_dtype)
         return self.to(dt.to_dtype(dtype))
 
 
 _TYPE_NAMES = {
-    "float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
-    "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor", "int8": "CharTensor",
-    "uint8": "ByteTensor", "bool": "BoolTensor", "complex64": "ComplexFloatTensor",
+    "float32": "FloatTensor",
+    "float64": "DoubleTensor",
+    "float16": "HalfTensor",
+    "int64": "LongTensor",
+    "int32": "IntTensor",
+    "int16": "ShortTensor",
+    "int8": "CharTensor",
+    "uint8": "ByteTensor",
+    "bool": "BoolTensor",
+    "complex64": "ComplexFloatTensor",
     "complex128": "ComplexDoubleTensor",
 }
 
@@ -459,7 +481,9 @@ def _wrap_dim(dim: int, ndim: int, op: str = "") -> int:
     n = ndim if ndim > 0 else 1
     if dim.__class__ is not int:
         if isinstance(dim, bool) or not hasattr(dim, "__index__"):
-            raise TypeError(f"{op + '(): ' if op else ''}argument 'dim' must be int, not {type(dim).__name__}")
+            raise TypeError(
+                f"{op + '(): ' if op else ''}argument 'dim' must be int, not {type(dim).__name__}"
+            )
         dim = dim.__index__()
     if not -n <= dim < n:
         raise IndexError(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from .function import ANOMALY, BackwardNode, Function, FunctionCtx, once_differentiable
-from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .grad_mode import (
     enable_grad,
     inference_mode,
@@ -12,12 +11,13 @@ from .grad_mode import (
     no_grad,
     set_grad_enabled,
 )
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 
 __all__ = [
     "Function", "FunctionCtx", "once_differentiable", "backward", "grad", "gradcheck",
     "gradgradcheck", "GradcheckError", "no_grad", "enable_grad", "set_grad_enabled",
-    "inference_mode", "is_grad_enabled", "detect_anomaly", "set_detect_anomaly",
-    "is_anomaly_enabled", "Variable", "graph", "function",
+    "inference_mode", "is_grad_enabled", "is_inference_mode_enabled", "detect_anomaly",
+    "set_detect_anomaly", "is_anomaly_enabled", "Variable", "graph", "function",
 ]
 
 
@@ -32,7 +32,8 @@ def _make_grads(outputs, grad_outputs, create_graph):
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
             if not o._dtype.is_floating_point:
                 raise RuntimeError(
-                    f"grad can be implicitly created only for real scalar outputs but got {o._dtype}"
+                    "grad can be implicitly created only for real scalar outputs but got "
+                    f"{o._dtype}"
                 )
             g = ones_like(o)
         elif not isinstance(g, Tensor):
@@ -45,7 +46,8 @@ def _make_grads(outputs, grad_outputs, create_graph):
                 )
             if g._device != o._device:
                 raise RuntimeError(
-                    f"invalid gradient at index {i} - expected device {o._device} but got {g._device}"
+                    f"invalid gradient at index {i} - expected device {o._device} but got "
+                    f"{g._device}"
                 )
             if not create_graph:
                 g = g.detach()
@@ -63,8 +65,14 @@ def _seq(x):
     return list(x)
 
 
-def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, grad_variables=None,
-             inputs=None) -> None:
+def backward(
+    tensors,
+    grad_tensors=None,
+    retain_graph=None,
+    create_graph=False,
+    grad_variables=None,
+    inputs=None,
+) -> None:
     """Accumulate gradients of ``tensors`` into the ``.grad`` of the leaves (or ``inputs``)."""
     from .engine import run_backward
 
@@ -80,12 +88,22 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     targets = _seq(inputs)
     if targets is not None and len(targets) == 0:
         raise RuntimeError("'inputs' argument to backward() cannot be empty.")
-    run_backward(outs, grads, retain_graph, create_graph, targets=targets, allow_unused=True,
-                 accumulate=True)
+    run_backward(
+        outs, grads, retain_graph, create_graph, targets=targets, allow_unused=True, accumulate=True
+    )
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
-         only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False):
+def grad(
+    outputs,
+    inputs,
+    grad_outputs=None,
+    retain_graph=None,
+    create_graph=False,
+    only_inputs=True,
+    allow_unused=None,
+    is_grads_batched=False,
+    materialize_grads=False,
+):
     """Gradients of ``outputs`` with respect to ``inputs``, returned (not accumulated)."""
     from .engine import run_backward
 
@@ -96,15 +114,23 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         gos = [None] * len(outs)
     if len(gos) != len(outs):
         raise RuntimeError(
-            f"grad requires one grad_output per output: got {len(gos)} grad_outputs and {len(outs)} outputs"
+            f"grad requires one grad_output per output: got {len(gos)} grad_outputs and "
+            f"{len(outs)} outputs"
         )
     if retain_graph is None:
         retain_graph = create_graph
     if allow_unused is None:
         allow_unused = materialize_grads
     grads = _make_grads(outs, gos, create_graph)
-    res = run_backward(outs, grads, retain_graph, create_graph, targets=ins,
-                       allow_unused=allow_unused, accumulate=False)
+    res = run_backward(
+        outs,
+        grads,
+        retain_graph,
+        create_graph,
+        targets=ins,
+        allow_unused=allow_unused,
+        accumulate=False,
+    )
     if materialize_grads:
         from ..ops.creation import zeros_like
 

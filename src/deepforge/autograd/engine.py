@@ -59,7 +59,10 @@ def _validate(node, grads):
             continue
         shape, dtype, device = m
         if not hasattr(g, "_dtype"):
-            raise TypeError(f"function {node.name()} returned a gradient of type {type(g).__name__} at index {i}, expected a Tensor")
+            raise TypeError(
+                f"function {node.name()} returned a gradient of type {type(g).__name__} at index "
+                f"{i}, expected a Tensor"
+            )
         if g._data.shape != shape:
             try:
                 g = sum_to_shape(g, shape)
@@ -121,8 +124,9 @@ def _needed_nodes(nodes, targets):
     return needed
 
 
-def run_backward(roots, grad_roots, retain_graph, create_graph, targets=None, allow_unused=False,
-                 accumulate=True):
+def run_backward(
+    roots, grad_roots, retain_graph, create_graph, targets=None, allow_unused=False, accumulate=True
+):
     """Backpropagate ``grad_roots`` from ``roots``.
 
     ``targets``: tensors whose gradients are returned instead of accumulated (``autograd.grad``),
@@ -200,8 +204,10 @@ def run_backward(roots, grad_roots, retain_graph, create_graph, targets=None, al
                 if accumulate and (capture is None or (node, 0) in capture):
                     _accumulate_leaf(node, grads[0], create_graph)
                 continue
-            if not accumulate and capture is not None and all(
-                (nxt is None or nxt not in needed) for nxt, _ in node.next_functions
+            if (
+                not accumulate
+                and capture is not None
+                and all((nxt is None or nxt not in needed) for nxt, _ in node.next_functions)
             ):
                 continue
             in_grads = _apply_node(node, grads, create_graph)
@@ -228,7 +234,7 @@ def run_backward(roots, grad_roots, retain_graph, create_graph, targets=None, al
     finally:
         STATE.enabled = prev_mode
     if results is not None and not allow_unused:
-        for k, r in enumerate(results):
+        for r in results:
             if r is None:
                 raise RuntimeError(
                     "One of the differentiated Tensors appears to not have been used in the graph. "
@@ -277,7 +283,8 @@ def _check_nan(node, res):
         if g is not None and g._dtype.is_floating_point and bool(g.isnan().any()):
             stack = "".join(node._stack or ["(forward traceback not recorded)\n"])
             warnings.warn(
-                f"Error detected in {node.name()}. Traceback of forward call that caused the error:\n{stack}",
+                f"Error detected in {node.name()}. Traceback of forward call that caused the "
+                f"error:\n{stack}",
                 stacklevel=2,
             )
             raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th output.")

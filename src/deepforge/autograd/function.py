@@ -208,15 +208,21 @@ class _FunctionMeta(type):
 
 
 class Function(metaclass=_FunctionMeta):
-    """Subclass with static ``forward(ctx, *args)`` and ``backward(ctx, *grads)``, call ``apply``."""
+    """Subclass with static ``forward(ctx, *args)`` and ``backward(ctx, *grads)``, call
+    ``apply``."""
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
-        raise NotImplementedError("You must implement the forward function for custom autograd.Function.")
+        raise NotImplementedError(
+            "You must implement the forward function for custom autograd.Function."
+        )
 
     @staticmethod
     def backward(ctx, *grad_outputs):
-        raise NotImplementedError("You must implement either the backward or vjp method for your custom autograd.Function to use it with backward mode AD.")
+        raise NotImplementedError(
+            "You must implement either the backward or vjp method for your custom "
+            "autograd.Function to use it with backward mode AD."
+        )
 
     vjp = backward
 
@@ -315,7 +321,9 @@ def _wrap_outputs(ctx, args, out):
     if ctx.to_save:
         # differentiable outputs are saved without their grad_fn (no reference cycle) and
         # re-attached on access; others (indices) are saved like inputs
-        out_pos = {id(o): i for i, o in enumerate(wrapped) if isinstance(o, Tensor) and o.grad_fn is ctx}
+        out_pos = {
+            id(o): i for i, o in enumerate(wrapped) if isinstance(o, Tensor) and o.grad_fn is ctx
+        }
         saved = []
         for t in ctx.to_save:
             if t is None:
@@ -350,8 +358,14 @@ def once_differentiable(fn):
         if not needs:
             return res
         results = res if isinstance(res, tuple) else (res,)
-        node = _DelayedError(f"trying to differentiate twice a function that was marked with @once_differentiable ({ctx.name()})", len(results))
-        node.next_functions = tuple(a._grad_edge() if isinstance(a, Tensor) and a.requires_grad else (None, 0) for a in args)
+        node = _DelayedError(
+            "trying to differentiate twice a function that was marked with @once_differentiable "
+            f"({ctx.name()})",
+            len(results),
+        )
+        node.next_functions = tuple(
+            a._grad_edge() if isinstance(a, Tensor) and a.requires_grad else (None, 0) for a in args
+        )
         marked = []
         for i, r in enumerate(results):
             if isinstance(r, Tensor) and r._dtype.is_floating_point:

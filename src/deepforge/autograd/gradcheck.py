@@ -29,7 +29,11 @@ def _outputs(fn, inputs):
     from ..tensor import Tensor
 
     out = _as_tuple(fn(*inputs))
-    return [o for o in out if isinstance(o, Tensor) and (o.dtype.is_floating_point or o.dtype.is_complex)]
+    return [
+        o
+        for o in out
+        if isinstance(o, Tensor) and (o.dtype.is_floating_point or o.dtype.is_complex)
+    ]
 
 
 def _flat_host(t):
@@ -52,9 +56,17 @@ def _numerical_jacobian(fn, inputs, eps):
             for k in range(n):
                 orig = host[k]
                 _set_elem(flat, k, orig + eps)
-                plus = np.concatenate([_flat_host(o) for o in _outputs(fn, inputs)]) if out_sizes else np.zeros(0)
+                plus = (
+                    np.concatenate([_flat_host(o) for o in _outputs(fn, inputs)])
+                    if out_sizes
+                    else np.zeros(0)
+                )
                 _set_elem(flat, k, orig - eps)
-                minus = np.concatenate([_flat_host(o) for o in _outputs(fn, inputs)]) if out_sizes else np.zeros(0)
+                minus = (
+                    np.concatenate([_flat_host(o) for o in _outputs(fn, inputs)])
+                    if out_sizes
+                    else np.zeros(0)
+                )
                 _set_elem(flat, k, orig)
                 J[k] = (plus - minus) / (2 * eps)
             jac.append(J)
@@ -77,7 +89,7 @@ def _analytical_jacobian(fn, inputs, outs_ref, nondet_tol):
     total = sum(sizes)
     jac = [np.zeros((t.numel(), total)) for _, t in diff]
     col = 0
-    for oi, o in enumerate(outs):
+    for o in outs:
         for j in range(o.numel()):
             g = zeros_like(o)
             idx = np.unravel_index(j, o.shape) if o.ndim else ()
@@ -97,7 +109,8 @@ def _analytical_jacobian(fn, inputs, outs_ref, nondet_tol):
                     raise GradcheckError(
                         "Backward is not reentrant, i.e., running backward with same input and "
                         "grad_output multiple times gives different values, although analytical "
-                        f"gradient matches numerical gradient. The tolerance for nondeterminism was {nondet_tol}."
+                        "gradient matches numerical gradient. The tolerance for nondeterminism "
+                        f"was {nondet_tol}."
                     )
                 jac[k][:, col] = a
             col += 1
@@ -106,11 +119,18 @@ def _analytical_jacobian(fn, inputs, outs_ref, nondet_tol):
 
 def _check_grad_meta(t, g, k):
     if g.shape != t.shape:
-        raise GradcheckError(f"Gradient has incorrect shape for input {k}: got {list(g.shape)}, expected {list(t.shape)}")
+        raise GradcheckError(
+            f"Gradient has incorrect shape for input {k}: got {list(g.shape)}, expected "
+            f"{list(t.shape)}"
+        )
     if g.dtype != t.dtype:
-        raise GradcheckError(f"Gradient has dtype mismatch for input {k}: got {g.dtype}, expected {t.dtype}")
+        raise GradcheckError(
+            f"Gradient has dtype mismatch for input {k}: got {g.dtype}, expected {t.dtype}"
+        )
     if g.device != t.device:
-        raise GradcheckError(f"Gradient has device mismatch for input {k}: got {g.device}, expected {t.device}")
+        raise GradcheckError(
+            f"Gradient has device mismatch for input {k}: got {g.device}, expected {t.device}"
+        )
 
 
 def _check_inputs(inputs):
@@ -118,7 +138,10 @@ def _check_inputs(inputs):
 
     diff = _diff_inputs(inputs)
     if not diff:
-        raise ValueError("gradcheck expects at least one input tensor to require gradient, but none of the them have requires_grad=True.")
+        raise ValueError(
+            "gradcheck expects at least one input tensor to require gradient, but none of the "
+            "them have requires_grad=True."
+        )
     for i, t in diff:
         if t.dtype.name != "float64":
             raise GradcheckError(
@@ -129,10 +152,22 @@ def _check_inputs(inputs):
     return [t for t in inputs if isinstance(t, Tensor)]
 
 
-def gradcheck(func, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
-              raise_exception: bool = True, nondet_tol: float = 0.0, check_undefined_grad: bool = True,
-              check_grad_dtypes: bool = False, check_batched_grad: bool = False,
-              check_backward_ad: bool = True, fast_mode: bool = False, masked=None) -> bool:
+def gradcheck(
+    func,
+    inputs,
+    *,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    raise_exception: bool = True,
+    nondet_tol: float = 0.0,
+    check_undefined_grad: bool = True,
+    check_grad_dtypes: bool = False,
+    check_batched_grad: bool = False,
+    check_backward_ad: bool = True,
+    fast_mode: bool = False,
+    masked=None,
+) -> bool:
     """Compare analytical gradients with central finite differences; True when they agree."""
     inputs = _as_tuple(inputs)
     try:
@@ -142,7 +177,7 @@ def gradcheck(func, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: floa
             return True
         num, outs = _numerical_jacobian(func, inputs, eps)
         ana = _analytical_jacobian(func, inputs, outs, nondet_tol)
-        for k, ((i, t), n, a) in enumerate(zip(_diff_inputs(inputs), num, ana)):
+        for (i, t), n, a in zip(_diff_inputs(inputs), num, ana):
             if not np.allclose(a, n, rtol=rtol, atol=atol, equal_nan=False):
                 raise GradcheckError(
                     f"Jacobian mismatch for output 0 with respect to input {i},\n"
@@ -173,8 +208,16 @@ def _fast_check(func, inputs, eps, atol, rtol, nondet_tol):
     us = [tensor(rng.standard_normal(o.shape), dtype=o.dtype, device=o.device) for o in outs]
     vs = [rng.standard_normal(t.numel()) for _, t in diff]
     rg = [o for o in outs if o.requires_grad]
-    ana_grads = grad(rg, [t for _, t in diff], [u for o, u in zip(outs, us) if o.requires_grad],
-                     allow_unused=True) if rg else [None] * len(diff)
+    ana_grads = (
+        grad(
+            rg,
+            [t for _, t in diff],
+            [u for o, u in zip(outs, us) if o.requires_grad],
+            allow_unused=True,
+        )
+        if rg
+        else [None] * len(diff)
+    )
     for k, ((i, t), v) in enumerate(zip(diff, vs)):
         g = ana_grads[k]
         ana = float(_flat_host(g) @ v) if g is not None else 0.0
@@ -182,9 +225,13 @@ def _fast_check(func, inputs, eps, atol, rtol, nondet_tol):
             base = t.detach().cpu().numpy().copy()
             vt = v.reshape(t.shape)
             t.detach().copy_(tensor(base + eps * vt, dtype=t.dtype, device=t.device))
-            plus = sum(float(_flat_host(o) @ _flat_host(u)) for o, u in zip(_outputs(func, inputs), us))
+            plus = sum(
+                float(_flat_host(o) @ _flat_host(u)) for o, u in zip(_outputs(func, inputs), us)
+            )
             t.detach().copy_(tensor(base - eps * vt, dtype=t.dtype, device=t.device))
-            minus = sum(float(_flat_host(o) @ _flat_host(u)) for o, u in zip(_outputs(func, inputs), us))
+            minus = sum(
+                float(_flat_host(o) @ _flat_host(u)) for o, u in zip(_outputs(func, inputs), us)
+            )
             t.detach().copy_(tensor(base, dtype=t.dtype, device=t.device))
         num = (plus - minus) / (2 * eps)
         if not abs(ana - num) <= atol + rtol * abs(num):
@@ -194,11 +241,23 @@ def _fast_check(func, inputs, eps, atol, rtol, nondet_tol):
             )
 
 
-def gradgradcheck(func, inputs, grad_outputs=None, *, eps: float = 1e-6, atol: float = 1e-5,
-                  rtol: float = 1e-3, gen_non_contig_grad_outputs: bool = False,
-                  raise_exception: bool = True, nondet_tol: float = 0.0, check_undefined_grad: bool = True,
-                  check_grad_dtypes: bool = False, check_batched_grad: bool = False,
-                  fast_mode: bool = False, masked=None) -> bool:
+def gradgradcheck(
+    func,
+    inputs,
+    grad_outputs=None,
+    *,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    gen_non_contig_grad_outputs: bool = False,
+    raise_exception: bool = True,
+    nondet_tol: float = 0.0,
+    check_undefined_grad: bool = True,
+    check_grad_dtypes: bool = False,
+    check_batched_grad: bool = False,
+    fast_mode: bool = False,
+    masked=None,
+) -> bool:
     """gradcheck of the function (inputs, grad_outputs) -> gradients of func's outputs."""
     from ..autograd import grad
     from ..ops.creation import tensor
@@ -226,5 +285,13 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps: float = 1e-6, atol: f
             gs = grad(os_, [ins[i] for i in diff_idx], gos, create_graph=True, allow_unused=True)
         return tuple(g for g in gs if g is not None)
 
-    return gradcheck(first_grads, inputs + tuple(grad_outputs), eps=eps, atol=atol, rtol=rtol,
-                     raise_exception=raise_exception, nondet_tol=nondet_tol, fast_mode=fast_mode)
+    return gradcheck(
+        first_grads,
+        inputs + tuple(grad_outputs),
+        eps=eps,
+        atol=atol,
+        rtol=rtol,
+        raise_exception=raise_exception,
+        nondet_tol=nondet_tol,
+        fast_mode=fast_mode,
+    )

@@ -447,7 +447,8 @@ def cum_extreme(op, x, axis):
     """cummax/cummin: values and the index of the latest extreme (torch's tie rule)."""
     xm = np.moveaxis(x, axis, -1)
     n = xm.shape[-1]
-    vals = np.maximum.accumulate(xm, axis=-1) if op == "cummax" else np.minimum.accumulate(xm, axis=-1)
+    acc = np.maximum if op == "cummax" else np.minimum
+    vals = acc.accumulate(xm, axis=-1)
     hit = xm == vals
     if xm.dtype.kind == "f":
         nan = np.isnan(xm)
@@ -492,8 +493,10 @@ def topk(x, k, axis, largest, sorted_):
 
 def matmul(a, b, dtype):
     if a.dtype.kind in "biu" or a.dtype == np.float16:
-        r = np.matmul(a.astype(np.float64 if a.dtype.kind != "f" else np.float32),
-                      b.astype(np.float64 if b.dtype.kind != "f" else np.float32))
+        r = np.matmul(
+            a.astype(np.float64 if a.dtype.kind != "f" else np.float32),
+            b.astype(np.float64 if b.dtype.kind != "f" else np.float32),
+        )
         return r.astype(dtype)
     r = np.matmul(a, b)
     return r if type(r) is np.ndarray else np.asarray(r)
@@ -718,19 +721,44 @@ def _flat_views(*arrays):
     return out
 
 
-def sgd_momentum_step(param, grad, buf, lr, momentum, dampening, weight_decay, nesterov,
-                      maximize, first_step):
+def sgd_momentum_step(
+    param, grad, buf, lr, momentum, dampening, weight_decay, nesterov, maximize, first_step
+):
     fn = getattr(_core, "sgd_momentum_step", None)
     flat = _flat_views(param, grad, buf) if fn is not None else None
     if flat is None or not param.flags.writeable:
         return False
-    fn(flat[0], flat[1], flat[2], lr, momentum, dampening, weight_decay, nesterov, maximize,
-       first_step)
+    fn(
+        flat[0],
+        flat[1],
+        flat[2],
+        lr,
+        momentum,
+        dampening,
+        weight_decay,
+        nesterov,
+        maximize,
+        first_step,
+    )
     return True
 
 
-def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta1, beta2, eps,
-              weight_decay, decoupled, amsgrad, maximize, step):
+def adam_step(
+    param,
+    grad,
+    exp_avg,
+    exp_avg_sq,
+    max_exp_avg_sq,
+    lr,
+    beta1,
+    beta2,
+    eps,
+    weight_decay,
+    decoupled,
+    amsgrad,
+    maximize,
+    step,
+):
     fn = getattr(_core, "adam_step", None)
     flat = _flat_views(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq) if fn is not None else None
     if flat is None or not param.flags.writeable:
@@ -744,6 +772,8 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta1, beta2
 # name; the ops fall back to their reference compositions where a backend lacks one.
 # Spatial arguments are per-dim tuples of 1-3 entries; _core takes (D, H, W) triples.
 # ---------------------------------------------------------------------------------------------
+
+import threading  # noqa: E402
 
 
 def _t3(t, fill):
@@ -778,12 +808,11 @@ def col2im(cols, channels, in_sp, k, d, p, s, o):
     """cols (N, C*K, L) -> (N, C, *in_sp), overlapping columns summed."""
     N = cols.shape[0]
     out = np.empty((N, channels) + tuple(in_sp), cols.dtype)
-    _core.col2im(np.ascontiguousarray(cols).reshape(-1), _vol(out, in_sp),
-                 *_geom_args(in_sp, k, d, p, s, o))
+    _core.col2im(
+        np.ascontiguousarray(cols).reshape(-1), _vol(out, in_sp), *_geom_args(in_sp, k, d, p, s, o)
+    )
     return out
 
-
-import threading  # noqa: E402
 
 # convolution as one GEMM per chunk of samples: the columns of a chunk are laid out (C*K, n*L)
 # in a reused per-thread scratch buffer (no page faults from fresh large allocations), so
@@ -867,8 +896,9 @@ def conv_backward(g, x, w, groups, in_sp, k, d, p, s, o, need_x, need_w):
             cols = _chunk_cols(x, n0, n1, geom, C * K, L).reshape(G, CKg, nb * L)
             gw += np.matmul(gt, cols.transpose(0, 2, 1))
         if need_x:
-            gcols = np.matmul(wt, gt, out=_scratch("gcols", C * K * nb * L, x.dtype)
-                              .reshape(G, CKg, nb * L))
+            gcols = np.matmul(
+                wt, gt, out=_scratch("gcols", C * K * nb * L, x.dtype).reshape(G, CKg, nb * L)
+            )
             if ident:
                 np.copyto(gx[n0:n1].reshape(nb, C, L), gcols.reshape(C, nb, L).transpose(1, 0, 2))
             else:
@@ -882,8 +912,17 @@ def max_pool(x, in_sp, k, d, p, s, o):
     L = int(np.prod(o))
     y = np.empty((N, C) + tuple(o), x.dtype)
     idx = np.empty((N, C) + tuple(o), np.int64)
-    _core.max_pool(_planes(x, in_sp), y.reshape(N * C, L), idx.reshape(N * C, L), _t3(in_sp, 1),
-                   _t3(k, 1), _t3(d, 1), _t3(p, 0), _t3(s, 1), _t3(o, 1))
+    _core.max_pool(
+        _planes(x, in_sp),
+        y.reshape(N * C, L),
+        idx.reshape(N * C, L),
+        _t3(in_sp, 1),
+        _t3(k, 1),
+        _t3(d, 1),
+        _t3(p, 0),
+        _t3(s, 1),
+        _t3(o, 1),
+    )
     return y, idx
 
 
@@ -892,27 +931,45 @@ def max_pool_backward(g, idx, in_sp):
     N, C = g.shape[:2]
     L, P = int(np.prod(g.shape[2:])), int(np.prod(in_sp))
     out = np.empty((N, C) + tuple(in_sp), g.dtype)
-    _core.plane_scatter_add(np.ascontiguousarray(g).reshape(N * C, L),
-                            np.ascontiguousarray(idx, dtype=np.int64).reshape(N * C, L),
-                            out.reshape(N * C, P))
+    _core.plane_scatter_add(
+        np.ascontiguousarray(g).reshape(N * C, L),
+        np.ascontiguousarray(idx, dtype=np.int64).reshape(N * C, L),
+        out.reshape(N * C, P),
+    )
     return out
 
 
 def avg_pool(x, in_sp, k, p, s, o, count_include_pad, divisor_override):
     N, C = x.shape[:2]
     y = np.empty((N, C) + tuple(o), x.dtype)
-    _core.avg_pool(_planes(x, in_sp), y.reshape(N * C, -1), _t3(in_sp, 1), _t3(k, 1), _t3(p, 0),
-                   _t3(s, 1), _t3(o, 1), bool(count_include_pad), int(divisor_override or 0))
+    _core.avg_pool(
+        _planes(x, in_sp),
+        y.reshape(N * C, -1),
+        _t3(in_sp, 1),
+        _t3(k, 1),
+        _t3(p, 0),
+        _t3(s, 1),
+        _t3(o, 1),
+        bool(count_include_pad),
+        int(divisor_override or 0),
+    )
     return y
 
 
 def avg_pool_backward(g, in_sp, k, p, s, o, count_include_pad, divisor_override):
     N, C = g.shape[:2]
     gx = np.empty((N, C) + tuple(in_sp), g.dtype)
-    _core.avg_pool_backward(np.ascontiguousarray(g).reshape(N * C, -1),
-                            gx.reshape((N * C,) + _t3(in_sp, 1)), _t3(in_sp, 1), _t3(k, 1),
-                            _t3(p, 0), _t3(s, 1), _t3(o, 1), bool(count_include_pad),
-                            int(divisor_override or 0))
+    _core.avg_pool_backward(
+        np.ascontiguousarray(g).reshape(N * C, -1),
+        gx.reshape((N * C,) + _t3(in_sp, 1)),
+        _t3(in_sp, 1),
+        _t3(k, 1),
+        _t3(p, 0),
+        _t3(s, 1),
+        _t3(o, 1),
+        bool(count_include_pad),
+        int(divisor_override or 0),
+    )
     return gx
 
 
@@ -941,9 +998,17 @@ def batch_norm_backward(g, x, weight, mean, invstd, train, need_gx):
     g3 = np.ascontiguousarray(g, dtype=x.dtype).reshape(x3.shape)
     gx = np.empty(x.shape, x.dtype) if need_gx else np.empty((0, 0, 0), x.dtype)
     gw, gb = np.empty(C, x.dtype), np.empty(C, x.dtype)
-    _core.batch_norm_backward(g3, x3, _vec(weight, x.dtype), _vec(mean, x.dtype),
-                              _vec(invstd, x.dtype), gx.reshape(x3.shape) if need_gx else gx, gw,
-                              gb, bool(train))
+    _core.batch_norm_backward(
+        g3,
+        x3,
+        _vec(weight, x.dtype),
+        _vec(mean, x.dtype),
+        _vec(invstd, x.dtype),
+        gx.reshape(x3.shape) if need_gx else gx,
+        gw,
+        gb,
+        bool(train),
+    )
     return (gx if need_gx else None), gw, gb
 
 
@@ -963,9 +1028,16 @@ def layer_norm_backward(g, x, weight, mean, rstd, need_gx, need_gwb):
     gx = np.empty((M, Dn) if need_gx else (0, 0), x.dtype)
     gw = np.empty(Dn if need_gwb else 0, x.dtype)
     gb = np.empty(Dn if need_gwb else 0, x.dtype)
-    _core.layer_norm_backward(np.ascontiguousarray(g, dtype=x.dtype), np.ascontiguousarray(x),
-                              _vec(weight, x.dtype), _vec(mean, x.dtype), _vec(rstd, x.dtype), gx,
-                              gw, gb)
+    _core.layer_norm_backward(
+        np.ascontiguousarray(g, dtype=x.dtype),
+        np.ascontiguousarray(x),
+        _vec(weight, x.dtype),
+        _vec(mean, x.dtype),
+        _vec(rstd, x.dtype),
+        gx,
+        gw,
+        gb,
+    )
     return (gx if need_gx else None), (gw if need_gwb else None), (gb if need_gwb else None)
 
 
@@ -974,3 +1046,201 @@ if _core is None or not hasattr(_core, "im2col"):  # unbuilt checkout: the ops' 
     del avg_pool_backward
     del batch_norm_train, batch_norm_backward, layer_norm, layer_norm_backward
 # ------------------------------------------------------------------ end of vision-layer kernels
+
+
+# ---------------------------------------------------------------------- recurrent-layer kernels
+# One direction of one LSTM / GRU layer over time-major rows: the rows of step t are
+# offsets[t]:offsets[t + 1] with batch_sizes[t] rows (non-increasing: packed sequences; equal:
+# padded ones).  The input projection x W_ih^T + b is one GEMM done by the caller; here each
+# step is one small GEMM (h W_hh^T) and one fused pointwise kernel (_core_rnn.pxi).  States live
+# in (B, .) buffers updated in place: a shorter step updates its first rows and leaves the
+# others (their final states, or the initial ones going backwards in time).  The backward pass
+# runs the steps in reverse and forms the weight gradients with one GEMM over all steps.
+
+
+# A step's GEMM is small (batch x hidden): OpenBLAS's threads cost more to wake than they save
+# there, and on a loaded machine they collapse (a 20x256x1024 GEMM measured 55 ms on 2 threads
+# against 0.6 ms on one).  The step loops therefore run BLAS on one thread when threadpoolctl is
+# installed to switch it (the input projection and weight-gradient GEMMs stay threaded).
+_SERIAL_STEP_MACS = 1 << 24
+_blas_ctl: list = []
+
+
+def _blas_controllers():
+    if not _blas_ctl:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _blas_ctl.append(ThreadpoolController().select(user_api="blas").lib_controllers)
+        except Exception:  # threadpoolctl missing or unable to see the BLAS: leave it alone
+            _blas_ctl.append([])
+    return _blas_ctl[0]
+
+
+def _serial_blas(step_macs):
+    """Switch numpy's BLAS to one thread for a loop of small GEMMs; returns the restore list."""
+    if step_macs >= _SERIAL_STEP_MACS:
+        return []
+    saved = []
+    for c in _blas_controllers():
+        n = c.get_num_threads()
+        if n and n > 1:
+            c.set_num_threads(1)
+            saved.append((c, n))
+    return saved
+
+
+def _restore_blas(saved):
+    for c, n in saved:
+        c.set_num_threads(n)
+
+
+def _rnn_steps(batch_sizes, reverse):
+    offs = [0]
+    for bs in batch_sizes:
+        offs.append(offs[-1] + bs)
+    order = range(len(batch_sizes) - 1, -1, -1) if reverse else range(len(batch_sizes))
+    return [(offs[t], offs[t + 1]) for t in order]
+
+
+def lstm_layer_forward(xw, w_hh, w_hr, h0, c0, batch_sizes, reverse):
+    """xw (N, 4H) input gates of every step, w_hh (4H, P), w_hr (P, H) or None, h0 (B, P),
+    c0 (B, H) -> output (N, P), h_n, c_n and the arrays the backward needs."""
+    dt = xw.dtype
+    xw = np.ascontiguousarray(xw)
+    N, G = xw.shape
+    H, P, B = G // 4, h0.shape[1], h0.shape[0]
+    h, c = np.array(h0, dt, order="C"), np.array(c0, dt, order="C")
+    act, hg = np.empty((N, G), dt), np.empty((B, G), dt)
+    cprev, cnew, hprev, out = (np.empty((N, n), dt) for n in (H, H, P, P))
+    hraw = np.empty((N, H), dt) if w_hr is not None else None
+    no_rows = np.empty((0, H), dt)
+    whh_t = w_hh.T
+    whr_t = w_hr.T if w_hr is not None else None
+    step = _core.lstm_cell_forward
+    matmul = np.matmul
+    blas = _serial_blas(B * G * P)
+    try:
+        for r0, r1 in _rnn_steps(batch_sizes, reverse):
+            bs = r1 - r0
+            hp = h[:bs]
+            hprev[r0:r1] = hp
+            matmul(hp, whh_t, out=hg[:bs])
+            if hraw is None:
+                step(
+                    xw[r0:r1],
+                    hg[:bs],
+                    c[:bs],
+                    act[r0:r1],
+                    cprev[r0:r1],
+                    cnew[r0:r1],
+                    out[r0:r1],
+                    hp,
+                )
+            else:
+                step(
+                    xw[r0:r1],
+                    hg[:bs],
+                    c[:bs],
+                    act[r0:r1],
+                    cprev[r0:r1],
+                    cnew[r0:r1],
+                    hraw[r0:r1],
+                    no_rows,
+                )
+                matmul(hraw[r0:r1], whr_t, out=out[r0:r1])
+                hp[...] = out[r0:r1]
+    finally:
+        _restore_blas(blas)
+    return out, h, c, (act, cprev, cnew, hprev, hraw)
+
+
+def lstm_layer_backward(dout, dh_n, dc_n, w_hh, w_hr, saved, batch_sizes, reverse):
+    """Gradients of ``lstm_layer_forward`` from those of its output (N, P), h_n and c_n:
+    (d xw (N, 4H), d w_hh, d w_hr or None, d h0, d c0)."""
+    act, cprev, cnew, hprev, hraw = saved
+    dt = act.dtype
+    N, G = act.shape
+    H, B = G // 4, dh_n.shape[0]
+    dout = np.ascontiguousarray(dout, dt)
+    dh, dc = np.array(dh_n, dt, order="C"), np.array(dc_n, dt, order="C")
+    dg = np.empty((N, G), dt)
+    no_rows = np.empty((0, H), dt)
+    dhs = np.empty(dout.shape, dt) if hraw is not None else None
+    dhh = np.empty((B, H), dt) if hraw is not None else None
+    step = _core.lstm_cell_backward
+    matmul = np.matmul
+    blas = _serial_blas(B * G * dh.shape[1])
+    try:
+        for r0, r1 in reversed(_rnn_steps(batch_sizes, reverse)):
+            bs = r1 - r0
+            if dhs is None:
+                step(
+                    dh[:bs], dout[r0:r1], dc[:bs], act[r0:r1], cnew[r0:r1], cprev[r0:r1], dg[r0:r1]
+                )
+            else:
+                np.add(dh[:bs], dout[r0:r1], out=dhs[r0:r1])
+                matmul(dhs[r0:r1], w_hr, out=dhh[:bs])
+                step(dhh[:bs], no_rows, dc[:bs], act[r0:r1], cnew[r0:r1], cprev[r0:r1], dg[r0:r1])
+            matmul(dg[r0:r1], w_hh, out=dh[:bs])
+    finally:
+        _restore_blas(blas)
+    dw_hh = dg.T @ hprev
+    dw_hr = dhs.T @ hraw if dhs is not None else None
+    return dg, dw_hh, dw_hr, dh, dc
+
+
+def gru_layer_forward(xw, w_hh, b_hh, h0, batch_sizes, reverse):
+    """xw (N, 3H) = x W_ih^T + b_ih of every step, w_hh (3H, H), b_hh (3H,) or None, h0 (B, H)
+    -> output (N, H), h_n and the arrays the backward needs."""
+    dt = xw.dtype
+    xw = np.ascontiguousarray(xw)
+    N, G = xw.shape
+    H, B = G // 3, h0.shape[0]
+    h = np.array(h0, dt, order="C")
+    act, hg = np.empty((N, 4 * H), dt), np.empty((B, G), dt)
+    hprev, out = np.empty((N, H), dt), np.empty((N, H), dt)
+    bhh = np.ascontiguousarray(b_hh, dt) if b_hh is not None else np.empty(0, dt)
+    whh_t = w_hh.T
+    step = _core.gru_cell_forward
+    matmul = np.matmul
+    blas = _serial_blas(B * G * H)
+    try:
+        for r0, r1 in _rnn_steps(batch_sizes, reverse):
+            bs = r1 - r0
+            matmul(h[:bs], whh_t, out=hg[:bs])
+            step(xw[r0:r1], hg[:bs], bhh, h[:bs], act[r0:r1], hprev[r0:r1], out[r0:r1])
+    finally:
+        _restore_blas(blas)
+    return out, h, (act, hprev)
+
+
+def gru_layer_backward(dout, dh_n, w_hh, saved, batch_sizes, reverse):
+    """Gradients of ``gru_layer_forward`` from those of its output (N, H) and h_n:
+    (d xw (N, 3H), d w_hh, d b_hh, d h0)."""
+    act, hprev = saved
+    dt = act.dtype
+    N, H = hprev.shape
+    dout = np.ascontiguousarray(dout, dt)
+    dh = np.array(dh_n, dt, order="C")
+    dgx, dgh = np.empty((N, 3 * H), dt), np.empty((N, 3 * H), dt)
+    direct = np.empty(dh.shape, dt)
+    step = _core.gru_cell_backward
+    matmul = np.matmul
+    blas = _serial_blas(dh.shape[0] * 3 * H * H)
+    try:
+        for r0, r1 in reversed(_rnn_steps(batch_sizes, reverse)):
+            bs = r1 - r0
+            step(
+                dh[:bs], dout[r0:r1], act[r0:r1], hprev[r0:r1], dgx[r0:r1], dgh[r0:r1], direct[:bs]
+            )
+            matmul(dgh[r0:r1], w_hh, out=dh[:bs])
+            dh[:bs] += direct[:bs]
+    finally:
+        _restore_blas(blas)
+    return dgx, dgh.T @ hprev, dgh.sum(0), dh
+
+
+if _core is None or not hasattr(_core, "lstm_cell_forward"):  # unbuilt: per-step reference path
+    del lstm_layer_forward, lstm_layer_backward, gru_layer_forward, gru_layer_backward
+# ----------------------------------------------------------------- end of recurrent-layer kernels

@@ -113,7 +113,7 @@ def plot_curves(history: dict, path: str) -> bool:
     return True
 
 
-def main(argv=None) -> dict:
+def run(argv=None) -> dict:
     """Train, evaluate, save; returns the final metrics (and the history) as a dict."""
     args = parse_args(argv)
     start = time.perf_counter()
@@ -175,5 +175,11 @@ def main(argv=None) -> dict:
     return result
 
 
+def main(argv=None) -> int:
+    """The command line (``deepforge-digits``): ``run`` it, exit status 0."""
+    run(argv)
+    return 0
+
+
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -3,32 +3,110 @@
 from __future__ import annotations
 
 from ..tensor import Tensor
-from . import binary, compare, creation, indexing, inplace, linalg, random, reduction, shape, unary
+from . import (
+    binary,
+    compare,
+    contraction,
+    creation,
+    indexing,
+    inplace,
+    join,
+    linalg,
+    random,
+    reduction,
+    scan,
+    selection,
+    shape,
+    softmax_family,
+    sorting,
+    ternary,
+    unary,
+)
 from .binary import *  # noqa: F401,F403
 from .compare import *  # noqa: F401,F403
+from .contraction import *  # noqa: F401,F403
 from .creation import *  # noqa: F401,F403
 from .indexing import *  # noqa: F401,F403
 from .inplace import *  # noqa: F401,F403
+from .join import *  # noqa: F401,F403
 from .linalg import *  # noqa: F401,F403
 from .random import *  # noqa: F401,F403
 from .reduction import *  # noqa: F401,F403
+from .scan import *  # noqa: F401,F403
+from .selection import *  # noqa: F401,F403
 from .shape import *  # noqa: F401,F403
+from .softmax_family import *  # noqa: F401,F403
+from .sorting import *  # noqa: F401,F403
+from .ternary import *  # noqa: F401,F403
 from .unary import *  # noqa: F401,F403
 
-_MODULES = (unary, binary, compare, reduction, shape, indexing, linalg, inplace, random)
+_MODULES = (
+    unary,
+    binary,
+    ternary,
+    compare,
+    reduction,
+    scan,
+    sorting,
+    softmax_family,
+    shape,
+    join,
+    indexing,
+    selection,
+    linalg,
+    contraction,
+    inplace,
+    random,
+)
 # the public op names (``from deepforge.ops import *`` must not leak the submodules: the
 # names ``linalg`` and ``random`` belong to ``deepforge.linalg`` / ``deepforge.random``)
 __all__ = sorted({name for mod in _MODULES + (creation,) for name in mod.__all__})
 
 # functions whose first argument is the tensor become methods of the same name
 _NOT_METHODS = {
-    "cat", "concat", "concatenate", "stack", "hstack", "vstack", "dstack", "column_stack",
-    "row_stack", "broadcast_tensors", "broadcast_shapes", "einsum", "where", "manual_seed",
-    "seed", "initial_seed", "get_rng_state", "set_rng_state", "default_generator", "Generator",
-    "rand", "randn", "randint", "randperm", "normal", "resize_out", "atleast_1d", "atleast_2d",
-    "atleast_3d", "chain_matmul", "block_diag", "getitem", "setitem", "rand_like", "randn_like",
-    "randint_like", "multinomial", "poisson", "bernoulli", "range_", "neg_inplace",
-    "masked_fill_diag_", "isin",
+    "cat",
+    "concat",
+    "concatenate",
+    "stack",
+    "hstack",
+    "vstack",
+    "dstack",
+    "column_stack",
+    "row_stack",
+    "broadcast_tensors",
+    "broadcast_shapes",
+    "einsum",
+    "where",
+    "manual_seed",
+    "seed",
+    "initial_seed",
+    "get_rng_state",
+    "set_rng_state",
+    "default_generator",
+    "Generator",
+    "rand",
+    "randn",
+    "randint",
+    "randperm",
+    "normal",
+    "resize_out",
+    "atleast_1d",
+    "atleast_2d",
+    "atleast_3d",
+    "chain_matmul",
+    "block_diag",
+    "getitem",
+    "setitem",
+    "rand_like",
+    "randn_like",
+    "randint_like",
+    "multinomial",
+    "poisson",
+    "bernoulli",
+    "range_",
+    "neg_inplace",
+    "masked_fill_diag_",
+    "isin",
 }
 
 
@@ -44,7 +122,9 @@ def _attach():
     T.clone = creation.clone
     T.contiguous = creation.contiguous
     T.where = lambda self, condition, other: binary.where(condition, self, other)
-    T.bernoulli = lambda self, p=None, *, generator=None: random.bernoulli(self, p, generator=generator)
+    T.bernoulli = lambda self, p=None, *, generator=None: random.bernoulli(
+        self, p, generator=generator
+    )
     T.multinomial = random.multinomial
     T.__getitem__ = indexing.getitem
     T.__setitem__ = indexing.setitem
@@ -65,15 +145,35 @@ def _attach():
     T.bool = lambda self, memory_format=None: creation.to(self, _dt.bool_)
     T.type_as = lambda self, other: creation.to(self, other._dtype)
     T.new_tensor = lambda self, data, dtype=None, device=None, requires_grad=False: creation.tensor(
-        data, dtype=dtype or self._dtype, device=device or self._device, requires_grad=requires_grad)
+        data, dtype=dtype or self._dtype, device=device or self._device, requires_grad=requires_grad
+    )
     T.new_zeros = lambda self, *size, dtype=None, device=None, requires_grad=False: creation.zeros(
-        *size, dtype=dtype or self._dtype, device=device or self._device, requires_grad=requires_grad)
+        *size,
+        dtype=dtype or self._dtype,
+        device=device or self._device,
+        requires_grad=requires_grad,
+    )
     T.new_ones = lambda self, *size, dtype=None, device=None, requires_grad=False: creation.ones(
-        *size, dtype=dtype or self._dtype, device=device or self._device, requires_grad=requires_grad)
+        *size,
+        dtype=dtype or self._dtype,
+        device=device or self._device,
+        requires_grad=requires_grad,
+    )
     T.new_empty = lambda self, *size, dtype=None, device=None, requires_grad=False: creation.empty(
-        *size, dtype=dtype or self._dtype, device=device or self._device, requires_grad=requires_grad)
-    T.new_full = lambda self, size, fill_value, dtype=None, device=None, requires_grad=False: creation.full(
-        size, fill_value, dtype=dtype or self._dtype, device=device or self._device, requires_grad=requires_grad)
+        *size,
+        dtype=dtype or self._dtype,
+        device=device or self._device,
+        requires_grad=requires_grad,
+    )
+    T.new_full = lambda self, size, fill_value, dtype=None, device=None, requires_grad=False: (
+        creation.full(
+            size,
+            fill_value,
+            dtype=dtype or self._dtype,
+            device=device or self._device,
+            requires_grad=requires_grad,
+        )
+    )
     T.softmax = lambda self, dim=None, dtype=None: reduction.softmax(self, dim, dtype)
     T.log_softmax = lambda self, dim=None, dtype=None: reduction.log_softmax(self, dim, dtype)
     T.relu = unary.relu
@@ -113,12 +213,26 @@ def _attach():
     T.__neg__ = unary.neg
     T.__pos__ = lambda self: self
     T.__abs__ = unary.abs
-    T.__invert__ = lambda self: unary.logical_not(self) if self._dtype is _dt.bool_ else unary.bitwise_not(self)
-    T.__and__ = lambda self, other: binary.logical_and(self, other) if _both_bool(self, other) else binary.bitwise_and(self, other)
+    T.__invert__ = lambda self: (
+        unary.logical_not(self) if self._dtype is _dt.bool_ else unary.bitwise_not(self)
+    )
+    T.__and__ = lambda self, other: (
+        binary.logical_and(self, other)
+        if _both_bool(self, other)
+        else binary.bitwise_and(self, other)
+    )
     T.__rand__ = T.__and__
-    T.__or__ = lambda self, other: binary.logical_or(self, other) if _both_bool(self, other) else binary.bitwise_or(self, other)
+    T.__or__ = lambda self, other: (
+        binary.logical_or(self, other)
+        if _both_bool(self, other)
+        else binary.bitwise_or(self, other)
+    )
     T.__ror__ = T.__or__
-    T.__xor__ = lambda self, other: binary.logical_xor(self, other) if _both_bool(self, other) else binary.bitwise_xor(self, other)
+    T.__xor__ = lambda self, other: (
+        binary.logical_xor(self, other)
+        if _both_bool(self, other)
+        else binary.bitwise_xor(self, other)
+    )
     T.__rxor__ = T.__xor__
     T.__iand__ = inplace.bitwise_and_
     T.__ior__ = inplace.bitwise_or_
@@ -135,7 +249,9 @@ def _attach():
 
 
 def _both_bool(a, b):
-    return (a._dtype is _dt.bool_) and (getattr(b, "_dtype", None) is _dt.bool_ or isinstance(b, bool))
+    return (a._dtype is _dt.bool_) and (
+        getattr(b, "_dtype", None) is _dt.bool_ or isinstance(b, bool)
+    )
 
 
 def _no_cuda(self, *args, **kwargs):

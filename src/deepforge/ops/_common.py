@@ -5,7 +5,16 @@ from __future__ import annotations
 from ..autograd.grad_mode import STATE
 from ..tensor import Tensor, _wrap_dim
 
-__all__ = ["call", "NULL_CTX", "needs_grad", "wrap_dim", "wrap_dims", "check_inplace", "commit_inplace"]
+__all__ = [
+    "call",
+    "NULL_CTX",
+    "needs_grad",
+    "wrap_dim",
+    "wrap_dims",
+    "check_inplace",
+    "commit_inplace",
+    "with_out",
+]
 
 
 class _NullCtx:
@@ -50,6 +59,33 @@ def call(fn, *args):
     return fn.forward(NULL_CTX, *args)
 
 
+def with_out(fn):
+    """Give ``fn`` PyTorch's ``out=`` argument: a tensor, or a tuple for tuple results."""
+    import functools
+
+    @functools.wraps(fn)
+    def op(*args, out=None, **kwargs):
+        if out is None:
+            return fn(*args, **kwargs)
+        if STATE.enabled and any(isinstance(a, Tensor) and a._rg for a in args):
+            raise RuntimeError(
+                f"{fn.__name__}(): functions with out=... arguments don't support automatic "
+                "differentiation, but one of the arguments requires grad."
+            )
+        from .shape import resize_out
+
+        r = fn(*args, **kwargs)
+        if not isinstance(r, tuple):
+            return resize_out(out, r)
+        if not isinstance(out, (tuple, list)) or len(out) != len(r):
+            raise TypeError(f"{fn.__name__}(): argument 'out' must be a tuple of {len(r)} Tensors")
+        for o, v in zip(out, r):
+            resize_out(o, v)
+        return type(r)(*out) if hasattr(r, "_fields") else tuple(out)
+
+    return op
+
+
 def wrap_dim(dim: int, ndim: int) -> int:
     return _wrap_dim(dim, ndim)
 
@@ -81,7 +117,8 @@ def check_inplace(x: Tensor, op: str) -> None:
     base = x._base
     if base is not None and base._rg and base.grad_fn is None:
         raise RuntimeError(
-            f"{op}: a view of a leaf Variable that requires grad is being used in an in-place operation."
+            f"{op}: a view of a leaf Variable that requires grad is being used in an in-place "
+            "operation."
         )
 
 
@@ -91,8 +128,10 @@ def _check_no_internal_overlap(x: Tensor, op: str) -> None:
     for n, s in zip(x._data.shape, backend_of(x).strides(x._data)):
         if s == 0 and n > 1:
             raise RuntimeError(
-                f"{op}: unsupported operation: more than one element of the written-to tensor refers "
-                "to a single memory location. Please clone() the tensor before performing the operation."
+                f"{op}: unsupported operation: more than one element of the written-to tensor "
+                "refers "
+                "to a single memory location. Please clone() the tensor before performing the "
+                "operation."
             )
 
 
@@ -114,8 +153,11 @@ def commit_inplace(x: Tensor, result) -> Tensor:
             _snapshot_saved(x, result.grad_fn, start)
     if result._data.shape != x._data.shape:
         raise RuntimeError(
-            f"output with shape {list(x.shape)} doesn't match the broadcast shape {list(result.shape)}"
+            f"output with shape {list(x.shape)} doesn't match the broadcast shape "
+            f"{list(result.shape)}"
         )
+    if STATE.enabled and x._rg and not result._rg:
+        result = result + x * 0  # a non-differentiable result (x.gt_(y)): x's history gets zeros
     if x._base is not None and STATE.enabled and (result._rg or x._base._rg):
         from .views import commit_to_view  # the base's history changes too (CopySlices)
 

@@ -9,8 +9,17 @@ from ..backends import get_backend
 from ..tensor import Tensor, make_tensor
 
 __all__ = [
-    "backend_of", "backend_for", "host_backend", "wrap", "unary", "binary", "broadcast_shapes", "check_same_device",
-    "result_type_of", "float_result", "to_backend_scalar",
+    "backend_of",
+    "backend_for",
+    "host_backend",
+    "wrap",
+    "unary",
+    "binary",
+    "broadcast_shapes",
+    "check_same_device",
+    "result_type_of",
+    "float_result",
+    "to_backend_scalar",
 ]
 
 bool_ = dt.bool_
@@ -61,8 +70,8 @@ def broadcast_shapes(*shapes) -> tuple:
                 raise RuntimeError(
                     f"The size of tensor a ({out[j]}) must match the size of tensor b ({n}) at "
                     f"non-singleton dimension {j}"
-                    if len(shapes) == 2 else
-                    f"Shape mismatch: objects cannot be broadcast to a single shape. "
+                    if len(shapes) == 2
+                    else f"Shape mismatch: objects cannot be broadcast to a single shape. "
                     f"Mismatch is between arg 0 {list(a)} and arg {shapes.index(s)} {list(s)}."
                 )
     r = tuple(out)
@@ -120,9 +129,13 @@ def to_backend_scalar(x, dtype: dt.dtype):
 def _cross_device_scalar(op, a, b):
     """PyTorch lets a 0-dim CPU tensor act as a scalar in an op on another device."""
     if a._device.type == "cpu" and not a._data.shape and b._device.type != "cpu":
-        return make_tensor(backend_of(b).from_numpy(a.numpy(force=True).reshape(())), a._dtype, b._device), b
+        return make_tensor(
+            backend_of(b).from_numpy(a.numpy(force=True).reshape(())), a._dtype, b._device
+        ), b
     if b._device.type == "cpu" and not b._data.shape and a._device.type != "cpu":
-        return a, make_tensor(backend_of(a).from_numpy(b.numpy(force=True).reshape(())), b._dtype, a._device)
+        return a, make_tensor(
+            backend_of(a).from_numpy(b.numpy(force=True).reshape(())), b._dtype, a._device
+        )
     raise RuntimeError(
         f"{op}: Expected all tensors to be on the same device, but found at least two devices, "
         f"{a._device} and {b._device}!"
@@ -134,7 +147,9 @@ _SCALARS = (int, float, bool, complex)
 
 def _check_scalar(op: str, v) -> None:
     if not isinstance(v, _SCALARS) and not (hasattr(v, "dtype") and getattr(v, "ndim", 1) == 0):
-        raise TypeError(f"{op}(): expected a Tensor or a number as operand, but got {type(v).__name__}")
+        raise TypeError(
+            f"{op}(): expected a Tensor or a number as operand, but got {type(v).__name__}"
+        )
 
 
 def _broadcast_for(op: str, *shapes) -> tuple:
@@ -155,8 +170,14 @@ def unary(op: str, x: Tensor, dtype: dt.dtype | None = None, out: Tensor | None 
     return make_tensor(be.unary(op, x._data, rd.np), rd, x._device)
 
 
-def binary(op: str, a, b, dtype: dt.dtype | None = None, out_dtype: dt.dtype | None = None,
-           out: Tensor | None = None) -> Tensor:
+def binary(
+    op: str,
+    a,
+    b,
+    dtype: dt.dtype | None = None,
+    out_dtype: dt.dtype | None = None,
+    out: Tensor | None = None,
+) -> Tensor:
     """Broadcasting binary op between tensors and/or Python scalars.
 
     ``dtype``: computation dtype (default: PyTorch's promotion of a and b);
@@ -193,7 +214,8 @@ def binary(op: str, a, b, dtype: dt.dtype | None = None, out_dtype: dt.dtype | N
             broadcast_shapes(out._data.shape, shape)
             if broadcast_shapes(out._data.shape, shape) != out._data.shape:
                 raise RuntimeError(
-                    f"output with shape {list(out.shape)} doesn't match the broadcast shape {list(shape)}"
+                    f"output with shape {list(out.shape)} doesn't match the broadcast shape "
+                    f"{list(shape)}"
                 )
         be.binary(op, x, y, dtype.np, out=out._data)
         out._vc[0] += 1

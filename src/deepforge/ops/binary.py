@@ -11,7 +11,7 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import STATE
 from ..tensor import Tensor
 from . import _dispatch as D
-from ._common import NULL_CTX, call, check_inplace, commit_inplace
+from ._common import NULL_CTX, call
 
 __all__ = [
     "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "floor_divide",
@@ -19,8 +19,7 @@ __all__ = [
     "fmod", "remainder", "logaddexp", "logaddexp2", "copysign", "rsub",
     "eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less", "less_equal",
     "not_equal", "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or",
-    "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift", "where", "clamp", "clip",
-    "clamp_min", "clamp_max", "lerp", "addcmul", "addcdiv", "xlogy", "squared_difference",
+    "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift", "xlogy", "squared_difference",
 ]
 
 
@@ -72,7 +71,9 @@ def _needs(ctx, i) -> bool:
 def _save_operands(ctx, a, b, need_a, need_b, *extra):
     """Save only the operands the backward will read (what ``x.mul_(3)`` can overwrite
     safely); Python scalars are kept on ctx."""
-    ctx.save_for_backward(a if need_a and _is_t(a) else None, b if need_b and _is_t(b) else None, *extra)
+    ctx.save_for_backward(
+        a if need_a and _is_t(a) else None, b if need_b and _is_t(b) else None, *extra
+    )
     ctx.a = None if _is_t(a) else a
     ctx.b = None if _is_t(b) else b
 
@@ -152,7 +153,9 @@ def _binary_fn(name, grad_a, grad_b, float_out=False, save_out=False):
         if float_out:
             d = D.float_result(d)
         y = D.binary(name, a, b, dtype=d)
-        ctx.save_for_backward(a if _is_t(a) else None, b if _is_t(b) else None, y if save_out else None)
+        ctx.save_for_backward(
+            a if _is_t(a) else None, b if _is_t(b) else None, y if save_out else None
+        )
         if not _is_t(a):
             ctx.a = a
         if not _is_t(b):
@@ -167,31 +170,66 @@ def _binary_fn(name, grad_a, grad_b, float_out=False, save_out=False):
         return (grad_a(a, b, y, g) if na else None), (grad_b(a, b, y, g) if nb else None)
 
     cls_name = "".join(p.capitalize() for p in name.split("_"))
-    return type(cls_name, (Function,), {"forward": staticmethod(forward), "backward": staticmethod(backward)})
+    return type(
+        cls_name,
+        (Function,),
+        {"forward": staticmethod(forward), "backward": staticmethod(backward)},
+    )
 
 
 def _tie_split(mask_win, eq, g):
     return where(eq, g * 0.5, where(mask_win, g, 0.0))
 
 
-Atan2 = _binary_fn("atan2", lambda a, b, y, g: g * b / (a * a + b * b),
-                   lambda a, b, y, g: -g * a / (a * a + b * b), float_out=True)
-Hypot = _binary_fn("hypot", lambda a, b, y, g: g * a / y, lambda a, b, y, g: g * b / y,
-                   float_out=True, save_out=True)
-Maximum = _binary_fn("maximum", lambda a, b, y, g: _tie_split(a > b, a == b, g),
-                     lambda a, b, y, g: _tie_split(b > a, a == b, g))
-Minimum = _binary_fn("minimum", lambda a, b, y, g: _tie_split(a < b, a == b, g),
-                     lambda a, b, y, g: _tie_split(b < a, a == b, g))
-Fmax = _binary_fn("fmax", lambda a, b, y, g: where((a >= b) | b.isnan(), g, 0.0),
-                  lambda a, b, y, g: where(~((a >= b) | b.isnan()), g, 0.0))
-Fmin = _binary_fn("fmin", lambda a, b, y, g: where((a <= b) | b.isnan(), g, 0.0),
-                  lambda a, b, y, g: where(~((a <= b) | b.isnan()), g, 0.0))
+Atan2 = _binary_fn(
+    "atan2",
+    lambda a, b, y, g: g * b / (a * a + b * b),
+    lambda a, b, y, g: -g * a / (a * a + b * b),
+    float_out=True,
+)
+Hypot = _binary_fn(
+    "hypot",
+    lambda a, b, y, g: g * a / y,
+    lambda a, b, y, g: g * b / y,
+    float_out=True,
+    save_out=True,
+)
+Maximum = _binary_fn(
+    "maximum",
+    lambda a, b, y, g: _tie_split(a > b, a == b, g),
+    lambda a, b, y, g: _tie_split(b > a, a == b, g),
+)
+Minimum = _binary_fn(
+    "minimum",
+    lambda a, b, y, g: _tie_split(a < b, a == b, g),
+    lambda a, b, y, g: _tie_split(b < a, a == b, g),
+)
+Fmax = _binary_fn(
+    "fmax",
+    lambda a, b, y, g: where((a >= b) | b.isnan(), g, 0.0),
+    lambda a, b, y, g: where(~((a >= b) | b.isnan()), g, 0.0),
+)
+Fmin = _binary_fn(
+    "fmin",
+    lambda a, b, y, g: where((a <= b) | b.isnan(), g, 0.0),
+    lambda a, b, y, g: where(~((a <= b) | b.isnan()), g, 0.0),
+)
 Fmod = _binary_fn("fmod", lambda a, b, y, g: g, lambda a, b, y, g: -g * (a / b).trunc())
 Remainder = _binary_fn("remainder", lambda a, b, y, g: g, lambda a, b, y, g: -g * (a / b).floor())
-Logaddexp = _binary_fn("logaddexp", lambda a, b, y, g: g * (a - y).exp(),
-                       lambda a, b, y, g: g * (b - y).exp(), float_out=True, save_out=True)
-Copysign = _binary_fn("copysign", lambda a, b, y, g: g * a.sign() * y.sign(),
-                      lambda a, b, y, g: g * 0.0, float_out=True, save_out=True)
+Logaddexp = _binary_fn(
+    "logaddexp",
+    lambda a, b, y, g: g * (a - y).exp(),
+    lambda a, b, y, g: g * (b - y).exp(),
+    float_out=True,
+    save_out=True,
+)
+Copysign = _binary_fn(
+    "copysign",
+    lambda a, b, y, g: g * a.sign() * y.sign(),
+    lambda a, b, y, g: g * 0.0,
+    float_out=True,
+    save_out=True,
+)
 
 
 class FloorDivide(Function):
@@ -250,7 +288,8 @@ def div(input, other, *, rounding_mode=None, out=None):
         fn = FloorDivide
     else:
         raise RuntimeError(
-            f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'"
+            "div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+            f"'{rounding_mode}'"
         )
     if out is not None:
         return _out(fn, out, input, other)
@@ -362,12 +401,16 @@ def squared_difference(input, other):
 def _compare(name, pyname=None):
     def op(input, other, *, out=None):
         if not _is_t(input):
-            raise TypeError(f"{pyname or name}(): argument 'input' must be Tensor, not {type(input).__name__}")
+            raise TypeError(
+                f"{pyname or name}(): argument 'input' must be Tensor, not {type(input).__name__}"
+            )
         if _is_t(other) or isinstance(other, (int, float, bool)):
             return D.binary(name, input, other, out_dtype=dt.bool_, out=out)
         from .creation import as_tensor
 
-        return D.binary(name, input, as_tensor(other, device=input._device), out_dtype=dt.bool_, out=out)
+        return D.binary(
+            name, input, as_tensor(other, device=input._device), out_dtype=dt.bool_, out=out
+        )
 
     op.__name__ = pyname or name
     return op
@@ -400,7 +443,8 @@ def _bitwise(name, prim):
             if (_is_t(x) and x._dtype.category > 1) or isinstance(x, float):
                 raise NotImplementedError(
                     f"\"{name}\" not implemented for '{_tname(x._dtype) if _is_t(x) else 'Float'}' "
-                    "(needs integer or bool tensors)")
+                    "(needs integer or bool tensors)"
+                )
         return D.binary(prim, input, other, out=out)
 
     op.__name__ = name
@@ -414,146 +458,15 @@ bitwise_left_shift = _bitwise("bitwise_left_shift", "left_shift")
 bitwise_right_shift = _bitwise("bitwise_right_shift", "right_shift")
 
 
-# ternary ---------------------------------------------------------------------------------------
-class Where(Function):
-    @staticmethod
-    def forward(ctx, cond, a, b):
-        if not _is_t(cond):
-            raise TypeError("where(): argument 'condition' must be Tensor")
-        if cond._dtype is not dt.bool_:
-            if cond._dtype is dt.uint8:
-                cond = cond.bool()
-            else:
-                raise RuntimeError(
-                    f"where expected condition to be a boolean tensor, but got a tensor with dtype {_tname(cond._dtype)}")
-        ref = a if _is_t(a) else b if _is_t(b) else cond
-        D.check_same_device("where", cond, a, b)
-        d = D.result_type_of(a, b) if (_is_t(a) or _is_t(b)) else dt.result_type(a, b)
-        ctx.save_for_backward(cond)
-        x = a._data if _is_t(a) else D.to_backend_scalar(a, d)
-        y = b._data if _is_t(b) else D.to_backend_scalar(b, d)
-        shape = D._broadcast_for("where", D._broadcast_for("where", cond._data.shape, getattr(x, "shape", ())),
-                                 getattr(y, "shape", ()))
-        data = D.backend_of(ref).where(cond._data, x, y, d.np)
-        if data.shape != shape:  # pragma: no cover - backend broadcasting guarantee
-            raise RuntimeError("where: backend returned a wrong shape")
-        return D.wrap(data, d, ref._device)
-
-    @staticmethod
-    def backward(ctx, g):
-        (cond,) = ctx.saved_tensors
-        _, na, nb = ctx.needs_input_grad
-        return None, (where(cond, g, 0.0) if na else None), (where(cond, 0.0, g) if nb else None)
-
-
-def where(condition, input=None, other=None, *, out=None):
-    if input is None and other is None:
-        return condition.nonzero(as_tuple=True)
-    r = call(Where, condition, input, other)
-    if out is not None:
-        from .shape import resize_out
-
-        return resize_out(out, r)
-    return r
-
-
-class Clamp(Function):
-    @staticmethod
-    def forward(ctx, x, lo, hi):
-        if lo is None and hi is None:
-            raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
-        D.check_same_device("clamp", x, lo, hi)
-        x_d = dt.result_type(x, *[v for v in (lo, hi) if v is not None])
-        ctx.save_for_backward(x, lo if _is_t(lo) else None, hi if _is_t(hi) else None)
-        ctx.lo = lo if not _is_t(lo) else None
-        ctx.hi = hi if not _is_t(hi) else None
-        lo_ = lo._data if _is_t(lo) else lo
-        hi_ = hi._data if _is_t(hi) else hi
-        return D.wrap(D.backend_of(x).clamp(x._data, lo_, hi_, x_d.np), x_d, x._device)
-
-    @staticmethod
-    def backward(ctx, g):
-        x, lo_t, hi_t = ctx.saved_tensors
-        lo = lo_t if lo_t is not None else ctx.lo
-        hi = hi_t if hi_t is not None else ctx.hi
-        # PyTorch's rule: clamp(x, lo, hi) = min(max(x, lo), hi), so hi wins where lo > hi
-        nx, nlo, nhi = ctx.needs_input_grad
-        gx = glo = ghi = None
-        if nx:
-            mask = None
-            if lo is not None:
-                mask = x >= lo
-            if hi is not None:
-                m2 = x <= hi
-                mask = m2 if mask is None else mask & m2
-            gx = where(mask, g, 0.0)
-        if nlo:
-            glo = where((x < lo) & (lo < hi) if hi is not None else x < lo, g, 0.0)
-        if nhi:
-            ghi = where((x > hi) | (hi < lo) if lo is not None else x > hi, g, 0.0)
-        return gx, glo, ghi
-
-
-def clamp(input, min=None, max=None, *, out=None):
-    r = call(Clamp, input, min, max)
-    if out is not None:
-        from .shape import resize_out
-
-        return resize_out(out, r)
-    return r
-
-
-clip = clamp
-
-
-def clamp_min(input, min):
-    return clamp(input, min=min)
-
-
-def clamp_max(input, max):
-    return clamp(input, max=max)
-
-
-def clamp_(input, min=None, max=None):
-    if min is None and max is None:
-        raise RuntimeError("clamp_: At least one of 'min' or 'max' must not be None")
-    check_inplace(input, "clamp_")
-    if input._rg or (min is not None and _is_t(min)) or (max is not None and _is_t(max)):
-        return commit_inplace(input, lambda: clamp(input, min, max))
-    D.backend_of(input).clamp(input._data, min, max, input._dtype.np, out=input._data)
-    input._vc[0] += 1
-    return input
-
-
-def lerp(input, end, weight, *, out=None):
-    r = input + weight * (end - input)
-    if out is not None:
-        from .shape import resize_out
-
-        return resize_out(out, r)
-    return r
-
-
-def addcmul(input, tensor1, tensor2, *, value=1, out=None):
-    if isinstance(value, float) and dt.result_type(input, tensor1, tensor2).category < 2:
-        value = int(value)  # PyTorch casts value to the (integer) result type
-    r = input + value * tensor1 * tensor2 if value != 1 else input + tensor1 * tensor2
-    if out is not None:
-        from .shape import resize_out
-
-        return resize_out(out, r)
-    return r
-
-
-def addcdiv(input, tensor1, tensor2, *, value=1, out=None):
-    if _is_t(tensor1) and _is_t(tensor2) and tensor1._dtype.category < 2 and tensor2._dtype.category < 2:
-        raise RuntimeError(
-            "Integer division with addcdiv is no longer supported, and in a future release addcdiv "
-            "will perform a true division of tensor1 and tensor2."
-        )
-    r = input + value * (tensor1 / tensor2) if value != 1 else input + tensor1 / tensor2
-    if out is not None:
-        from .shape import resize_out
-
-        return resize_out(out, r)
-    return r
+# the ternary ops live in ternary.py; importable from here too (and used by backward formulas)
+from .ternary import (  # noqa: E402,F401
+    addcdiv,
+    addcmul,
+    clamp,
+    clamp_,
+    clamp_max,
+    clamp_min,
+    clip,
+    lerp,
+    where,
+)

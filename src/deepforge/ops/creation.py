@@ -43,7 +43,11 @@ def _resolve_dtype(dtype, fallback=None):
 
 
 def _shape_arg(size) -> tuple:
-    if len(size) == 1 and isinstance(size[0], (tuple, list, Tensor)) and not isinstance(size[0], Tensor):
+    if (
+        len(size) == 1
+        and isinstance(size[0], (tuple, list, Tensor))
+        and not isinstance(size[0], Tensor)
+    ):
         size = tuple(size[0])
     elif len(size) == 1 and isinstance(size[0], Tensor):
         size = tuple(int(s) for s in size[0].tolist())
@@ -63,7 +67,11 @@ def _shape_arg(size) -> tuple:
 
 
 def _on_device(nd: np.ndarray, dtype: dt.dtype, device, requires_grad=False) -> Tensor:
-    dev = device if isinstance(device, device_cls) and device.index is not None or device is CPU else _resolve_device(device)
+    dev = (
+        device
+        if isinstance(device, device_cls) and device.index is not None or device is CPU
+        else _resolve_device(device)
+    )
     if dev.type != "cpu":
         be = D.backend_for(dev)
         if dtype is dt.float64 and not be.supports_fp64:
@@ -111,8 +119,7 @@ def _infer_dtype(data):
         if isinstance(k, tuple):
             d = k[1]
         else:
-            d = {"b": dt.bool_, "i": dt.int64, "f": dt.get_default_dtype(),
-                 "c": dt.complex64}[k]
+            d = {"b": dt.bool_, "i": dt.int64, "f": dt.get_default_dtype(), "c": dt.complex64}[k]
         res = d if res is None else dt.promote_types(res, d)
     return res if res is not None else dt.get_default_dtype()
 
@@ -125,7 +132,9 @@ def _to_numpy_nested(data):
     return np.array(data)
 
 
-def tensor(data, *, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+def tensor(
+    data, *, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False
+) -> Tensor:
     """Copy ``data`` (nested lists, scalars, numpy arrays, tensors) into a new tensor."""
     if isinstance(data, Tensor):
         d = _resolve_dtype(dtype, data._dtype)
@@ -142,7 +151,9 @@ def tensor(data, *, dtype=None, device=None, requires_grad: bool = False, pin_me
         except ValueError as e:
             raise ValueError(f"tensor(): could not build a tensor from the data ({e})") from None
         except OverflowError as e:
-            raise RuntimeError(f"tensor(): value cannot be converted to type {d.name} without overflow") from e
+            raise RuntimeError(
+                f"tensor(): value cannot be converted to type {d.name} without overflow"
+            ) from e
         if nd.dtype == object:
             raise TypeError("tensor(): nested sequences must be of equal length and hold numbers")
     return _on_device(nd, d, device, requires_grad)
@@ -198,32 +209,55 @@ def _filled(shape, value, dtype, device, requires_grad):
     return t
 
 
-def zeros(*size, out=None, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False) -> Tensor:
+def zeros(
+    *size, out=None, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False
+) -> Tensor:
     return _filled(_shape_arg(size), 0, dtype, device, requires_grad)
 
 
-def ones(*size, out=None, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False) -> Tensor:
+def ones(
+    *size, out=None, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False
+) -> Tensor:
     return _filled(_shape_arg(size), 1, dtype, device, requires_grad)
 
 
-def empty(*size, out=None, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False,
-          memory_format=None) -> Tensor:
+def empty(
+    *size,
+    out=None,
+    dtype=None,
+    device=None,
+    requires_grad=False,
+    layout=None,
+    pin_memory=False,
+    memory_format=None,
+) -> Tensor:
     return _filled(_shape_arg(size), None, dtype, device, requires_grad)
 
 
-def full(size, fill_value, *, out=None, dtype=None, device=None, requires_grad=False, layout=None) -> Tensor:
+def full(
+    size, fill_value, *, out=None, dtype=None, device=None, requires_grad=False, layout=None
+) -> Tensor:
     if not isinstance(fill_value, (numbers.Number, np.generic, Tensor)):
-        raise TypeError(f"full(): argument 'fill_value' must be Number, not {type(fill_value).__name__}")
+        raise TypeError(
+            f"full(): argument 'fill_value' must be Number, not {type(fill_value).__name__}"
+        )
     if dtype is None:
         if isinstance(fill_value, Tensor):
             fill_value = fill_value.item()
         dtype = dt.result_type(fill_value)
-    return _filled(_shape_arg((size,) if not isinstance(size, int) else (size,)), fill_value, dtype,
-                   device, requires_grad)
+    return _filled(
+        _shape_arg((size,) if not isinstance(size, int) else (size,)),
+        fill_value,
+        dtype,
+        device,
+        requires_grad,
+    )
 
 
 def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return full((), s, dtype=dtype or dt.get_default_dtype(), device=device, requires_grad=requires_grad)
+    return full(
+        (), s, dtype=dtype or dt.get_default_dtype(), device=device, requires_grad=requires_grad
+    )
 
 
 def empty_strided(size, stride, *, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -234,23 +268,37 @@ def _like(x, dtype, device):
     return (_resolve_dtype(dtype, x._dtype), x._device if device is None else device)
 
 
-def zeros_like(input, *, dtype=None, device=None, requires_grad=False, layout=None, memory_format=None) -> Tensor:
+def zeros_like(
+    input, *, dtype=None, device=None, requires_grad=False, layout=None, memory_format=None
+) -> Tensor:
     d, dev = _like(input, dtype, device)
     return _filled(input._data.shape, 0, d, dev, requires_grad)
 
 
-def ones_like(input, *, dtype=None, device=None, requires_grad=False, layout=None, memory_format=None) -> Tensor:
+def ones_like(
+    input, *, dtype=None, device=None, requires_grad=False, layout=None, memory_format=None
+) -> Tensor:
     d, dev = _like(input, dtype, device)
     return _filled(input._data.shape, 1, d, dev, requires_grad)
 
 
-def empty_like(input, *, dtype=None, device=None, requires_grad=False, layout=None, memory_format=None) -> Tensor:
+def empty_like(
+    input, *, dtype=None, device=None, requires_grad=False, layout=None, memory_format=None
+) -> Tensor:
     d, dev = _like(input, dtype, device)
     return _filled(input._data.shape, None, d, dev, requires_grad)
 
 
-def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False, layout=None,
-              memory_format=None) -> Tensor:
+def full_like(
+    input,
+    fill_value,
+    *,
+    dtype=None,
+    device=None,
+    requires_grad=False,
+    layout=None,
+    memory_format=None,
+) -> Tensor:
     d, dev = _like(input, dtype, device)
     return _filled(input._data.shape, fill_value, d, dev, requires_grad)
 
@@ -259,8 +307,17 @@ def _num(x):
     return x.item() if isinstance(x, Tensor) else x
 
 
-def arange(start=0, end=None, step=1, *, out=None, dtype=None, device=None, requires_grad=False,
-           layout=None) -> Tensor:
+def arange(
+    start=0,
+    end=None,
+    step=1,
+    *,
+    out=None,
+    dtype=None,
+    device=None,
+    requires_grad=False,
+    layout=None,
+) -> Tensor:
     start, end, step = _num(start), _num(end), _num(step)
     if end is None:
         start, end = 0, start
@@ -268,14 +325,20 @@ def arange(start=0, end=None, step=1, *, out=None, dtype=None, device=None, requ
         raise RuntimeError("arange: step must be nonzero")
     if (end - start) / step < 0:
         raise RuntimeError(
-            f"arange: upper bound and larger bound inconsistent with step sign (start={start}, end={end}, step={step})"
+            f"arange: upper bound and larger bound inconsistent with step sign (start={start}, "
+            f"end={end}, step={step})"
         )
     if dtype is None:
-        dtype = dt.int64 if all(isinstance(v, numbers.Integral) for v in (start, end, step)) \
+        dtype = (
+            dt.int64
+            if all(isinstance(v, numbers.Integral) for v in (start, end, step))
             else dt.get_default_dtype()
+        )
     d = dt.to_dtype(dtype)
     n = max(0, math.ceil((end - start) / step))
-    nd = (start + step * np.arange(n, dtype=np.float64 if d.is_floating_point else np.int64)).astype(d.np)
+    nd = (
+        start + step * np.arange(n, dtype=np.float64 if d.is_floating_point else np.int64)
+    ).astype(d.np)
     return _on_device(nd, d, device, requires_grad)
 
 
@@ -288,7 +351,9 @@ def range_(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=
     return _on_device(nd, d, device, requires_grad)
 
 
-def linspace(start, end, steps, *, out=None, dtype=None, device=None, requires_grad=False, layout=None) -> Tensor:
+def linspace(
+    start, end, steps, *, out=None, dtype=None, device=None, requires_grad=False, layout=None
+) -> Tensor:
     start, end = _num(start), _num(end)
     if not isinstance(steps, numbers.Integral) or steps < 0:
         raise RuntimeError(f"linspace: number of steps must be non-negative, got {steps}")
@@ -310,13 +375,17 @@ def linspace(start, end, steps, *, out=None, dtype=None, device=None, requires_g
     return _on_device(nd, d, device, requires_grad)
 
 
-def logspace(start, end, steps, base=10.0, *, out=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+def logspace(
+    start, end, steps, base=10.0, *, out=None, dtype=None, device=None, requires_grad=False
+) -> Tensor:
     d = _resolve_dtype(dtype)
     exps = linspace(start, end, steps, dtype=dt.float64).numpy()
-    return _on_device((base ** exps).astype(d.np), d, device, requires_grad)
+    return _on_device((base**exps).astype(d.np), d, device, requires_grad)
 
 
-def eye(n, m=None, *, out=None, dtype=None, device=None, requires_grad=False, layout=None) -> Tensor:
+def eye(
+    n, m=None, *, out=None, dtype=None, device=None, requires_grad=False, layout=None
+) -> Tensor:
     if m is None:
         m = n
     if n < 0 or m < 0:
@@ -357,8 +426,16 @@ def _convert(x, dtype, dev):
     if dev.type == "cpu":
         if x._device.type == "cpu":
             host = host.copy()
-        return make_tensor(np.ascontiguousarray(host) if not host.flags.c_contiguous and x._device.type != "cpu" else host, dtype, dev)
-    return make_tensor(dst_be.from_numpy(np.ascontiguousarray(host).reshape(host.shape)), dtype, dev)
+        return make_tensor(
+            np.ascontiguousarray(host)
+            if not host.flags.c_contiguous and x._device.type != "cpu"
+            else host,
+            dtype,
+            dev,
+        )
+    return make_tensor(
+        dst_be.from_numpy(np.ascontiguousarray(host).reshape(host.shape)), dtype, dev
+    )
 
 
 def _parse_to_args(x, args, kwargs):
@@ -381,7 +458,9 @@ def _parse_to_args(x, args, kwargs):
         elif a is None:
             pass
         else:
-            raise TypeError(f"to() received an invalid combination of arguments: {type(a).__name__}")
+            raise TypeError(
+                f"to() received an invalid combination of arguments: {type(a).__name__}"
+            )
     return dtype, device, copy
 
 

@@ -10,20 +10,26 @@ from .. import _dtype as dt
 from ..autograd.function import Function
 from ..tensor import Tensor, make_tensor
 from . import _dispatch as D
-from ._common import call, check_inplace, wrap_dim
+from ._common import call, check_inplace
 
 __all__ = [
-    "getitem", "setitem", "index_select", "gather", "scatter", "scatter_add", "scatter_reduce",
-    "index_add", "index_copy", "index_fill", "masked_fill", "masked_scatter", "masked_select",
-    "nonzero", "argwhere", "take", "take_along_dim", "index_put", "scatter_", "scatter_add_",
-    "index_add_", "index_copy_", "index_fill_", "masked_fill_", "index_put_", "masked_scatter_",
+    "getitem", "setitem", "index_put", "scatter_", "scatter_add_", "index_add_", "index_copy_",
+    "index_fill_", "masked_fill_", "index_put_", "masked_scatter_",
 ]
 
 
 def _np_name(d) -> str:
     """PyTorch's lower-case scalar type names in messages ("float", "long")."""
-    return {"float32": "float", "float64": "double", "float16": "half", "int64": "long", "int32": "int",
-            "int16": "short", "int8": "signed char", "uint8": "unsigned char"}.get(d.name, d.name)
+    return {
+        "float32": "float",
+        "float64": "double",
+        "float16": "half",
+        "int64": "long",
+        "int32": "int",
+        "int16": "short",
+        "int8": "signed char",
+        "uint8": "unsigned char",
+    }.get(d.name, d.name)
 
 
 # key normalisation -----------------------------------------------------------------------------
@@ -35,7 +41,8 @@ def _index_array(x: Tensor, idx, be):
         if idx._device != x._device:
             if idx._device.type != "cpu":
                 raise RuntimeError(
-                    f"indices should be either on cpu or on the same device as the indexed tensor ({x._device})"
+                    "indices should be either on cpu or on the same device as the indexed "
+                    f"tensor ({x._device})"
                 )
             return be.from_numpy(np.ascontiguousarray(idx.numpy()))
         data = idx._data
@@ -47,7 +54,8 @@ def _index_array(x: Tensor, idx, be):
     arr = np.asarray(idx)
     if arr.dtype == object or (arr.dtype.kind not in "biu" and arr.size):
         raise IndexError(
-            "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are valid indices"
+            "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are "
+            "valid indices"
         )
     if arr.dtype.kind != "b":
         arr = arr.astype(np.int64)
@@ -69,19 +77,15 @@ def _normalize_key(x: Tensor, key):
     out = []
     advanced = False
     # count dims consumed to validate integer indices
-    consumed = sum(
-        1 if not (k is None or k is Ellipsis or isinstance(k, bool))
-        else 0 for k in key
-    )
+    consumed = sum(1 if not (k is None or k is Ellipsis or isinstance(k, bool)) else 0 for k in key)
     consumed = sum(
         (k.ndim if isinstance(k, Tensor) and k._dtype in (dt.bool_, dt.uint8) else 1)
-        if not (k is None or k is Ellipsis or isinstance(k, bool)) else 0
+        if not (k is None or k is Ellipsis or isinstance(k, bool))
+        else 0
         for k in key
     )
     if consumed > len(shape):
-        raise IndexError(
-            f"too many indices for tensor of dimension {len(shape)}"
-        )
+        raise IndexError(f"too many indices for tensor of dimension {len(shape)}")
     dim = 0
     for k in key:
         if k is None:
@@ -92,7 +96,9 @@ def _normalize_key(x: Tensor, key):
         elif isinstance(k, bool):
             advanced = True
             out.append(np.array(k) if x._device.type == "cpu" else be.from_numpy(np.array(k)))
-        elif isinstance(k, numbers.Integral) or (isinstance(k, Tensor) and k.ndim == 0 and k._dtype.category == 1):
+        elif isinstance(k, numbers.Integral) or (
+            isinstance(k, Tensor) and k.ndim == 0 and k._dtype.category == 1
+        ):
             k = int(k.item()) if isinstance(k, Tensor) else int(k)
             n = shape[dim]
             if not -n <= k < n:
@@ -112,7 +118,8 @@ def _normalize_key(x: Tensor, key):
                 for j, m in enumerate(arr.shape):
                     if dim + j >= len(shape) or shape[dim + j] != m:
                         raise IndexError(
-                            f"The shape of the mask {list(arr.shape)} at index {j} does not match the "
+                            f"The shape of the mask {list(arr.shape)} at index {j} does not "
+                            "match the "
                             f"shape of the indexed tensor {list(shape)} at index {dim + j}"
                         )
                 dim += arr.ndim
@@ -122,12 +129,15 @@ def _normalize_key(x: Tensor, key):
                     lo, hi = _minmax(arr, be)
                     if lo < -n or hi >= n:
                         bad = hi if hi >= n else lo
-                        raise IndexError(f"index {bad} is out of bounds for dimension {dim} with size {n}")
+                        raise IndexError(
+                            f"index {bad} is out of bounds for dimension {dim} with size {n}"
+                        )
                 dim += 1
             out.append(arr)
         else:
             raise IndexError(
-                "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are "
+                "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables "
+                "are "
                 f"valid indices (got {type(k).__name__})"
             )
     return tuple(out), advanced
@@ -172,9 +182,16 @@ class IndexPutAccumulateZeros(Function):
 def getitem(x: Tensor, key) -> Tensor:
     from .shape import Slice
 
-    if x.ndim == 0 and not (key is None or key is Ellipsis or (isinstance(key, tuple) and all(k is None or k is Ellipsis for k in key)) or isinstance(key, (bool, Tensor, list))):
-        raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
-                         "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
+    if x.ndim == 0 and not (
+        key is None
+        or key is Ellipsis
+        or (isinstance(key, tuple) and all(k is None or k is Ellipsis for k in key))
+        or isinstance(key, (bool, Tensor, list))
+    ):
+        raise IndexError(
+            "invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
+            "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number"
+        )
     nkey, advanced = _normalize_key(x, key)
     if not advanced:
         return call(Slice, x, nkey)
@@ -194,8 +211,12 @@ def _torch_layout(nkey, ndim):
     is_arr = [not (k is None or k is Ellipsis or isinstance(k, (int, slice))) for k in nkey]
     if not any(is_int) or not any(is_arr):
         return None
-    consumed = sum(1 if (i or isinstance(k, slice)) else (k.ndim if a and k.dtype == np.bool_ else (1 if a else 0))
-                   for k, i, a in zip(nkey, is_int, is_arr))
+    consumed = sum(
+        1
+        if (i or isinstance(k, slice))
+        else (k.ndim if a and k.dtype == np.bool_ else (1 if a else 0))
+        for k, i, a in zip(nkey, is_int, is_arr)
+    )
     basic = []  # output dims of the basic entries, in order, and each entry's count of them
     counts = []
     for k, i, a in zip(nkey, is_int, is_arr):
@@ -204,14 +225,22 @@ def _torch_layout(nkey, ndim):
         basic += [len(basic) + j for j in range(n)]
     if not any(k is Ellipsis for k in nkey):  # dims after the last entry are basic dims too
         basic += [len(basic) + j for j in range(ndim - consumed)]
-    nb = len(np.broadcast_shapes(*[np.shape(k) if k.dtype != np.bool_ else (int(k.sum()),)
-                                   for k, a in zip(nkey, is_arr) if a]))
+    nb = len(
+        np.broadcast_shapes(
+            *[
+                np.shape(k) if k.dtype != np.bool_ else (int(k.sum()),)
+                for k, a in zip(nkey, is_arr)
+                if a
+            ]
+        )
+    )
 
     def layout(adv):  # adv: which entries count as advanced
         pos = [j for j, f in enumerate(adv) if f]
-        adjacent = all(adv[j] or counts[j] == 0 for j in range(pos[0], pos[-1] + 1)) and \
-            all(adv[j] for j in range(pos[0], pos[-1] + 1) if nkey[j] is None or nkey[j] is Ellipsis)
-        at = sum(counts[:pos[0]]) if adjacent else 0
+        adjacent = all(adv[j] or counts[j] == 0 for j in range(pos[0], pos[-1] + 1)) and all(
+            adv[j] for j in range(pos[0], pos[-1] + 1) if nkey[j] is None or nkey[j] is Ellipsis
+        )
+        at = sum(counts[: pos[0]]) if adjacent else 0
         return basic[:at] + [("B", j) for j in range(nb)] + basic[at:]
 
     np_layout = layout([i or a for i, a in zip(is_int, is_arr)])
@@ -254,7 +283,9 @@ class IndexPut(Function):
             else:
                 gx = call(IndexPut, g.clone(), 0.0, ctx.key, False)
         if nv:
-            advanced = any(not (k is None or k is Ellipsis or isinstance(k, (int, slice))) for k in ctx.key)
+            advanced = any(
+                not (k is None or k is Ellipsis or isinstance(k, (int, slice))) for k in ctx.key
+            )
             gv = call(AdvancedIndex if advanced else Slice, g, ctx.key)
             gv = _sum_to(gv, ctx.value_shape)
         return gx, gv, None, None
@@ -298,7 +329,9 @@ def setitem(x: Tensor, key, value) -> None:
         inv = [0] * len(perm)
         for i, p in enumerate(perm):
             inv[p] = i
-        value = value.expand(D._broadcast_for("setitem", torch_shape, value._data.shape)).permute(inv)
+        value = value.expand(D._broadcast_for("setitem", torch_shape, value._data.shape)).permute(
+            inv
+        )
     if STATE.enabled and (x._rg or (isinstance(value, Tensor) and value._rg)):
         check_inplace(x, "setitem")
         if isinstance(value, Tensor) and value._data.shape:
@@ -327,346 +360,6 @@ def _check_assign_shape(x, nkey, value):
     D.broadcast_shapes(target, value._data.shape)
 
 
-# index_select / gather / scatter ---------------------------------------------------------------
-def _check_index(op, idx, want_ndim=None):
-    if not isinstance(idx, Tensor):
-        raise TypeError(f"{op}(): argument 'index' must be Tensor, not {type(idx).__name__}")
-    if idx._dtype is not dt.int64 and idx._dtype is not dt.int32:
-        raise RuntimeError(f"{op}(): Expected dtype int32/int64 for index")
-    return idx if idx._dtype is dt.int64 else idx.long()
-
-
-# PyTorch: gather/scatter/index_add raise RuntimeError, the others IndexError; only take and
-# index_fill accept negative indices
-_BOUNDS_ERROR = {"gather": RuntimeError, "scatter": RuntimeError, "scatter_add": RuntimeError,
-                 "scatter_reduce": RuntimeError, "index_add": RuntimeError}
-_NEGATIVE_OK = frozenset(("take", "index_fill"))
-
-
-def _bounds(op, idx, n, dim):
-    if idx.numel():
-        host = idx.detach().cpu().numpy() if idx._device.type != "cpu" else idx._data
-        lo, hi = int(host.min()), int(host.max())
-        low = -n if op in _NEGATIVE_OK else 0
-        if lo < low or hi >= n:
-            bad = hi if hi >= n else lo
-            raise _BOUNDS_ERROR.get(op, IndexError)(
-                f"{op}(): index {bad} is out of bounds for dimension {dim} with size {n}")
-
-
-class IndexSelect(Function):
-    @staticmethod
-    def forward(ctx, x, axis, idx):
-        ctx.axis, ctx.n = axis, x._data.shape[axis] if x.ndim else 1
-        ctx.save_for_backward(idx)
-        data = D.backend_of(x).index_select((x if x.ndim else x.reshape(1))._data, axis, idx.reshape(-1)._data)
-        return make_tensor(data if x.ndim else data.reshape(()), x._dtype, x._device)
-
-    @staticmethod
-    def backward(ctx, g):
-        from .creation import zeros
-
-        (idx,) = ctx.saved_tensors
-        shape = list(g._data.shape)
-        if shape:
-            shape[ctx.axis] = ctx.n
-        return index_add(zeros(tuple(shape), dtype=g._dtype, device=g._device), ctx.axis, idx.reshape(-1), g), None, None
-
-
-def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
-    index = _check_index("index_select", index)
-    if index.ndim > 1:
-        raise IndexError("index_select(): Index is supposed to be a vector")
-    D.check_same_device("index_select", input, index)
-    axis = wrap_dim(dim, input.ndim) if input.ndim else 0
-    _bounds("index_select", index, input._data.shape[axis] if input.ndim else 1, axis)
-    return call(IndexSelect, input, axis, index)
-
-
-def _check_gather_shapes(op, x, axis, idx, src=None):
-    if idx.ndim != x.ndim and not (x.ndim == 0 and idx.ndim <= 1):
-        raise RuntimeError(f"Index tensor must have the same number of dimensions as {'self' if src is not None else 'input'} tensor")
-    for d in range(idx.ndim):
-        if d != axis and idx._data.shape[d] > x._data.shape[d]:
-            raise RuntimeError(
-                f"Size does not match at dimension {d} expected index {list(idx.shape)} to be smaller "
-                f"than self {list(x.shape)} apart from dimension {axis}"
-            )
-        if src is not None and isinstance(src, Tensor) and idx._data.shape[d] > src._data.shape[d]:
-            raise RuntimeError(
-                f"Expected index {list(idx.shape)} to be smaller than self {list(x.shape)} apart from "
-                f"dimension {axis} and to be smaller size than src {list(src.shape)}"
-            )
-
-
-class Gather(Function):
-    @staticmethod
-    def forward(ctx, x, axis, idx):
-        ctx.axis, ctx.in_shape = axis, x._data.shape
-        ctx.save_for_backward(idx)
-        return make_tensor(D.backend_of(x).gather(x._data, axis, idx._data), x._dtype, x._device)
-
-    @staticmethod
-    def backward(ctx, g):
-        (idx,) = ctx.saved_tensors
-        return _scatter_add_into_zeros(g, ctx.axis, idx, ctx.in_shape), None, None
-
-
-def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tensor:
-    index = _check_index("gather", index)
-    D.check_same_device("gather", input, index)
-    axis = wrap_dim(dim, input.ndim) if input.ndim else 0
-    _check_gather_shapes("gather", input, axis, index)
-    _bounds("gather", index, input._data.shape[axis] if input.ndim else 1, axis)
-    return call(Gather, input, axis, index)
-
-
-class Scatter(Function):
-    """Out-of-place scatter (assign, or add when ``reduce='add'``)."""
-
-    @staticmethod
-    def forward(ctx, x, axis, idx, src, reduce):
-        ctx.axis, ctx.reduce = axis, reduce
-        ctx.src_shape = src._data.shape if isinstance(src, Tensor) else None
-        ctx.save_for_backward(idx)
-        be = D.backend_of(x)
-        out = be.clone(x._data)
-        s = src._data if isinstance(src, Tensor) else src
-        if isinstance(src, Tensor) and src._dtype is not x._dtype:
-            s = be.astype(s, x._dtype.np)
-        be.scatter_(out, axis, idx._data, s, reduce)
-        return make_tensor(out, x._dtype, x._device)
-
-    @staticmethod
-    def backward(ctx, g):
-        (idx,) = ctx.saved_tensors
-        nx, _, _, nsrc, _ = ctx.needs_input_grad
-        if ctx.reduce in ("add", "sum"):
-            gx = g
-        elif ctx.reduce is None:
-            gx = scatter(g, ctx.axis, idx, 0.0) if nx else None
-        else:
-            raise NotImplementedError(f"scatter backward with reduce={ctx.reduce!r} is not implemented")
-        gsrc = gather(g, ctx.axis, idx) if nsrc else None
-        if gsrc is not None and gsrc._data.shape != ctx.src_shape:
-            # only src's leading corner (the index's shape) was used: zeros elsewhere
-            from .shape import SliceBackward
-
-            key = tuple(slice(0, n) for n in idx._data.shape)
-            gsrc = call(SliceBackward, gsrc, ctx.src_shape, key)
-        return gx, None, None, gsrc, None
-
-
-def _scatter_checked(op, input, dim, index, src, reduce):
-    index = _check_index(op, index)
-    D.check_same_device(op, input, index, src)
-    axis = wrap_dim(dim, input.ndim) if input.ndim else 0
-    _check_gather_shapes(op, input, axis, index, src)
-    _bounds(op, index, input._data.shape[axis] if input.ndim else 1, axis)
-    return axis, index
-
-
-def scatter(input: Tensor, dim: int, index: Tensor, src=None, *, value=None, reduce=None) -> Tensor:
-    if src is None:
-        src = value
-    if reduce is not None and reduce not in ("add", "multiply"):
-        raise RuntimeError(f"reduce argument must be either add or multiply, got {reduce}")
-    axis, index = _scatter_checked("scatter", input, dim, index, src, reduce)
-    return call(Scatter, input, axis, index, src, reduce)
-
-
-def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
-    axis, index = _scatter_checked("scatter_add", input, dim, index, src, "add")
-    return call(Scatter, input, axis, index, src, "add")
-
-
-def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: str, *,
-                   include_self: bool = True) -> Tensor:
-    if reduce not in ("sum", "prod", "mean", "amax", "amin"):
-        raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got {reduce}")
-    axis, index = _scatter_checked("scatter_reduce", input, dim, index, src, reduce)
-    if reduce == "sum":
-        base = input if include_self else scatter(input, axis, index, 0.0)
-        return scatter_add(base, axis, index, src)
-    if reduce == "mean":
-        from .creation import ones_like
-
-        total = scatter_reduce(input, axis, index, src, "sum", include_self=include_self)
-        cnt = scatter_add(ones_like(input) if include_self else scatter(ones_like(input) * 0, axis, index, 0.0),
-                          axis, index, ones_like(src))
-        cnt = cnt.clamp(min=1)
-        r = total / cnt
-        return r if input._dtype.category >= 2 else r.floor().to(input._dtype)
-    base = input if include_self else scatter(input, axis, index, {"prod": 1.0, "amax": -np.inf, "amin": np.inf}[reduce])
-    if input._rg or src._rg:
-        raise NotImplementedError(f"scatter_reduce with reduce={reduce!r} is not differentiable in deepforge yet")
-    be = D.backend_of(base)
-    out = be.clone(base._data)
-    be.scatter_(out, axis, index._data, src._data, reduce)
-    return make_tensor(out, input._dtype, input._device)
-
-
-def _scatter_into_zeros(g, axis, idx, shape):
-    from .creation import zeros
-
-    return scatter(zeros(shape, dtype=g._dtype, device=g._device), axis, idx, g)
-
-
-def _scatter_add_into_zeros(g, axis, idx, shape):
-    from .creation import zeros
-
-    return scatter_add(zeros(shape, dtype=g._dtype, device=g._device), axis, idx, g)
-
-
-class IndexAdd(Function):
-    @staticmethod
-    def forward(ctx, x, axis, idx, src, alpha):
-        ctx.axis, ctx.alpha = axis, alpha
-        ctx.save_for_backward(idx)
-        be = D.backend_of(x)
-        out = be.clone(x._data)
-        be.index_add_(out, axis, idx._data, src._data, alpha)
-        return make_tensor(out, x._dtype, x._device)
-
-    @staticmethod
-    def backward(ctx, g):
-        (idx,) = ctx.saved_tensors
-        gsrc = index_select(g, ctx.axis, idx)
-        if ctx.alpha != 1:
-            gsrc = gsrc * ctx.alpha
-        return g, None, None, gsrc, None
-
-
-def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1) -> Tensor:
-    index = _check_index("index_add", index)
-    D.check_same_device("index_add", input, index, source)
-    axis = wrap_dim(dim, input.ndim) if input.ndim else 0
-    n = input._data.shape[axis] if input.ndim else 1
-    if source.ndim and index.numel() != source._data.shape[axis]:
-        raise RuntimeError(
-            f"index_add_(): Number of indices ({index.numel()}) should be equal to source.size(dim) ({source._data.shape[axis]})"
-        )
-    _bounds("index_add", index, n, axis)
-    return call(IndexAdd, input, axis, index, source, alpha)
-
-
-def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor:
-    axis = wrap_dim(dim, input.ndim) if input.ndim else 0
-    index = _check_index("index_copy", index)
-    _bounds("index_copy", index, input._data.shape[axis] if input.ndim else 1, axis)
-    return index_fill(input, axis, index, 0.0) + index_add(input * 0, axis, index, source)
-
-
-def index_fill(input: Tensor, dim: int, index: Tensor, value) -> Tensor:
-    axis = wrap_dim(dim, input.ndim) if input.ndim else 0
-    index = _check_index("index_fill", index)
-    _bounds("index_fill", index, input._data.shape[axis] if input.ndim else 1, axis)
-    from .creation import zeros
-
-    mask = index_add(zeros(input._data.shape[axis], device=input._device), 0,
-                     index, zeros(index.numel(), device=input._device) + 1) > 0
-    shape = [1] * input.ndim
-    shape[axis] = -1
-    return masked_fill(input, mask.reshape(shape), value)
-
-
-class MaskedFill(Function):
-    @staticmethod
-    def forward(ctx, x, mask, value):
-        ctx.save_for_backward(mask)
-        v = D.backend_of(x).reshape(value._data, ()) if isinstance(value, Tensor) else value
-        if isinstance(value, Tensor):
-            v = D.backend_of(x).astype(v, x._dtype.np)
-        data = D.backend_of(x).where(mask._data, v, x._data, x._dtype.np)
-        return make_tensor(data, x._dtype, x._device)
-
-    @staticmethod
-    def backward(ctx, g):
-        from .binary import where
-
-        (mask,) = ctx.saved_tensors
-        nx, _, nv = ctx.needs_input_grad
-        gx = where(mask, 0.0, g) if nx else None
-        gv = where(mask, g, 0.0).sum() if nv else None
-        return gx, None, gv
-
-
-def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
-    if not isinstance(mask, Tensor) or mask._dtype is not dt.bool_:
-        raise RuntimeError(
-            f"masked_fill_ only supports boolean masks, but got mask with dtype "
-            f"{_np_name(mask._dtype) if isinstance(mask, Tensor) else type(mask).__name__}"
-        )
-    if isinstance(value, Tensor) and value.ndim != 0:
-        raise RuntimeError(
-            f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with {value.ndim} dimension(s)."
-        )
-    D.check_same_device("masked_fill", input, mask)
-    D.broadcast_shapes(input._data.shape, mask._data.shape)
-    return call(MaskedFill, input, mask, value)
-
-
-def masked_select(input: Tensor, mask: Tensor) -> Tensor:
-    if mask._dtype is not dt.bool_:
-        raise RuntimeError(f"masked_select: expected BoolTensor for mask, got {mask._dtype.name}")
-    x, m = input, mask
-    if x._data.shape != m._data.shape:
-        from .shape import broadcast_tensors
-
-        x, m = broadcast_tensors(x, m)
-    return getitem(x, m)
-
-
-def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
-    from .shape import broadcast_tensors
-
-    x, m = broadcast_tensors(input, mask)
-    n = int(m.sum().item())
-    if source.numel() < n:
-        raise RuntimeError("masked_scatter: Number of elements of source < number of ones in mask")
-    vals = source.reshape(-1)[:n]
-    out = x.clone() if not x._rg else x * 1
-    setitem(out, m, vals)
-    return out
-
-
-def nonzero(input: Tensor, *, as_tuple: bool = False):
-    data = D.backend_of(input).nonzero(input._data if input.ndim else input._data.reshape(1))
-    r = make_tensor(data, dt.int64, input._device)
-    if as_tuple:
-        if input.ndim == 0:
-            return (r.reshape(-1),)
-        return tuple(r[:, i] for i in range(input.ndim))
-    return r if input.ndim else r[:, :0]
-
-
-def argwhere(input: Tensor) -> Tensor:
-    return nonzero(input)
-
-
-def take(input: Tensor, index: Tensor) -> Tensor:
-    flat = input.reshape(-1)
-    n = flat._data.shape[0]
-    _bounds("take", index, n, 0)
-    return getitem(flat, index)
-
-
-def take_along_dim(input: Tensor, indices: Tensor, dim=None) -> Tensor:
-    if dim is None:
-        return take(input, indices.reshape(-1))
-    axis = wrap_dim(dim, input.ndim)
-    ishape = list(input._data.shape)
-    jshape = list(indices._data.shape)
-    ishape[axis] = 1
-    jshape[axis] = 1
-    b = D.broadcast_shapes(tuple(ishape), tuple(jshape))
-    xs = list(b)
-    xs[axis] = input._data.shape[axis]
-    js = list(b)
-    js[axis] = indices._data.shape[axis]
-    return gather(input.expand(tuple(xs)), axis, indices.expand(tuple(js)))
-
-
 def index_put(input: Tensor, indices, values, accumulate: bool = False) -> Tensor:
     out = input.clone()
     return index_put_(out, indices, values, accumulate)
@@ -683,8 +376,42 @@ def index_put_(input: Tensor, indices, values, accumulate: bool = False) -> Tens
         from .creation import tensor
 
         values = tensor(values, dtype=input._dtype, device=input._device)
-    return call(IndexPut, input, values, nkey, True) if (input._rg or values._rg) else \
-        IndexPut.forward(__import__("deepforge.ops._common", fromlist=["x"]).NULL_CTX, input, values, nkey, True)
+    return (
+        call(IndexPut, input, values, nkey, True)
+        if (input._rg or values._rg)
+        else IndexPut.forward(
+            __import__("deepforge.ops._common", fromlist=["x"]).NULL_CTX, input, values, nkey, True
+        )
+    )
+
+
+# the index-based ops live in selection.py; importable from here too
+from .selection import (  # noqa: E402,F401
+    Gather,
+    IndexAdd,
+    IndexSelect,
+    MaskedFill,
+    Scatter,
+    _bounds,
+    _check_index,
+    _scatter_add_into_zeros,
+    _scatter_into_zeros,
+    argwhere,
+    gather,
+    index_add,
+    index_copy,
+    index_fill,
+    index_select,
+    masked_fill,
+    masked_scatter,
+    masked_select,
+    nonzero,
+    scatter,
+    scatter_add,
+    scatter_reduce,
+    take,
+    take_along_dim,
+)
 
 
 # in-place variants: computed out of place when autograd is involved, else written directly -----

@@ -37,14 +37,24 @@ def _check_cast(self, other, op):
     rd = D.result_type_of(self, other)
     if rd.category > self._dtype.category:
         raise RuntimeError(
-            f"result type {_pretty(rd)} can't be cast to the desired output type {_pretty(self._dtype)}"
+            f"result type {_pretty(rd)} can't be cast to the desired output type "
+            f"{_pretty(self._dtype)}"
         )
     return rd
 
 
 def _pretty(d):
-    return {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
-            "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}.get(d.name, d.name)
+    return {
+        "float32": "Float",
+        "float64": "Double",
+        "float16": "Half",
+        "int64": "Long",
+        "int32": "Int",
+        "int16": "Short",
+        "int8": "Char",
+        "uint8": "Byte",
+        "bool": "Bool",
+    }.get(d.name, d.name)
 
 
 def _binary_inplace(name, prim, fn):
@@ -61,14 +71,16 @@ def _binary_inplace(name, prim, fn):
                     other = other.item()
                 else:
                     raise RuntimeError(
-                        f"{name}: Expected all tensors to be on the same device, but found at least "
+                        f"{name}: Expected all tensors to be on the same device, but found at "
+                        "least "
                         f"two devices, {self._device} and {other._device}!"
                     )
             else:
                 shape = D.broadcast_shapes(self._data.shape, other._data.shape)
                 if shape != self._data.shape:
                     raise RuntimeError(
-                        f"output with shape {list(self.shape)} doesn't match the broadcast shape {list(shape)}"
+                        f"output with shape {list(self.shape)} doesn't match the broadcast shape "
+                        f"{list(shape)}"
                     )
         D.binary(prim, self, other, dtype=self._dtype, out=self)
         return self
@@ -93,7 +105,9 @@ pow_ = _binary_inplace("pow_", "pow", B.pow)
 def div_(self, other, *, rounding_mode=None):
     check_inplace(self, "div_")
     if _needs(self, other) or rounding_mode is not None:
-        return commit_inplace(self, lambda: B.div(self, other, rounding_mode=rounding_mode).to(self._dtype))
+        return commit_inplace(
+            self, lambda: B.div(self, other, rounding_mode=rounding_mode).to(self._dtype)
+        )
     if self._dtype.category < 2:
         raise RuntimeError(
             f"result type Float can't be cast to the desired output type {_pretty(self._dtype)}"
@@ -147,7 +161,9 @@ def copy_(self, src, non_blocking: bool = False) -> Tensor:
         else:
             import numpy as np
 
-            tmp = be.from_numpy(np.ascontiguousarray(host.astype(self._dtype.np, copy=False)).reshape(host.shape))
+            tmp = be.from_numpy(
+                np.ascontiguousarray(host.astype(self._dtype.np, copy=False)).reshape(host.shape)
+            )
             be.copy_(self._data, tmp)
     else:
         be.copy_(self._data, src._data)
@@ -160,7 +176,8 @@ def fill_(self, value) -> Tensor:
     if isinstance(value, Tensor):
         if value.ndim != 0:
             raise RuntimeError(
-                f"fill_ only supports 0-dimension value tensor but got tensor with {value.ndim} dimensions."
+                f"fill_ only supports 0-dimension value tensor but got tensor with {value.ndim} "
+                "dimensions."
             )
         if _needs(self, value):
             return commit_inplace(self, self * 0 + value)
@@ -182,7 +199,9 @@ def lerp_(self, end, weight) -> Tensor:
         return commit_inplace(self, lambda: B.lerp(self, end, weight))
     be = D.backend_of(self)
     w = weight._data if isinstance(weight, Tensor) else weight
-    be.lerp(self._data, end._data if isinstance(end, Tensor) else end, w, self._dtype.np, out=self._data)
+    be.lerp(
+        self._data, end._data if isinstance(end, Tensor) else end, w, self._dtype.np, out=self._data
+    )
     self._vc[0] += 1
     return self
 
@@ -245,3 +264,73 @@ def sign_(self):
 
 
 _ = dt
+
+
+# the remaining in-place variants PyTorch has: value-changing ones computed out of place and
+# committed (so autograd sees them), metadata-changing ones re-pointing the tensor at a view
+def _value_inplace(name, fn):
+    def op_(self, *args, **kwargs):
+        check_inplace(self, name)
+        return commit_inplace(
+            self, lambda: _zero_grads_to(fn(self, *args, **kwargs).to(self._dtype), (self, *args))
+        )
+
+    op_.__name__ = op_.__qualname__ = name
+    return op_
+
+
+def _zero_grads_to(r, args):
+    """A non-differentiable result (``x.gt_(y)``) still sends zero gradients to its inputs,
+    as in PyTorch."""
+    if not r._rg:
+        for a in args:
+            if isinstance(a, Tensor) and a._rg and STATE.enabled:
+                r = r + a * 0
+    return r
+
+
+def _meta_inplace(name, fn):
+    def op_(self, *args, **kwargs):
+        check_inplace(self, name)
+        v = fn(self, *args, **kwargs)
+        self._data = v._data
+        if v.grad_fn is not None:
+            self.grad_fn, self._output_nr = v.grad_fn, v._output_nr
+        return self
+
+    op_.__name__ = op_.__qualname__ = name
+    return op_
+
+
+def _install_variants():
+    from . import linalg as LA
+    from . import reduction as R
+    from . import shape as S
+    from . import unary as U
+    from .indexing import scatter_reduce
+
+    table = {}
+    for n in ("eq", "ne", "lt", "le", "gt", "ge"):
+        table[n + "_"] = _value_inplace(n + "_", getattr(B, n))
+    table.update(
+        bitwise_not_=_value_inplace("bitwise_not_", U.bitwise_not),
+        cumsum_=_value_inplace("cumsum_", R.cumsum),
+        cumprod_=_value_inplace("cumprod_", R.cumprod),
+        tril_=_value_inplace("tril_", LA.tril),
+        triu_=_value_inplace("triu_", LA.triu),
+        scatter_reduce_=_value_inplace("scatter_reduce_", scatter_reduce),
+        addmm_=_value_inplace("addmm_", LA.addmm),
+        baddbmm_=_value_inplace("baddbmm_", LA.baddbmm),
+        squeeze_=_meta_inplace("squeeze_", S.squeeze),
+        unsqueeze_=_meta_inplace("unsqueeze_", S.unsqueeze),
+        transpose_=_meta_inplace("transpose_", S.transpose),
+        swapaxes_=_meta_inplace("swapaxes_", S.transpose),
+        swapdims_=_meta_inplace("swapdims_", S.transpose),
+        t_=_meta_inplace("t_", S.t),
+    )
+    return table
+
+
+_VARIANTS = _install_variants()
+globals().update(_VARIANTS)
+__all__ += list(_VARIANTS)

@@ -1,4 +1,5 @@
-"""Matrix products and friends: matmul (1-D, 2-D, batched with broadcasting), einsum, tril/triu, diag."""
+"""Matrix products and friends: matmul (1-D, 2-D, batched with broadcasting), einsum,
+tril/triu, diag."""
 
 from __future__ import annotations
 
@@ -8,12 +9,35 @@ from .. import _dtype as dt
 from ..autograd.function import Function
 from ..tensor import Tensor, make_tensor
 from . import _dispatch as D
-from ._common import call, wrap_dim
+from ._common import call, with_out, wrap_dim
 
 __all__ = [
-    "matmul", "mm", "bmm", "addmm", "addmv", "baddbmm", "addbmm", "dot", "vdot", "inner", "outer",
-    "ger", "mv", "einsum", "cross", "tril", "triu", "diag", "diagonal", "diag_embed", "diagflat",
-    "trace", "kron", "tensordot", "cdist", "chain_matmul", "block_diag",
+    "matmul",
+    "mm",
+    "bmm",
+    "addmm",
+    "addmv",
+    "baddbmm",
+    "addbmm",
+    "dot",
+    "vdot",
+    "inner",
+    "outer",
+    "ger",
+    "mv",
+    "cross",
+    "tril",
+    "triu",
+    "diag",
+    "diagonal",
+    "diag_embed",
+    "diagflat",
+    "trace",
+    "kron",
+    "tensordot",
+    "cdist",
+    "chain_matmul",
+    "block_diag",
 ]
 
 
@@ -47,13 +71,18 @@ def _cname(d) -> str:
 
 def _check_mm(op, a, b):
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
-        raise TypeError(f"{op}(): argument must be Tensor, got {type(a if not isinstance(a, Tensor) else b).__name__}")
+        raise TypeError(
+            f"{op}(): argument must be Tensor, got "
+            f"{type(a if not isinstance(a, Tensor) else b).__name__}"
+        )
     D.check_same_device(op, a, b)
     if a._dtype is not b._dtype:
         raise RuntimeError(
-            f"expected m1 and m2 to have the same dtype, but got: {_cname(a._dtype)} != {_cname(b._dtype)}"
-            if op in ("mm", "matmul", "addmm") else
-            f"{op}: expected both arguments to have the same dtype, but got {a._dtype.name} and {b._dtype.name}"
+            f"expected m1 and m2 to have the same dtype, but got: {_cname(a._dtype)} != "
+            f"{_cname(b._dtype)}"
+            if op in ("mm", "matmul", "addmm")
+            else f"{op}: expected both arguments to have the same dtype, but got {a._dtype.name} "
+            f"and {b._dtype.name}"
         )
     if a._dtype is dt.bool_:
         raise NotImplementedError(f"\"{op}\" not implemented for 'Bool'")
@@ -70,7 +99,8 @@ def matmul(input: Tensor, other: Tensor, *, out=None) -> Tensor:
     if a.ndim == 1 and b.ndim == 1:
         if sa[0] != sb[0]:
             raise RuntimeError(
-                f"inconsistent tensor size, expected tensor [{sa[0]}] and src [{sb[0]}] to have the "
+                f"inconsistent tensor size, expected tensor [{sa[0]}] and src [{sb[0]}] to have "
+                "the "
                 "same number of elements, but got "
                 f"{sa[0]} and {sb[0]} elements respectively"
             )
@@ -81,14 +111,16 @@ def matmul(input: Tensor, other: Tensor, *, out=None) -> Tensor:
         if k_a != k_b:
             if a.ndim <= 2 and b.ndim <= 2:
                 raise RuntimeError(
-                    f"mat1 and mat2 shapes cannot be multiplied ({_fmt(sa if a.ndim == 2 else (1,) + sa)} "
+                    "mat1 and mat2 shapes cannot be multiplied "
+                    f"({_fmt(sa if a.ndim == 2 else (1,) + sa)} "
                     f"and {_fmt(sb if b.ndim == 2 else sb + (1,))})"
                 )
             batch = 1
             for n in D.broadcast_shapes(sa[:-2], sb[:-2] if b.ndim > 1 else ()):
                 batch *= n
             raise RuntimeError(
-                f"Expected size for first two dimensions of batch2 tensor to be: [{batch}, {k_a}] but "
+                f"Expected size for first two dimensions of batch2 tensor to be: [{batch}, "
+                f"{k_a}] but "
                 f"got: [{batch}, {k_b}]."
             )
         if b.ndim == 1:
@@ -109,18 +141,18 @@ def matmul(input: Tensor, other: Tensor, *, out=None) -> Tensor:
 def mm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
     _check_mm("mm", input, mat2)
     if input.ndim != 2:
-        raise RuntimeError(f"self must be a matrix")
+        raise RuntimeError("self must be a matrix")
     if mat2.ndim != 2:
-        raise RuntimeError(f"mat2 must be a matrix")
+        raise RuntimeError("mat2 must be a matrix")
     return matmul(input, mat2, out=out)
 
 
 def bmm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
     _check_mm("bmm", input, mat2)
     if input.ndim != 3:
-        raise RuntimeError(f"batch1 must be a 3D tensor")
+        raise RuntimeError("batch1 must be a 3D tensor")
     if mat2.ndim != 3:
-        raise RuntimeError(f"batch2 must be a 3D tensor")
+        raise RuntimeError("batch2 must be a 3D tensor")
     if input._data.shape[0] != mat2._data.shape[0] or input._data.shape[2] != mat2._data.shape[1]:
         raise RuntimeError(
             f"Expected size for first two dimensions of batch2 tensor to be: "
@@ -147,6 +179,7 @@ def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta=1, alpha=1) -> Tensor
     return p + input * beta if beta != 0 else p
 
 
+@with_out
 def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
     p = bmm(batch1, batch2)
     if alpha != 1:
@@ -161,11 +194,10 @@ def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) ->
     return p + (input if beta == 1 else input * beta) if beta != 0 else p
 
 
+@with_out
 def dot(input: Tensor, other: Tensor) -> Tensor:
     if input.ndim != 1 or other.ndim != 1:
-        raise RuntimeError(
-            f"1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors"
-        )
+        raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors")
     return matmul(input, other)
 
 
@@ -175,10 +207,14 @@ vdot = dot
 def inner(input: Tensor, other: Tensor) -> Tensor:
     if input.ndim == 0 or other.ndim == 0:
         return input * other
-    return matmul(input, other.mT if other.ndim > 1 else other) if other.ndim <= 2 else \
-        tensordot(input, other, dims=([-1], [-1]))
+    return (
+        matmul(input, other.mT if other.ndim > 1 else other)
+        if other.ndim <= 2
+        else tensordot(input, other, dims=([-1], [-1]))
+    )
 
 
+@with_out
 def outer(input: Tensor, vec2: Tensor) -> Tensor:
     return input.reshape(-1, 1) * vec2.reshape(1, -1)
 
@@ -186,11 +222,10 @@ def outer(input: Tensor, vec2: Tensor) -> Tensor:
 ger = outer
 
 
+@with_out
 def mv(input: Tensor, vec: Tensor) -> Tensor:
     if input.ndim != 2 or vec.ndim != 1:
-        raise RuntimeError(
-            f"vector + matrix @ vector expected, got {input.ndim}, {vec.ndim}"
-        )
+        raise RuntimeError(f"vector + matrix @ vector expected, got {input.ndim}, {vec.ndim}")
     if input._data.shape[1] != vec._data.shape[0]:
         raise RuntimeError(
             f"size mismatch, got input ({input._data.shape[0]}), mat ({_fmt(input._data.shape)}), "
@@ -211,8 +246,10 @@ def tensordot(a: Tensor, b: Tensor, dims=2) -> Tensor:
         da = list(range(a.ndim - dims, a.ndim))
         db = list(range(dims))
     else:
-        da, db = ([dims[0]] if isinstance(dims[0], int) else list(dims[0]),
-                  [dims[1]] if isinstance(dims[1], int) else list(dims[1]))
+        da, db = (
+            [dims[0]] if isinstance(dims[0], int) else list(dims[0]),
+            [dims[1]] if isinstance(dims[1], int) else list(dims[1]),
+        )
     da = [wrap_dim(d, a.ndim) for d in da]
     db = [wrap_dim(d, b.ndim) for d in db]
     fa = [d for d in range(a.ndim) if d not in da]
@@ -222,7 +259,9 @@ def tensordot(a: Tensor, b: Tensor, dims=2) -> Tensor:
         k *= a._data.shape[d]
     am = a.permute(*(fa + da)).reshape(-1, k)
     bm = b.permute(*(db + fb)).reshape(k, -1)
-    return (am @ bm).reshape(tuple(a._data.shape[d] for d in fa) + tuple(b._data.shape[d] for d in fb))
+    return (am @ bm).reshape(
+        tuple(a._data.shape[d] for d in fa) + tuple(b._data.shape[d] for d in fb)
+    )
 
 
 def kron(a: Tensor, b: Tensor) -> Tensor:
@@ -238,132 +277,24 @@ def kron(a: Tensor, b: Tensor) -> Tensor:
     return r.reshape(tuple(a._data.shape[i] * b._data.shape[i] for i in range(nd)))
 
 
-def einsum(equation: str, *operands) -> Tensor:
-    """``einsum`` by permuting, broadcasting and one batched matmul per operand pair."""
-    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
-        operands = tuple(operands[0])
-    eq = equation.replace(" ", "")
-    if "->" in eq:
-        lhs, rhs = eq.split("->")
-    else:
-        lhs = eq
-        letters = [c for c in lhs.replace(",", "").replace(".", "")]
-        rhs = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
-        if "..." in lhs:
-            rhs = "..." + rhs
-    terms = lhs.split(",")
-    if len(terms) != len(operands):
-        raise RuntimeError(
-            f"einsum(): more operands were provided than specified in the equation"
-            if len(operands) > len(terms) else
-            "einsum(): fewer operands were provided than specified in the equation"
-        )
-    # expand ellipses into unused capital letters
-    spare = iter("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-    ell = None
-    new_terms = []
-    for t, op in zip(terms, operands):
-        if "..." in t:
-            n_ell = op.ndim - (len(t) - 3)
-            if ell is None:
-                ell = "".join(next(spare) for _ in range(max(n_ell, 0)))
-            cur = ell[len(ell) - n_ell:] if n_ell else ""
-            t = t.replace("...", cur)
-        if len(t) != op.ndim:
-            raise RuntimeError(
-                f"einsum(): the number of subscripts in the equation ({len(t)}) does not match the "
-                f"number of dimensions ({op.ndim}) for operand {terms.index(t) if t in terms else 0}"
-            )
-        new_terms.append(t)
-    if "..." in rhs:
-        rhs = rhs.replace("...", ell or "")
-    sizes = {}
-    for t, op in zip(new_terms, operands):
-        for c, s in zip(t, op._data.shape):
-            if c in sizes and sizes[c] != s and s != 1 and sizes[c] != 1:
-                raise RuntimeError(
-                    f"einsum(): subscript {c} has size {s} for operand {new_terms.index(t)} which "
-                    f"does not broadcast with previously seen size {sizes[c]}"
-                )
-            sizes[c] = s if c not in sizes or sizes[c] == 1 else sizes[c]
-    # reduce repeated letters within one operand (diagonals)
-    ops = []
-    for t, op in zip(new_terms, operands):
-        while len(set(t)) != len(t):
-            for c in t:
-                if t.count(c) > 1:
-                    i = t.index(c)
-                    j = t.index(c, i + 1)
-                    op = diagonal(op, 0, i, j)
-                    t = t[:i] + t[i + 1:j] + t[j + 1:] + c
-                    break
-        ops.append((t, op))
-    # contract pairwise left to right
-    t0, acc = ops[0]
-    for k in range(1, len(ops)):
-        t1, op = ops[k]
-        later = set(rhs) | {c for tt, _ in ops[k + 1:] for c in tt}
-        t0, acc = _contract(t0, acc, t1, op, later, sizes)
-    # sum letters not in output, then order
-    drop = [i for i, c in enumerate(t0) if c not in rhs]
-    if drop:
-        acc = acc.sum(tuple(drop))
-        t0 = "".join(c for c in t0 if c in rhs)
-    perm = [t0.index(c) for c in rhs]
-    return acc.permute(*perm) if perm != list(range(len(perm))) else acc
-
-
-def _contract(ta, a, tb, b, keep, sizes):
-    batch = [c for c in ta if c in tb and c in keep]
-    contract = [c for c in ta if c in tb and c not in keep]
-    fa = [c for c in ta if c not in tb]
-    fb = [c for c in tb if c not in ta]
-    # sum away letters of one operand appearing nowhere else
-    sa = [c for c in fa if c not in keep]
-    if sa:
-        a = a.sum(tuple(ta.index(c) for c in sa))
-        ta = "".join(c for c in ta if c not in sa)
-        fa = [c for c in fa if c not in sa]
-    sb = [c for c in fb if c not in keep]
-    if sb:
-        b = b.sum(tuple(tb.index(c) for c in sb))
-        tb = "".join(c for c in tb if c not in sb)
-        fb = [c for c in fb if c not in sb]
-    A = a.permute(*[ta.index(c) for c in batch + fa + contract])
-    B = b.permute(*[tb.index(c) for c in batch + contract + fb])
-    bs = [builtins_max(A._data.shape[i], B._data.shape[i]) for i in range(len(batch))]
-    m = 1
-    for c in fa:
-        m *= A._data.shape[len(batch) + fa.index(c)]
-    n = 1
-    for c in fb:
-        n *= B._data.shape[len(batch) + len(contract) + fb.index(c)]
-    k = 1
-    for c in contract:
-        k *= sizes[c]
-    A = A.expand(*bs, *A._data.shape[len(batch):]) if batch else A
-    B = B.expand(*bs, *B._data.shape[len(batch):]) if batch else B
-    A3 = A.reshape(*bs, m, k)
-    B3 = B.reshape(*bs, k, n)
-    out = matmul(A3, B3)
-    shape = tuple(bs) + tuple(A._data.shape[len(batch) + i] for i in range(len(fa))) + \
-        tuple(B._data.shape[len(batch) + len(contract) + i] for i in range(len(fb)))
-    return "".join(batch + fa + fb), out.reshape(shape)
-
-
-def builtins_max(a, b):
-    return a if a >= b else b
-
-
+@with_out
 def cross(input: Tensor, other: Tensor, dim=None) -> Tensor:
     if dim is None:
-        dim = next((i for i, s in enumerate(D.broadcast_shapes(input._data.shape, other._data.shape)) if s == 3), None)
+        dim = next(
+            (
+                i
+                for i, s in enumerate(D.broadcast_shapes(input._data.shape, other._data.shape))
+                if s == 3
+            ),
+            None,
+        )
         if dim is None:
             raise RuntimeError("no dimension of size 3 in input")
     d = wrap_dim(dim, input.ndim)
     if input._data.shape[d] != 3 or other._data.shape[d] != 3:
         raise RuntimeError(
-            f"linalg.cross: inputs dimension {dim} must have length 3. Got {input._data.shape[d]} and {other._data.shape[d]}"
+            f"linalg.cross: inputs dimension {dim} must have length 3. Got "
+            f"{input._data.shape[d]} and {other._data.shape[d]}"
         )
     a0, a1, a2 = input.unbind(d)
     b0, b1, b2 = other.unbind(d)
@@ -387,6 +318,7 @@ def _zero_of(x):
     return False if x._dtype is dt.bool_ else 0 if x._dtype.category == 1 else 0.0
 
 
+@with_out
 def tril(input: Tensor, diagonal: int = 0) -> Tensor:
     if input.ndim < 2:
         raise RuntimeError("tril: input tensor must have at least 2 dimensions")
@@ -395,6 +327,7 @@ def tril(input: Tensor, diagonal: int = 0) -> Tensor:
     return where(_tri_mask(input, diagonal, False), input, _zero_of(input))
 
 
+@with_out
 def triu(input: Tensor, diagonal: int = 0) -> Tensor:
     if input.ndim < 2:
         raise RuntimeError("triu: input tensor must have at least 2 dimensions")
@@ -444,14 +377,18 @@ def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -
 
     out_shape = input._data.shape[:-1] + (n, n)
     z = zeros(out_shape, dtype=input._dtype, device=input._device)
-    return call(DiagonalBackward, input, out_shape, offset, len(out_shape) - 2, len(out_shape) - 1) \
-        if (dim1, dim2) in ((-2, -1),) else _diag_embed_general(z, input, offset, dim1, dim2)
+    return (
+        call(DiagonalBackward, input, out_shape, offset, len(out_shape) - 2, len(out_shape) - 1)
+        if (dim1, dim2) in ((-2, -1),)
+        else _diag_embed_general(z, input, offset, dim1, dim2)
+    )
 
 
 def _diag_embed_general(z, input, offset, dim1, dim2):
     raise NotImplementedError("diag_embed with custom dims is not supported by deepforge yet")
 
 
+@with_out
 def diag(input: Tensor, diagonal: int = 0) -> Tensor:
     if input.ndim == 1:
         n = input._data.shape[0] + abs(diagonal)
@@ -474,7 +411,9 @@ def trace(input: Tensor) -> Tensor:
 def block_diag(*tensors) -> Tensor:
     from .creation import zeros
 
-    mats = [t.reshape(1, -1) if t.ndim == 1 else t.reshape(1, 1) if t.ndim == 0 else t for t in tensors]
+    mats = [
+        t.reshape(1, -1) if t.ndim == 1 else t.reshape(1, 1) if t.ndim == 0 else t for t in tensors
+    ]
     n = sum(m._data.shape[0] for m in mats)
     m_ = sum(m._data.shape[1] for m in mats)
     d = mats[0]._dtype
@@ -506,3 +445,6 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0) -> Tensor:
     if p == float("inf"):
         return diff.abs().amax(-1)
     return (diff.abs() ** p).sum(-1) ** (1.0 / p)
+
+
+from .contraction import einsum  # noqa: E402,F401 - contraction.py; importable from here too

@@ -60,7 +60,9 @@ class Generator:
         return make_tensor(arr.copy(), dt.uint8, _resolve_device("cpu"))
 
     def set_state(self, new_state: Tensor) -> Generator:
-        arr = np.ascontiguousarray(new_state.numpy() if isinstance(new_state, Tensor) else new_state)
+        arr = np.ascontiguousarray(
+            new_state.numpy() if isinstance(new_state, Tensor) else new_state
+        )
         if arr.dtype != np.uint8 or arr.size != 16:
             raise RuntimeError("Expected a 16-byte uint8 RNG state from get_state()")
         self._seed, self._offset = (int(v) for v in arr.view(np.uint64))
@@ -108,8 +110,14 @@ def _gen(generator):
     return default_generator if generator is None else generator
 
 
-_TNAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-           "bool": "Bool"}
+_TNAMES = {
+    "int64": "Long",
+    "int32": "Int",
+    "int16": "Short",
+    "int8": "Char",
+    "uint8": "Byte",
+    "bool": "Bool",
+}
 
 
 def _float_dtype(dtype, op):
@@ -137,28 +145,80 @@ def _new(shape, d, device, requires_grad, sampler, generator):
     return t
 
 
-def rand(*size, generator=None, out=None, dtype=None, device=None, requires_grad=False, layout=None,
-         pin_memory=False) -> Tensor:
-    return _new(_shape_arg(size), _float_dtype(dtype, "rand"), device, requires_grad, _uniform_data, generator)
+def rand(
+    *size,
+    generator=None,
+    out=None,
+    dtype=None,
+    device=None,
+    requires_grad=False,
+    layout=None,
+    pin_memory=False,
+) -> Tensor:
+    return _new(
+        _shape_arg(size),
+        _float_dtype(dtype, "rand"),
+        device,
+        requires_grad,
+        _uniform_data,
+        generator,
+    )
 
 
-def randn(*size, generator=None, out=None, dtype=None, device=None, requires_grad=False, layout=None,
-          pin_memory=False) -> Tensor:
-    return _new(_shape_arg(size), _float_dtype(dtype, "randn"), device, requires_grad, _normal_data, generator)
+def randn(
+    *size,
+    generator=None,
+    out=None,
+    dtype=None,
+    device=None,
+    requires_grad=False,
+    layout=None,
+    pin_memory=False,
+) -> Tensor:
+    return _new(
+        _shape_arg(size),
+        _float_dtype(dtype, "randn"),
+        device,
+        requires_grad,
+        _normal_data,
+        generator,
+    )
 
 
-def rand_like(input: Tensor, *, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
-    return rand(input._data.shape, dtype=dtype or input._dtype, device=device or input._device,
-                requires_grad=requires_grad)
+def rand_like(
+    input: Tensor, *, dtype=None, device=None, requires_grad=False, memory_format=None
+) -> Tensor:
+    return rand(
+        input._data.shape,
+        dtype=dtype or input._dtype,
+        device=device or input._device,
+        requires_grad=requires_grad,
+    )
 
 
-def randn_like(input: Tensor, *, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
-    return randn(input._data.shape, dtype=dtype or input._dtype, device=device or input._device,
-                 requires_grad=requires_grad)
+def randn_like(
+    input: Tensor, *, dtype=None, device=None, requires_grad=False, memory_format=None
+) -> Tensor:
+    return randn(
+        input._data.shape,
+        dtype=dtype or input._dtype,
+        device=device or input._device,
+        requires_grad=requires_grad,
+    )
 
 
-def randint(low, high=None, size=None, *, generator=None, out=None, dtype=None, device=None,
-            requires_grad=False, layout=None) -> Tensor:
+def randint(
+    low,
+    high=None,
+    size=None,
+    *,
+    generator=None,
+    out=None,
+    dtype=None,
+    device=None,
+    requires_grad=False,
+    layout=None,
+) -> Tensor:
     if size is None:
         if high is None or not isinstance(high, (tuple, list)):
             raise TypeError("randint() missing required argument 'size'")
@@ -169,7 +229,9 @@ def randint(low, high=None, size=None, *, generator=None, out=None, dtype=None, 
         low, high, size = 0, low, high
     low, high = int(low), int(high)
     if high <= low:
-        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+        raise RuntimeError(
+            f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"
+        )
     d = dt.int64 if dtype is None else dt.to_dtype(dtype)
     shape = _shape_arg((tuple(size),)) if not isinstance(size, int) else (size,)
     return _randint_data(shape, low, high, d, device, generator)
@@ -188,12 +250,27 @@ def _randint_data(shape, low, high, d, device, generator):
 def randint_like(input: Tensor, low=0, high=None, *, dtype=None, device=None) -> Tensor:
     if high is None:
         low, high = 0, low
-    return _randint_data(input._data.shape, int(low), int(high), dt.to_dtype(dtype) if dtype else input._dtype,
-                         device or input._device, None)
+    return _randint_data(
+        input._data.shape,
+        int(low),
+        int(high),
+        dt.to_dtype(dtype) if dtype else input._dtype,
+        device or input._device,
+        None,
+    )
 
 
-def randperm(n: int, *, generator=None, out=None, dtype=None, device=None, requires_grad=False,
-             layout=None, pin_memory=False) -> Tensor:
+def randperm(
+    n: int,
+    *,
+    generator=None,
+    out=None,
+    dtype=None,
+    device=None,
+    requires_grad=False,
+    layout=None,
+    pin_memory=False,
+) -> Tensor:
     cpu = D.host_backend()
     if n < 0:
         raise RuntimeError(f"randperm: n must be non-negative, got {n}")
@@ -206,8 +283,17 @@ def randperm(n: int, *, generator=None, out=None, dtype=None, device=None, requi
     return make_tensor(data, d, dev)
 
 
-def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None, device=None,
-           requires_grad=False) -> Tensor:
+def normal(
+    mean=0.0,
+    std=1.0,
+    size=None,
+    *,
+    generator=None,
+    out=None,
+    dtype=None,
+    device=None,
+    requires_grad=False,
+) -> Tensor:
     if isinstance(mean, Tensor) or isinstance(std, Tensor):
         ref = mean if isinstance(mean, Tensor) else std
         shape = D.broadcast_shapes(getattr(mean, "shape", ()), getattr(std, "shape", ()))
@@ -219,8 +305,12 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
     if size is None:
         raise TypeError("normal() with float mean and std needs a size")
-    z = randn(*((size,) if isinstance(size, int) else tuple(size)), generator=generator, dtype=dtype,
-              device=device)
+    z = randn(
+        *((size,) if isinstance(size, int) else tuple(size)),
+        generator=generator,
+        dtype=dtype,
+        device=device,
+    )
     r = z * std + mean if (std != 1.0 or mean != 0.0) else z
     if requires_grad:
         r.requires_grad = True
@@ -232,8 +322,12 @@ def bernoulli(input: Tensor, p=None, *, generator=None, out=None) -> Tensor:
     if isinstance(probs, Tensor):
         if probs.numel() and (bool((probs < 0).any()) or bool((probs > 1).any())):
             raise RuntimeError("bernoulli: all probabilities must be in [0, 1]")
-        u = rand(input._data.shape, generator=generator, dtype=input._dtype if input._dtype.is_floating_point else None,
-                 device=input._device)
+        u = rand(
+            input._data.shape,
+            generator=generator,
+            dtype=input._dtype if input._dtype.is_floating_point else None,
+            device=input._device,
+        )
         return (u < probs).to(input._dtype)
     if not 0 <= probs <= 1:
         raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={probs}")
@@ -250,8 +344,9 @@ def poisson(input: Tensor, generator=None) -> Tensor:
     return tensor(vals, dtype=input._dtype, device=input._device)
 
 
-def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, generator=None,
-                out=None) -> Tensor:
+def multinomial(
+    input: Tensor, num_samples: int, replacement: bool = False, *, generator=None, out=None
+) -> Tensor:
     if input.ndim not in (1, 2):
         raise RuntimeError("prob_dist must be 1 or 2 dim")
     probs = input.detach().cpu().numpy().astype(np.float64)
@@ -261,21 +356,28 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, g
     if (p2.sum(-1) <= 0).any():
         raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
     if not replacement and num_samples > p2.shape[-1]:
-        raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
+        raise RuntimeError(
+            "cannot sample n_sample > prob_dist.size(-1) samples without replacement"
+        )
     if not replacement and num_samples > (p2 > 0).sum(-1).min():
-        raise RuntimeError("invalid multinomial distribution (with replacement=False, not enough non-negative category to sample)")
+        raise RuntimeError(
+            "invalid multinomial distribution (with replacement=False, not enough non-negative "
+            "category to sample)"
+        )
     cpu = D.host_backend()
     s, off = _gen(generator)._next()
     u = cpu.random_uniform((p2.shape[0], max(num_samples, p2.shape[-1])), np.float64, s, off)
     if replacement:
         cdf = np.cumsum(p2, -1)
         cdf /= cdf[:, -1:]
-        res = np.stack([np.searchsorted(cdf[r], u[r, :num_samples], side="right") for r in range(p2.shape[0])])
+        res = np.stack(
+            [np.searchsorted(cdf[r], u[r, :num_samples], side="right") for r in range(p2.shape[0])]
+        )
         res = np.minimum(res, p2.shape[-1] - 1)
     else:
         # exponential-race (Gumbel top-k): keys u^(1/p), largest first
         with np.errstate(divide="ignore"):
-            keys = np.log(np.maximum(u[:, :p2.shape[-1]], 1e-300)) / p2
+            keys = np.log(np.maximum(u[:, : p2.shape[-1]], 1e-300)) / p2
         res = np.argsort(-keys, axis=-1, kind="stable")[:, :num_samples]
     res = res.astype(np.int64).reshape(probs.shape[:-1] + (num_samples,))
     from .creation import tensor
@@ -293,7 +395,9 @@ def _fill_(x: Tensor, values: Tensor) -> Tensor:
 
 def uniform_(input: Tensor, a: float = 0.0, b: float = 1.0, *, generator=None) -> Tensor:
     d = input._dtype if input._dtype.is_floating_point else dt.float64
-    u = make_tensor(_uniform_data(D.backend_of(input), input._data.shape, d, generator), d, input._device)
+    u = make_tensor(
+        _uniform_data(D.backend_of(input), input._data.shape, d, generator), d, input._device
+    )
     if a != 0.0 or b != 1.0:
         u = u * (b - a) + a
     return _fill_(input, u)
@@ -301,7 +405,9 @@ def uniform_(input: Tensor, a: float = 0.0, b: float = 1.0, *, generator=None) -
 
 def normal_(input: Tensor, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
     d = input._dtype if input._dtype.is_floating_point else dt.float64
-    z = make_tensor(_normal_data(D.backend_of(input), input._data.shape, d, generator), d, input._device)
+    z = make_tensor(
+        _normal_data(D.backend_of(input), input._data.shape, d, generator), d, input._device
+    )
     if mean != 0.0 or std != 1.0:
         z = z * std + mean
     return _fill_(input, z)
@@ -316,9 +422,16 @@ def random_(input: Tensor, from_=0, to=None, *, generator=None) -> Tensor:
         if from_ != 0:
             from_, to = 0, from_
         else:
-            to = 2 ** 24 if input._dtype.is_floating_point else int(np.iinfo(input._dtype.np).max) + 1 \
-                if input._dtype is not dt.bool_ else 2
-    return _fill_(input, _randint_data(input._data.shape, from_, to, input._dtype, input._device, generator))
+            to = (
+                2**24
+                if input._dtype.is_floating_point
+                else int(np.iinfo(input._dtype.np).max) + 1
+                if input._dtype is not dt.bool_
+                else 2
+            )
+    return _fill_(
+        input, _randint_data(input._data.shape, from_, to, input._dtype, input._device, generator)
+    )
 
 
 def exponential_(input: Tensor, lambd: float = 1.0, *, generator=None) -> Tensor:

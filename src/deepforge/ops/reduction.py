@@ -8,14 +8,12 @@ from .. import _dtype as dt
 from ..autograd.function import Function
 from ..tensor import Tensor, make_tensor
 from . import _dispatch as D
-from ._common import call, wrap_dim, wrap_dims
+from ._common import call, with_out, wrap_dim, wrap_dims
 
 __all__ = [
     "sum", "mean", "nansum", "nanmean", "prod", "max", "min", "amax", "amin", "argmax", "argmin",
     "var", "std", "var_mean", "std_mean", "logsumexp", "norm", "all", "any", "count_nonzero",
-    "median", "nanmedian", "mode", "cumsum", "cumprod", "cummax", "cummin", "sort", "argsort",
-    "topk", "kthvalue", "unique", "softmax", "log_softmax", "aminmax", "msort", "logcumsumexp",
-    "quantile", "unique_consecutive",
+    "aminmax",
 ]
 
 _builtin_sum = sum
@@ -91,7 +89,11 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, out=None
     if isinstance(dim, (list, tuple)) and len(dim) == 0:
         axes = tuple(range(input.ndim))
     n = _count(input._data.shape, axes)
-    s = sum(input if d is input._dtype else input.to(d), dim if not (isinstance(dim, (list, tuple)) and not dim) else None, keepdim)
+    s = sum(
+        input if d is input._dtype else input.to(d),
+        dim if not (isinstance(dim, (list, tuple)) and not dim) else None,
+        keepdim,
+    )
     r = s / n if n else s * float("nan")
     return _out(out, r)
 
@@ -102,15 +104,26 @@ def nanmean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Te
 
 
 def _pretty(d):
-    return {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-            "bool": "Bool", "float32": "Float", "float64": "Double", "float16": "Half"}.get(d.name, d.name)
+    return {
+        "int64": "Long",
+        "int32": "Int",
+        "int16": "Short",
+        "int8": "Char",
+        "uint8": "Byte",
+        "bool": "Bool",
+        "float32": "Float",
+        "float64": "Double",
+        "float16": "Half",
+    }.get(d.name, d.name)
 
 
 class Prod(Function):
     @staticmethod
     def forward(ctx, x, axes, keepdim, dtype):
         ctx.axes, ctx.keepdim = axes, keepdim
-        y = make_tensor(D.backend_of(x).reduce("prod", x._data, axes, keepdim, dtype.np), dtype, x._device)
+        y = make_tensor(
+            D.backend_of(x).reduce("prod", x._data, axes, keepdim, dtype.np), dtype, x._device
+        )
         ctx.save_for_backward(x, y)
         return y
 
@@ -162,11 +175,15 @@ class AMax(Function):
     def forward(ctx, x, axes, keepdim, op):
         if x.numel() == 0:
             raise (RuntimeError if len(axes) == x.ndim else IndexError)(
-                f"{op}(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument."
-                if len(axes) == x.ndim else f"{op}(): Expected reduction dim {axes[0]} to have non-zero size."
+                f"{op}(): Expected reduction dim to be specified for input.numel() == 0. Specify "
+                "the reduction dim with the 'dim' argument."
+                if len(axes) == x.ndim
+                else f"{op}(): Expected reduction dim {axes[0]} to have non-zero size."
             )
         ctx.axes, ctx.keepdim = axes, keepdim
-        y = make_tensor(D.backend_of(x).reduce(op[1:], x._data, axes, keepdim, x._dtype.np), x._dtype, x._device)
+        y = make_tensor(
+            D.backend_of(x).reduce(op[1:], x._data, axes, keepdim, x._dtype.np), x._dtype, x._device
+        )
         ctx.save_for_backward(x, y)
         return y
 
@@ -220,8 +237,6 @@ def _values_indices(name):
 
 
 _MinMax = _values_indices("max")
-_Sort = _values_indices("sort")
-_TopK = _values_indices("topk")
 
 
 def _check_nonempty(input, op):
@@ -242,7 +257,9 @@ def max(input: Tensor, dim=None, keepdim: bool = False, *, out=None):
         return amax(input)
     axis = wrap_dim(dim, input.ndim) if input.ndim else 0
     if input.ndim == 0:
-        return _MinMax(input, make_tensor(D.backend_of(input).zeros((), dt.int64.np), dt.int64, input._device))
+        return _MinMax(
+            input, make_tensor(D.backend_of(input).zeros((), dt.int64.np), dt.int64, input._device)
+        )
     v, i = call(MaxDim, input, axis, keepdim, "max")
     return _MinMax(v, i)
 
@@ -257,7 +274,9 @@ def min(input: Tensor, dim=None, keepdim: bool = False, *, out=None):
         return amin(input)
     axis = wrap_dim(dim, input.ndim) if input.ndim else 0
     if input.ndim == 0:
-        return _MinMax(input, make_tensor(D.backend_of(input).zeros((), dt.int64.np), dt.int64, input._device))
+        return _MinMax(
+            input, make_tensor(D.backend_of(input).zeros((), dt.int64.np), dt.int64, input._device)
+        )
     v, i = call(MaxDim, input, axis, keepdim, "min")
     return _MinMax(v, i)
 
@@ -265,8 +284,10 @@ def min(input: Tensor, dim=None, keepdim: bool = False, *, out=None):
 def aminmax(input: Tensor, *, dim=None, keepdim: bool = False):
     from collections import namedtuple
 
-    return namedtuple("aminmax", ["min", "max"])(amin(input, dim if dim is not None else (), keepdim),
-                                                 amax(input, dim if dim is not None else (), keepdim))
+    return namedtuple("aminmax", ["min", "max"])(
+        amin(input, dim if dim is not None else (), keepdim),
+        amax(input, dim if dim is not None else (), keepdim),
+    )
 
 
 def _argreduce(op, input, dim, keepdim):
@@ -293,12 +314,15 @@ def _correction(unbiased, correction):
     return 1 if unbiased else 0
 
 
-def var(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
+@with_out
+def var(
+    input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None
+) -> Tensor:
     if isinstance(dim, bool):  # legacy var(input, unbiased)
         unbiased, dim = dim, None
     c = _correction(unbiased, correction)
     if input._dtype.category < 2:
-        raise RuntimeError(f"std and var only support floating point and complex dtypes")
+        raise RuntimeError("std and var only support floating point and complex dtypes")
     axes = wrap_dims(dim, input.ndim) if input.ndim else ()
     n = _count(input._data.shape, axes)
     m = mean(input, axes if input.ndim else None, keepdim=True)
@@ -308,8 +332,12 @@ def var(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correc
     if denom <= 0:
         import warnings
 
-        warnings.warn("var(): degrees of freedom is <= 0. Correction should be strictly less than the "
-                      "reduction factor (input numel divided by output numel).", UserWarning, stacklevel=2)
+        warnings.warn(
+            "var(): degrees of freedom is <= 0. Correction should be strictly less than the "
+            "reduction factor (input numel divided by output numel).",
+            UserWarning,
+            stacklevel=2,
+        )
         return s / 0.0 if denom == 0 else s * float("nan")
     return s / denom
 
@@ -337,7 +365,10 @@ class Root(Function):
         return where(zero, 0.0, g * y / (safe_x * ctx.p)), None
 
 
-def std(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
+@with_out
+def std(
+    input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None
+) -> Tensor:
     return call(Root, var(input, dim, unbiased, keepdim, correction=correction), 2)
 
 
@@ -366,6 +397,7 @@ class LogSumExp(Function):
         return g * (x - y).exp(), None, None
 
 
+@with_out
 def logsumexp(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     x = input if input._dtype.category >= 2 else input.to(dt.get_default_dtype())
     axes = wrap_dims(dim, x.ndim) if x.ndim else ()
@@ -389,6 +421,7 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) ->
     return call(Root, sum(x.abs() ** p, dim, keepdim), p)
 
 
+@with_out
 def all(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     axes = wrap_dims(dim, input.ndim) if input.ndim else ()
     data = D.backend_of(input).reduce("all", input._data, axes, keepdim, dt.bool_.np)
@@ -405,380 +438,22 @@ def count_nonzero(input: Tensor, dim=None) -> Tensor:
     return sum(input != 0, dim)
 
 
-class CumSum(Function):
-    @staticmethod
-    def forward(ctx, x, axis, dtype):
-        ctx.axis = axis
-        return make_tensor(D.backend_of(x).cumulative("cumsum", x._data, axis, dtype.np), dtype, x._device)
-
-    @staticmethod
-    def backward(ctx, g):
-        from .shape import flip
-
-        a = ctx.axis
-        return flip(cumsum(flip(g, (a,)), a), (a,)), None, None
-
-
-def cumsum(input: Tensor, dim: int, *, dtype=None) -> Tensor:
-    axis = wrap_dim(dim, input.ndim) if input.ndim else 0
-    if input.ndim == 0:
-        return input.clone() if dtype is None else input.to(dt.to_dtype(dtype))
-    return call(CumSum, input, axis, _acc_dtype(input, dtype))
-
-
-class CumProd(Function):
-    @staticmethod
-    def forward(ctx, x, axis, dtype):
-        ctx.axis = axis
-        y = make_tensor(D.backend_of(x).cumulative("cumprod", x._data, axis, dtype.np), dtype, x._device)
-        ctx.save_for_backward(x, y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        from .binary import where
-        from .shape import flip
-
-        x, y = ctx.saved_tensors
-        a = ctx.axis
-        if not bool((x == 0).any()):
-            r = flip(cumsum(flip(g * y, (a,)), a), (a,)) / x
-            return r, None, None
-        # general case (zeros present): O(n^2) but exact, via the exclusive products
-        n = x._data.shape[a]
-        parts = []
-        for k in range(n):
-            # d y_j / d x_k = prod_{i<=j, i!=k} x_i for j >= k
-            xs = where(_index_mask(x, a, k), 1.0, x)
-            cp = cumprod(xs, a)
-            contrib = (g * cp).narrow(a, k, n - k).sum(a, keepdim=True)
-            parts.append(contrib)
-        from .shape import cat
-
-        return cat(parts, a), None, None
-
-
-def _index_mask(x, a, k):
-    from .creation import arange
-
-    shape = [1] * x.ndim
-    shape[a] = x._data.shape[a]
-    return (arange(x._data.shape[a], device=x._device) == k).reshape(shape)
-
-
-def cumprod(input: Tensor, dim: int, *, dtype=None) -> Tensor:
-    axis = wrap_dim(dim, input.ndim) if input.ndim else 0
-    if input.ndim == 0:
-        return input.clone()
-    return call(CumProd, input, axis, _acc_dtype(input, dtype))
-
-
-class CumExtreme(Function):
-    @staticmethod
-    def forward(ctx, x, axis, op):
-        vals, idx = D.backend_of(x).cum_extreme(op, x._data, axis)
-        i = make_tensor(idx, dt.int64, x._device)
-        ctx.axis, ctx.in_shape = axis, x._data.shape
-        ctx.save_for_backward(i)
-        ctx.mark_non_differentiable(i)
-        return make_tensor(vals, x._dtype, x._device), i
-
-    @staticmethod
-    def backward(ctx, g, _gi):
-        from .indexing import _scatter_add_into_zeros
-
-        (idx,) = ctx.saved_tensors
-        return _scatter_add_into_zeros(g, ctx.axis, idx, ctx.in_shape), None, None
-
-
-def cummax(input: Tensor, dim: int):
-    from collections import namedtuple
-
-    v, i = call(CumExtreme, input, wrap_dim(dim, input.ndim) if input.ndim else 0, "cummax")
-    return namedtuple("cummax", ["values", "indices"])(v, i)
-
-
-def cummin(input: Tensor, dim: int):
-    from collections import namedtuple
-
-    v, i = call(CumExtreme, input, wrap_dim(dim, input.ndim) if input.ndim else 0, "cummin")
-    return namedtuple("cummin", ["values", "indices"])(v, i)
-
-
-def logcumsumexp(input: Tensor, dim: int) -> Tensor:
-    m = amax(input.detach(), dim, keepdim=True) if input.numel() else input.detach()
-    from .binary import where
-
-    m = where(m.isfinite(), m, 0.0)
-    return cumsum((input - m).exp(), dim).log() + m
-
-
-class SortFn(Function):
-    @staticmethod
-    def forward(ctx, x, axis, descending, stable):
-        vals, idx = D.backend_of(x).sort(x._data, axis, descending, stable)
-        i = make_tensor(idx, dt.int64, x._device)
-        ctx.axis, ctx.in_shape = axis, x._data.shape
-        ctx.save_for_backward(i)
-        ctx.mark_non_differentiable(i)
-        return make_tensor(vals, x._dtype, x._device), i
-
-    @staticmethod
-    def backward(ctx, g, _gi):
-        from .indexing import _scatter_into_zeros
-
-        (idx,) = ctx.saved_tensors
-        return _scatter_into_zeros(g, ctx.axis, idx, ctx.in_shape), None, None, None
-
-
-def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False):
-    if input.ndim == 0:
-        return _Sort(input.clone(), make_tensor(D.backend_of(input).zeros((), dt.int64.np), dt.int64, input._device))
-    v, i = call(SortFn, input, wrap_dim(dim, input.ndim), descending, stable)
-    return _Sort(v, i)
-
-
-def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
-    return sort(input, dim, descending, stable).indices
-
-
-def msort(input: Tensor) -> Tensor:
-    return sort(input, 0).values
-
-
-class TopK(Function):
-    @staticmethod
-    def forward(ctx, x, k, axis, largest, sorted_):
-        vals, idx = D.backend_of(x).topk(x._data, k, axis, largest, sorted_)
-        i = make_tensor(idx, dt.int64, x._device)
-        ctx.axis, ctx.in_shape = axis, x._data.shape
-        ctx.save_for_backward(i)
-        ctx.mark_non_differentiable(i)
-        return make_tensor(vals, x._dtype, x._device), i
-
-    @staticmethod
-    def backward(ctx, g, _gi):
-        from .indexing import _scatter_into_zeros
-
-        (idx,) = ctx.saved_tensors
-        return _scatter_into_zeros(g, ctx.axis, idx, ctx.in_shape), None, None, None, None
-
-
-def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
-    axis = wrap_dim(dim, input.ndim) if input.ndim else 0
-    n = input._data.shape[axis] if input.ndim else 1
-    if not 0 <= k <= n:
-        raise RuntimeError(f"selected index k out of range (k={k}, size of dim {axis} is {n})")
-    if input.ndim == 0:
-        return _TopK(input.clone(), make_tensor(D.backend_of(input).zeros((), dt.int64.np), dt.int64, input._device))
-    v, i = call(TopK, input, k, axis, largest, sorted)
-    return _TopK(v, i)
-
-
-def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
-    from collections import namedtuple
-
-    axis = wrap_dim(dim, input.ndim) if input.ndim else 0
-    n = input._data.shape[axis] if input.ndim else 1
-    if not 1 <= k <= n:
-        raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {axis} (k={k}, size {n})")
-    v, i = sort(input, axis)
-    v = v.narrow(axis, k - 1, 1)
-    i = i.narrow(axis, k - 1, 1)
-    if not keepdim:
-        v, i = v.squeeze(axis), i.squeeze(axis)
-    return namedtuple("kthvalue", ["values", "indices"])(v, i)
-
-
-def median(input: Tensor, dim=None, keepdim: bool = False):
-    if dim is None:
-        flat = input.reshape(-1)
-        n = flat._data.shape[0]
-        if n == 0:
-            return flat.sum() * float("nan")
-        return sort(flat).values[(n - 1) // 2]
-    from collections import namedtuple
-
-    axis = wrap_dim(dim, input.ndim) if input.ndim else 0
-    n = input._data.shape[axis] if input.ndim else 1
-    r = kthvalue(input, (n + 1) // 2, axis, keepdim)
-    return namedtuple("median", ["values", "indices"])(r.values, r.indices)
-
-
-def nanmedian(input: Tensor, dim=None, keepdim: bool = False):
-    if bool(input.isnan().any()):
-        raise NotImplementedError("nanmedian with NaN values is not supported by deepforge yet")
-    return median(input, dim, keepdim)
-
-
-def quantile(input: Tensor, q, dim=None, keepdim: bool = False, *, interpolation: str = "linear"):
-    import numpy as np
-
-    from .creation import tensor
-
-    a = input.detach().cpu().numpy()
-    r = np.quantile(a, q.tolist() if isinstance(q, Tensor) else q, axis=dim, keepdims=keepdim,
-                    method=interpolation)
-    return tensor(r, dtype=input._dtype, device=input._device)
-
-
-def mode(input: Tensor, dim: int = -1, keepdim: bool = False):
-    """Most frequent value along ``dim`` (smallest on ties) and its last index, like PyTorch."""
-    import numpy as np
-    from collections import namedtuple
-
-    axis = wrap_dim(dim, input.ndim) if input.ndim else 0
-    a = np.moveaxis(input.detach().cpu().numpy(), axis, -1) if input.ndim else input.numpy().reshape(1)
-    flat = a.reshape(-1, a.shape[-1])
-    vals = np.empty(flat.shape[0], a.dtype)
-    idx = np.empty(flat.shape[0], np.int64)
-    for r, row in enumerate(flat):
-        u, counts = np.unique(row, return_counts=True)
-        v = u[np.argmax(counts)]
-        vals[r] = v
-        idx[r] = np.nonzero(row == v)[0][-1]
-    out_shape = a.shape[:-1]
-    from .creation import tensor
-
-    v = tensor(vals.reshape(out_shape), dtype=input._dtype, device=input._device)
-    i = tensor(idx.reshape(out_shape), dtype=dt.int64, device=input._device)
-    if keepdim and input.ndim:
-        v, i = v.unsqueeze(axis), i.unsqueeze(axis)
-    return namedtuple("mode", ["values", "indices"])(v, i)
-
-
-def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False,
-           dim=None):
-    import numpy as np
-
-    from .creation import tensor
-
-    a = input.detach().cpu().numpy()
-    res = np.unique(a, return_inverse=return_inverse, return_counts=return_counts, axis=dim)
-    if not isinstance(res, tuple):
-        res = (res,)
-    out = [tensor(res[0], dtype=input._dtype, device=input._device)]
-    k = 1
-    if return_inverse:
-        inv = res[k].reshape(a.shape if dim is None else (a.shape[dim],))
-        out.append(tensor(inv, dtype=dt.int64, device=input._device))
-        k += 1
-    if return_counts:
-        out.append(tensor(res[k], dtype=dt.int64, device=input._device))
-    return out[0] if len(out) == 1 else tuple(out)
-
-
-def unique_consecutive(input: Tensor, return_inverse: bool = False, return_counts: bool = False, dim=None):
-    import numpy as np
-
-    from .creation import tensor
-
-    a = input.detach().cpu().numpy().reshape(-1)
-    if a.size == 0:
-        keep = np.zeros(0, bool)
-    else:
-        keep = np.concatenate([[True], a[1:] != a[:-1]])
-    vals = a[keep]
-    out = [tensor(vals, dtype=input._dtype, device=input._device)]
-    if return_inverse:
-        out.append(tensor((np.cumsum(keep) - 1).reshape(input.shape), dtype=dt.int64, device=input._device))
-    if return_counts:
-        starts = np.nonzero(keep)[0]
-        out.append(tensor(np.diff(np.append(starts, a.size)), dtype=dt.int64, device=input._device))
-    return out[0] if len(out) == 1 else tuple(out)
-
-
-# softmax family -------------------------------------------------------------------------------
-class Softmax(Function):
-    @staticmethod
-    def forward(ctx, x, axis):
-        ctx.axis = axis
-        y = make_tensor(D.backend_of(x).softmax(x._data, axis), x._dtype, x._device)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        return call(SoftmaxBackward, y, g, ctx.axis), None
-
-
-class SoftmaxBackward(Function):
-    """Fused softmax gradient; its own backward keeps double backward working."""
-
-    @staticmethod
-    def forward(ctx, y, g, axis):
-        ctx.axis = axis
-        ctx.save_for_backward(y, g)
-        return make_tensor(D.backend_of(y).softmax_backward(y._data, g._data, axis), y._dtype, y._device)
-
-    @staticmethod
-    def backward(ctx, gg):
-        y, g = ctx.saved_tensors
-        a = ctx.axis
-        s = (g * y).sum(a, keepdim=True)
-        t = (gg * y).sum(a, keepdim=True)
-        # gx = y*(g - s):  d/dy = gg*(g - s) - (gg*y summed) * g ; d/dg = y*(gg - t)
-        gy = gg * (g - s) - t * g
-        gg_out = y * (gg - t)
-        return gy, gg_out, None
-
-
-class LogSoftmax(Function):
-    @staticmethod
-    def forward(ctx, x, axis):
-        ctx.axis = axis
-        y = make_tensor(D.backend_of(x).log_softmax(x._data, axis), x._dtype, x._device)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        return call(LogSoftmaxBackward, y, g, ctx.axis), None
-
-
-class LogSoftmaxBackward(Function):
-    @staticmethod
-    def forward(ctx, y, g, axis):
-        ctx.axis = axis
-        ctx.save_for_backward(y, g)
-        return make_tensor(D.backend_of(y).log_softmax_backward(y._data, g._data, axis), y._dtype, y._device)
-
-    @staticmethod
-    def backward(ctx, gg):
-        y, g = ctx.saved_tensors
-        a = ctx.axis
-        p = y.exp()
-        gsum = g.sum(a, keepdim=True)
-        # gx = g - p * gsum:  d/dy = -gg * p * gsum ; d/dg = gg - sum(gg * p)
-        return -gg * p * gsum, gg - (gg * p).sum(a, keepdim=True), None
-
-
-def _softmax_input(input, dim, dtype, op):
-    if dim is None:
-        import warnings
-
-        warnings.warn(f"Implicit dimension choice for {op} has been deprecated. Change the call to include dim=X as an argument.", stacklevel=3)
-        dim = 0 if input.ndim in (0, 1, 3) else 1
-    x = input if dtype is None else input.to(dt.to_dtype(dtype))
-    if x._dtype.category < 2:
-        raise NotImplementedError(f"\"{op}\" not implemented for '{_pretty(x._dtype)}'")
-    return x, (wrap_dim(dim, x.ndim) if x.ndim else 0)
-
-
-def softmax(input: Tensor, dim=None, dtype=None, *, _stacklevel=3) -> Tensor:
-    x, axis = _softmax_input(input, dim, dtype, "softmax")
-    if x.ndim == 0:
-        return x * 0 + 1
-    return call(Softmax, x, axis)
-
-
-def log_softmax(input: Tensor, dim=None, dtype=None, *, _stacklevel=3) -> Tensor:
-    x, axis = _softmax_input(input, dim, dtype, "log_softmax")
-    if x.ndim == 0:
-        return x * 0
-    return call(LogSoftmax, x, axis)
-
-
 _ = math
+
+
+# moved to their own modules; still importable from here
+from .scan import cummax, cummin, cumprod, cumsum, logcumsumexp  # noqa: E402,F401
+from .softmax_family import log_softmax, softmax  # noqa: E402,F401
+from .sorting import (  # noqa: E402,F401
+    argsort,
+    kthvalue,
+    median,
+    mode,
+    msort,
+    nanmedian,
+    quantile,
+    sort,
+    topk,
+    unique,
+    unique_consecutive,
+)

@@ -12,11 +12,10 @@ from ._common import call, wrap_dim
 
 __all__ = [
     "reshape", "view", "view_as", "flatten", "unflatten", "squeeze", "unsqueeze", "permute",
-    "transpose", "swapaxes", "swapdims", "t", "adjoint", "expand", "expand_as", "broadcast_to",
-    "broadcast_tensors", "broadcast_shapes", "repeat", "repeat_interleave", "tile", "flip", "fliplr", "flipud", "roll",
-    "narrow", "select", "cat", "concat", "concatenate", "stack", "hstack", "vstack", "dstack",
-    "column_stack", "split", "tensor_split", "chunk", "unbind", "movedim", "moveaxis",
-    "as_strided", "ravel", "resize_out", "atleast_1d", "atleast_2d", "atleast_3d", "row_stack",
+    "transpose", "swapaxes", "swapdims", "t", "adjoint", "expand", "expand_as",
+    "broadcast_to", "broadcast_tensors", "broadcast_shapes", "repeat", "repeat_interleave",
+    "tile", "flip", "fliplr", "flipud", "roll", "narrow", "select", "movedim", "moveaxis",
+    "as_strided", "ravel", "resize_out",
 ]
 
 
@@ -107,9 +106,9 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
     shp = input._data.shape
     n = 1
-    for d in shp[s:e + 1]:
+    for d in shp[s : e + 1]:
         n *= d
-    return reshape(input, shp[:s] + (n,) + shp[e + 1:])
+    return reshape(input, shp[:s] + (n,) + shp[e + 1 :])
 
 
 def ravel(input: Tensor) -> Tensor:
@@ -120,7 +119,7 @@ def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
     d = wrap_dim(dim, input.ndim)
     shp = input._data.shape
     sizes = _infer_shape(tuple(sizes), shp[d])
-    return reshape(input, shp[:d] + tuple(sizes) + shp[d + 1:])
+    return reshape(input, shp[:d] + tuple(sizes) + shp[d + 1 :])
 
 
 def squeeze(input: Tensor, dim=None) -> Tensor:
@@ -230,15 +229,20 @@ def expand(input: Tensor, *sizes) -> Tensor:
     shp = input._data.shape
     if len(sizes) < len(shp):
         raise RuntimeError(
-            f"expand({input.type()}{{{list(shp)}}}, size={list(sizes)}): the number of sizes provided "
-            f"({len(sizes)}) must be greater or equal to the number of dimensions in the tensor ({len(shp)})"
+            f"expand({input.type()}{{{list(shp)}}}, size={list(sizes)}): the number of sizes "
+            "provided "
+            f"({len(sizes)}) must be greater or equal to the number of dimensions in the tensor "
+            f"({len(shp)})"
         )
     lead = len(sizes) - len(shp)
     out = []
     for i, s in enumerate(sizes):
         if i < lead:
             if s < 0:
-                raise RuntimeError(f"expand: the expanded size {s} is not allowed in a leading, non-existing dimension {i}")
+                raise RuntimeError(
+                    f"expand: the expanded size {s} is not allowed in a leading, non-existing "
+                    f"dimension {i}"
+                )
             out.append(s)
             continue
         cur = shp[i - lead]
@@ -247,7 +251,8 @@ def expand(input: Tensor, *sizes) -> Tensor:
         if cur != s and cur != 1:
             raise RuntimeError(
                 f"The expanded size of the tensor ({s}) must match the existing size ({cur}) at "
-                f"non-singleton dimension {i}.  Target sizes: {list(sizes)}.  Tensor sizes: {list(shp)}"
+                f"non-singleton dimension {i}.  Target sizes: {list(sizes)}.  Tensor sizes: "
+                f"{list(shp)}"
             )
         out.append(s)
     out = tuple(out)
@@ -282,7 +287,8 @@ def repeat(input: Tensor, *sizes) -> Tensor:
     shp = input._data.shape
     if len(sizes) < len(shp):
         raise RuntimeError(
-            "Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor"
+            "Number of dimensions of repeat dims can not be smaller than number of dimensions of "
+            "tensor"
         )
     x = input.reshape((1,) * (len(sizes) - len(shp)) + shp)
     # expand an interleaved (r0, s0, r1, s1, ...) view, then fold: no per-op backward needed
@@ -321,8 +327,8 @@ def repeat_interleave(input: Tensor, repeats=None, dim=None, *, output_size=None
         if r < 0:
             raise RuntimeError("repeat_interleave: Repeats must be non-negative")
         shp = x._data.shape
-        y = unsqueeze(x, d + 1).expand(shp[:d + 1] + (r,) + shp[d + 1:])
-        return y.reshape(shp[:d] + (n * r,) + shp[d + 1:])
+        y = unsqueeze(x, d + 1).expand(shp[: d + 1] + (r,) + shp[d + 1 :])
+        return y.reshape(shp[:d] + (n * r,) + shp[d + 1 :])
     reps = repeats.detach().cpu().numpy()
     if reps.ndim != 1 or reps.shape[0] != n:
         raise RuntimeError(
@@ -361,7 +367,10 @@ def flip(input: Tensor, *dims) -> Tensor:
         dims = tuple(dims[0])
     axes = tuple(wrap_dim(d, input.ndim) for d in dims)
     if len(set(axes)) != len(axes):
-        raise RuntimeError(f"dim {next(a for a in axes if axes.count(a) > 1)} appears multiple times in the list of dims")
+        raise RuntimeError(
+            f"dim {next(a for a in axes if axes.count(a) > 1)} appears multiple times in the "
+            "list of dims"
+        )
     return call(Flip, input, axes)
 
 
@@ -383,7 +392,9 @@ def roll(input: Tensor, shifts, dims=None) -> Tensor:
     shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
     if len(shifts) != len(dims):
-        raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}")
+        raise RuntimeError(
+            f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}"
+        )
     x = input
     for s, d in zip(shifts, dims):
         d = wrap_dim(d, x.ndim)
@@ -433,7 +444,8 @@ def narrow(input: Tensor, dim: int, start, length: int) -> Tensor:
     if start < 0 or start + length > n or length < 0:
         raise RuntimeError(
             f"start ({start}) + length ({length}) exceeds dimension size ({n})."
-            if start >= 0 else f"start out of range (expected to be in range of [{-n}, {n}], but got {start})"
+            if start >= 0
+            else f"start out of range (expected to be in range of [{-n}, {n}], but got {start})"
         )
     key = (slice(None),) * d + (slice(start, start + length),)
     return call(Slice, input, key)
@@ -448,213 +460,20 @@ def select(input: Tensor, dim: int, index: int) -> Tensor:
     index = int(index)
     if not -n <= index < n:
         raise IndexError(
-            f"select(): index {index} out of range for tensor of size {list(input.shape)} at dimension {d}"
+            f"select(): index {index} out of range for tensor of size {list(input.shape)} at "
+            f"dimension {d}"
         )
     key = (slice(None),) * d + (index % n if n else index,)
     return call(Slice, input, key)
-
-
-class Cat(Function):
-    @staticmethod
-    def forward(ctx, dim, *xs):
-        # legacy rule: 1-D empty tensors are skipped (size None) when the others are not 1-D
-        ref = next((x for x in xs if not _skipped(x)), xs[0])
-        sizes = [None if x is not ref and _skipped(x) else x._data.shape[dim] for x in xs]
-        ctx.sizes = sizes  # ctx may be the no-graph NULL_CTX, which drops attributes
-        ctx.dim = dim
-        be = D.backend_of(xs[0])
-        d = xs[0]._dtype
-        for x in xs[1:]:
-            d = dt.promote_types(d, x._dtype)
-        shape = list(ref._data.shape)
-        shape[dim] = sum(n for n in sizes if n is not None)
-        out = be.empty(tuple(shape), d.np)
-        off = 0
-        for x, n in zip(xs, sizes):
-            if n is None:
-                continue
-            key = (slice(None),) * dim + (slice(off, off + n),)
-            be.copy_(be.getitem_basic(out, key), x._data)
-            off += n
-        return make_tensor(out, d, xs[0]._device)
-
-    @staticmethod
-    def backward(ctx, g):
-        parts = iter(split(g, [n for n in ctx.sizes if n is not None], ctx.dim))
-        return (None, *[g.new_zeros(0) if n is None else next(parts) for n in ctx.sizes])
-
-
-def _skipped(x) -> bool:
-    return x.ndim == 1 and x._data.shape[0] == 0
-
-
-def _seq_arg(tensors, op):
-    if isinstance(tensors, Tensor):
-        raise TypeError(f"{op}(): argument 'tensors' must be tuple of Tensors, not Tensor")
-    tensors = list(tensors)
-    for i, x in enumerate(tensors):
-        if not isinstance(x, Tensor):
-            raise TypeError(
-                f"expected Tensor as element {i} in argument 0, but got {type(x).__name__}"
-            )
-    return tensors
-
-
-def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
-    tensors = _seq_arg(tensors, "cat")
-    if not tensors:
-        raise ValueError("cat(): expected a non-empty list of Tensors")
-    # legacy rule: 1-D empty tensors are skipped
-    parts = [x for x in tensors if not (x.ndim == 1 and x._data.shape[0] == 0)] or tensors[:1]
-    ref = parts[0]
-    if ref.ndim == 0:
-        raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
-    d = wrap_dim(dim, ref.ndim)
-    D.check_same_device("cat", *parts)
-    for i, x in enumerate(parts):
-        if x.ndim != ref.ndim:
-            raise RuntimeError(
-                f"Tensors must have same number of dimensions: got {ref.ndim} and {x.ndim}"
-            )
-        for k in range(ref.ndim):
-            if k != d and x._data.shape[k] != ref._data.shape[k]:
-                raise RuntimeError(
-                    f"Sizes of tensors must match except in dimension {d}. Expected size "
-                    f"{ref._data.shape[k]} but got size {x._data.shape[k]} for tensor number {i} in the list."
-                )
-    r = call(Cat, d, *tensors)
-    return resize_out(out, r) if out is not None else r
-
-
-concat = concatenate = cat
-
-
-def stack(tensors, dim: int = 0, *, out=None) -> Tensor:
-    tensors = _seq_arg(tensors, "stack")
-    if not tensors:
-        raise RuntimeError("stack expects a non-empty TensorList")
-    shp = tensors[0]._data.shape
-    for i, x in enumerate(tensors):
-        if x._data.shape != shp:
-            raise RuntimeError(
-                f"stack expects each tensor to be equal size, but got {list(shp)} at entry 0 and "
-                f"{list(x.shape)} at entry {i}"
-            )
-    d = wrap_dim(dim, len(shp) + 1)
-    r = cat([unsqueeze(x, d) for x in tensors], d)
-    return resize_out(out, r) if out is not None else r
-
-
-def hstack(tensors) -> Tensor:
-    tensors = atleast_1d(*tensors) if len(tensors) > 1 else [atleast_1d(tensors[0])]
-    return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
-
-
-def vstack(tensors) -> Tensor:
-    ts = [atleast_2d(x) for x in tensors]
-    return cat(ts, 0)
-
-
-row_stack = vstack
-
-
-def dstack(tensors) -> Tensor:
-    return cat([atleast_3d(x) for x in tensors], 2)
-
-
-def column_stack(tensors) -> Tensor:
-    return hstack([x.reshape(-1, 1) if x.ndim <= 1 else x for x in tensors])
-
-
-def atleast_1d(*tensors):
-    r = [x.reshape(1) if x.ndim == 0 else x for x in (tensors[0] if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)) else tensors)]
-    return r[0] if len(tensors) == 1 and not isinstance(tensors[0], (list, tuple)) else r
-
-
-def atleast_2d(*tensors):
-    def f(x):
-        return x.reshape(1, 1) if x.ndim == 0 else x.unsqueeze(0) if x.ndim == 1 else x
-
-    r = [f(x) for x in tensors]
-    return r[0] if len(r) == 1 else r
-
-
-def atleast_3d(*tensors):
-    def f(x):
-        if x.ndim == 0:
-            return x.reshape(1, 1, 1)
-        if x.ndim == 1:
-            return x.reshape(1, -1, 1)
-        if x.ndim == 2:
-            return x.unsqueeze(-1)
-        return x
-
-    r = [f(x) for x in tensors]
-    return r[0] if len(r) == 1 else r
-
-
-def split(tensor: Tensor, split_size_or_sections, dim: int = 0):
-    d = wrap_dim(dim, tensor.ndim)
-    n = tensor._data.shape[d]
-    if isinstance(split_size_or_sections, numbers.Integral):
-        s = int(split_size_or_sections)
-        if s <= 0 and n > 0:
-            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {n}")
-        sizes = [min(s, n - i) for i in range(0, n, s)] if s > 0 else [0]
-    else:
-        sizes = [int(v) for v in split_size_or_sections]
-        if sum(sizes) != n:
-            raise RuntimeError(
-                f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size at "
-                f"dimension {d}), but got split_sizes={sizes}"
-            )
-    out = []
-    off = 0
-    for s in sizes:
-        out.append(narrow(tensor, d, off, s))
-        off += s
-    return tuple(out)
-
-
-def chunk(input: Tensor, chunks: int, dim: int = 0):
-    if chunks <= 0:
-        raise RuntimeError("chunk expects `chunks` to be greater than 0, got: " + str(chunks))
-    n = input._data.shape[wrap_dim(dim, input.ndim)]
-    size = -(-n // chunks) if n else 0
-    if size == 0:
-        return split(input, [0] * min(chunks, 1) or [0], dim) if n == 0 else (input,)
-    return split(input, size, dim)
-
-
-def tensor_split(input: Tensor, indices_or_sections, dim: int = 0):
-    d = wrap_dim(dim, input.ndim)
-    n = input._data.shape[d]
-    if isinstance(indices_or_sections, numbers.Integral):
-        k = int(indices_or_sections)
-        q, r = divmod(n, k)
-        sizes = [q + 1] * r + [q] * (k - r)
-    else:
-        idx = [0] + [min(max(int(i), 0), n) for i in indices_or_sections] + [n]
-        sizes = [max(b - a, 0) for a, b in zip(idx[:-1], idx[1:])]
-    out, off = [], 0
-    for s in sizes:
-        out.append(narrow(input, d, off, s))
-        off += s
-    return tuple(out)
-
-
-def unbind(input: Tensor, dim: int = 0):
-    if input.ndim == 0:
-        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
-    d = wrap_dim(dim, input.ndim)
-    return tuple(select(input, d, i) for i in range(input._data.shape[d]))
 
 
 def as_strided(input: Tensor, size, stride, storage_offset=None) -> Tensor:
     be = D.backend_of(input)
     off = be.storage_offset(input._data) if storage_offset is None else storage_offset
     if input._rg:
-        raise NotImplementedError("as_strided on a tensor that requires grad is not differentiable in deepforge")
+        raise NotImplementedError(
+            "as_strided on a tensor that requires grad is not differentiable in deepforge"
+        )
     return _view_of(input, be.as_strided(input._data, tuple(size), tuple(stride), off))
 
 
@@ -671,13 +490,40 @@ def resize_out(out: Tensor, result: Tensor) -> Tensor:
             import warnings
 
             warnings.warn(
-                f"An output with one or more elements was resized since it had shape {list(out.shape)}, "
+                "An output with one or more elements was resized since it had shape "
+                f"{list(out.shape)}, "
                 f"which does not match the required output shape {list(result.shape)}.",
-                UserWarning, stacklevel=3,
+                UserWarning,
+                stacklevel=3,
             )
         out._data = D.backend_of(out).empty(result._data.shape, out._dtype.np)
     if out._dtype.category < result._dtype.category:
-        raise RuntimeError(f"result type {result._dtype.name} can't be cast to the desired output type {out._dtype.name}")
+        raise RuntimeError(
+            f"result type {result._dtype.name} can't be cast to the desired output type "
+            f"{out._dtype.name}"
+        )
     D.backend_of(out).copy_(out._data, result._data)
     out._vc[0] += 1
     return out
+
+
+# joining and splitting live in join.py; importable from here too
+from .join import (  # noqa: E402,F401
+    Cat,
+    atleast_1d,
+    atleast_2d,
+    atleast_3d,
+    cat,
+    chunk,
+    column_stack,
+    concat,
+    concatenate,
+    dstack,
+    hstack,
+    row_stack,
+    split,
+    stack,
+    tensor_split,
+    unbind,
+    vstack,
+)

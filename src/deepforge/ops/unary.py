@@ -1,4 +1,5 @@
-"""Differentiable elementwise unary ops. Each row: forward primitive and derivative, side by side."""
+"""Differentiable elementwise unary ops. Each row: forward primitive and derivative, side by
+side."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import math
 from .. import _dtype as dt
 from ..autograd.function import Function
 from . import _dispatch as D
-from ._common import call, check_inplace, commit_inplace
+from ._common import call, check_inplace, commit_inplace, with_out
 
 __all__: list[str] = []
 
@@ -119,7 +120,11 @@ def _make_unary(name, save, grad, float_out):
         return grad(None, None, g)
 
     cls_name = "".join(p.capitalize() for p in name.split("_"))
-    return type(cls_name, (Function,), {"forward": staticmethod(forward), "backward": staticmethod(backward)})
+    return type(
+        cls_name,
+        (Function,),
+        {"forward": staticmethod(forward), "backward": staticmethod(backward)},
+    )
 
 
 FUNCTIONS = {name: _make_unary(name, *spec) for name, spec in UNARY_GRADS.items()}
@@ -137,7 +142,9 @@ def _make_public(name, fn_cls):
             return commit_inplace(input, lambda: call(fn_cls, input))
         d = input._dtype
         if UNARY_GRADS[name][2] and d.category < 2:
-            raise RuntimeError(f"result type Float can't be cast to the desired output type {_tname(d)}")
+            raise RuntimeError(
+                f"result type Float can't be cast to the desired output type {_tname(d)}"
+            )
         return D.unary(name, input, d, out=input)
 
     op.__name__ = name
@@ -148,8 +155,17 @@ def _make_public(name, fn_cls):
 
 
 def _tname(d):
-    return {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-            "bool": "Bool", "float32": "Float", "float64": "Double", "float16": "Half"}.get(d.name, d.name)
+    return {
+        "int64": "Long",
+        "int32": "Int",
+        "int16": "Short",
+        "int8": "Char",
+        "uint8": "Byte",
+        "bool": "Bool",
+        "float32": "Float",
+        "float64": "Double",
+        "float16": "Half",
+    }.get(d.name, d.name)
 
 
 def _out_variant(name, fn_cls, input, out):
@@ -186,7 +202,7 @@ isnan = _predicate("isnan")
 isinf = _predicate("isinf")
 isfinite = _predicate("isfinite")
 signbit = _predicate("signbit")
-logical_not = _predicate("logical_not")
+logical_not = with_out(_predicate("logical_not"))
 
 
 def isposinf(input):
@@ -201,20 +217,35 @@ def isreal(input):
     return D.unary("isfinite", input, dt.bool_) | True
 
 
+@with_out
 def bitwise_not(input):
     if input._dtype.category > 1:
         raise NotImplementedError(
-            f"\"bitwise_not\" not implemented for '{_tname(input._dtype)}' (needs an integer or bool tensor)")
+            f"\"bitwise_not\" not implemented for '{_tname(input._dtype)}' (needs an integer or "
+            "bool tensor)"
+        )
     return D.unary("bitwise_not", input, input._dtype)
 
 
 def logical_not_(input):
-    return D.unary("logical_not", input, dt.bool_, out=input) if input._dtype is dt.bool_ else \
-        commit_inplace(input, logical_not(input).to(input._dtype))
+    return (
+        D.unary("logical_not", input, dt.bool_, out=input)
+        if input._dtype is dt.bool_
+        else commit_inplace(input, logical_not(input).to(input._dtype))
+    )
 
 
-__all__ += ["isnan", "isinf", "isfinite", "signbit", "logical_not", "logical_not_", "isposinf",
-            "isneginf", "bitwise_not"]
+__all__ += [
+    "isnan",
+    "isinf",
+    "isfinite",
+    "signbit",
+    "logical_not",
+    "logical_not_",
+    "isposinf",
+    "isneginf",
+    "bitwise_not",
+]
 
 
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
@@ -229,7 +260,9 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
         fi = np.finfo(input._dtype.np)
         posinf = float(fi.max) if posinf is None else posinf
         neginf = float(fi.min) if neginf is None else neginf
-        r = where(isnan(input), nan, where(isposinf(input), posinf, where(isneginf(input), neginf, input)))
+        r = where(
+            isnan(input), nan, where(isposinf(input), posinf, where(isneginf(input), neginf, input))
+        )
     if out is not None:
         from .shape import resize_out
 

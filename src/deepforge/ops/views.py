@@ -21,7 +21,8 @@ def view_geometry(v: Tensor, base: Tensor, op: str):
     be = D.backend_of(base)
     if not be.is_contiguous(base._data):
         raise RuntimeError(
-            f"{op}: in-place modification of a view of a non-contiguous tensor that requires grad is "
+            f"{op}: in-place modification of a view of a non-contiguous tensor that requires "
+            "grad is "
             "not supported by deepforge's autograd; call .contiguous() on the base first"
         )
     offset = be.storage_offset(v._data) - be.storage_offset(base._data)

@@ -55,21 +55,26 @@ class ReduceOps:
         return kshape, lead, trail, _prod(kshape), _prod(x.shape[d] for d in axes)
 
     def _use_wg(self, M, R) -> bool:
-        if self.rt.is_cpu:
-            return M < 4 * self.rt.compute_units and R > 4096
-        return M < 2048 and R > 64
+        """GPUs: a work-group per output when there are few long reductions."""
+        return not self.rt.is_cpu and M < 2048 and R > 64
 
     def _wg_geometry(self, M, R):
         rt = self.rt
         if rt.is_cpu:
-            L, target = 16, 4 * rt.compute_units
-            min_part = L * 2048
+            L, target, min_part = 16, 4 * rt.compute_units, 16 * 2048
         else:
             L, target = min(256, rt.max_work_group_size), 16 * rt.compute_units
             min_part = L * 16
         L = 1 << (L.bit_length() - 1)
         P = max(1, min(-(-target // M), -(-R // min_part)))
         return L, P
+
+    def _parts(self, units, R) -> int:
+        """How many parts to split each reduction into so a CPU device has enough items."""
+        target = 4 * self.rt.compute_units
+        if units >= target or R < 8192:
+            return 1
+        return max(1, min(-(-target // units), R // 4096))
 
     def _reduce_into(self, op, x, axes, out_dtype, fin=0, div=1.0, center=None):
         """Reduce x over axes with op code ``op``; a contiguous result of the kept shape."""
@@ -81,31 +86,32 @@ class ReduceOps:
         acc = self._acc(out_dtype)
         acc_np = {"F64": np.float64, "F32": np.float32, "I64": np.int64}[acc]
         cbuf = center.buf if center is not None else out.buf
-        if not self._use_wg(M, R) or not x.size:
-            d, nr = pack_split(lead, trail, x.offset)
-            k = self._rkernel("reduce_lines", x.dtype, out_dtype, acc,
-                              [None, _I64, _I64, _I32, None, _I64, None, None, _I32, _I32, acc_np])
-            g, ls = self.rt.range_1d(M, work=M * R)
-            self.rt.launch(k, g, ls, d, M, R, nr, out.buf, 0, x.buf, cbuf, op, fin, acc_np(div))
-            return out
-        L, P = self._wg_geometry(M, R)
+        rt = self.rt
         d, nr = pack_split(lead, trail, x.offset)
-        dt = [None, _I64, _I64, _I32, _I64, None, _I64, None, None, _I32, _I32, acc_np]
+        dts = [None, _I64, _I64, _I32, _I64, None, _I64, None, None, _I32, _I32, acc_np]
+        if x.size and self._use_wg(M, R):
+            L, P = self._wg_geometry(M, R)
+            name, gsl, P = "reduce_wg", None, P
+        else:
+            cols = (rt.is_cpu and len(lead) == 1 and trail and trail[-1][1] != 1
+                    and abs(lead[0][1]) < abs(trail[-1][1]))
+            name = "reduce_cols" if cols else "reduce_lines"
+            units = -(-M // 32) if cols else M
+            P = self._parts(units, R) if rt.is_cpu and x.size else 1
+            gsl = rt.range_1d(units * P, work=M * R)
+        tgt, tdt = (out, out_dtype) if P == 1 else (
+            CLArray.empty(rt, (P, M), acc_np), acc_np)
+        k = self._rkernel(name, x.dtype, tdt, acc, dts)
+        g, ls = gsl if gsl is not None else ((M * P * L,), (L,))
+        rt.launch(k, g, ls, d, M, R, nr, P, tgt.buf, 0, x.buf, cbuf, op, fin if P == 1 else 0,
+                  acc_np(div if P == 1 else 1))
         if P == 1:
-            k = self._rkernel("reduce_wg", x.dtype, out_dtype, acc, dt)
-            self.rt.launch(k, (M * L,), (L,), d, M, R, nr, 1, out.buf, 0, x.buf, cbuf, op, fin,
-                           acc_np(div))
             return out
-        part = CLArray.empty(self.rt, (M, P), acc_np)
-        k = self._rkernel("reduce_wg", x.dtype, acc_np, acc, dt)
-        self.rt.launch(k, (M * P * L,), (L,), d, M, R, nr, P, part.buf, 0, x.buf, cbuf, op, 0,
-                       acc_np(1))
-        d2, nr2 = pack_split([(M, P)], [(P, 1)], 0)
-        k2 = self._rkernel("reduce_lines", acc_np, out_dtype, acc,
-                           [None, _I64, _I64, _I32, None, _I64, None, None, _I32, _I32, acc_np])
-        g, ls = self.rt.range_1d(M)
-        self.rt.launch(k2, g, ls, d2, M, P, nr2, out.buf, 0, part.buf, cbuf, _COMBINE[op], fin,
-                       acc_np(div))
+        d2, nr2 = pack_split([(M, 1)], [(P, M)], 0)
+        k2 = self._rkernel("reduce_lines", acc_np, out_dtype, acc, dts)
+        g, ls = rt.range_1d(M, work=M * P)
+        rt.launch(k2, g, ls, d2, M, P, nr2, 1, out.buf, 0, tgt.buf, cbuf, _COMBINE[op], fin,
+                  acc_np(div))
         return out
 
     @staticmethod
@@ -160,25 +166,30 @@ class ReduceOps:
         idx = CLArray.empty(self.rt, kshape, np.int64)
         if M == 0:
             return vals, idx
+        rt = self.rt
         acc = self._acc(x.dtype)
         d, nr = pack_split(lead, trail, x.offset)
-        lines_dt = [None, _I64, _I64, _I32, None, None, None, None, _I32, _I32]
-        if not self._use_wg(M, R):
+        lines_dt = [None, _I64, _I64, _I32, _I64, None, None, None, None, _I32, _I32]
+        if self._use_wg(M, R):
+            L, P = self._wg_geometry(M, R)
+        else:
+            L, P = 0, (self._parts(M, R) if rt.is_cpu else 1)
+        pv, pi = (vals, idx) if P == 1 else (CLArray.empty(rt, (P, M), x.dtype),
+                                             CLArray.empty(rt, (P, M), np.int64))
+        if L:
+            k = self._rkernel("arg_wg", x.dtype, x.dtype, acc,
+                              [None, _I64, _I64, _I32, _I64, None, None, None, _I32])
+            rt.launch(k, (M * P * L,), (L,), d, M, R, nr, P, pv.buf, pi.buf, x.buf, int(is_max))
+        else:
             k = self._rkernel("arg_lines", x.dtype, x.dtype, acc, lines_dt)
-            g, ls = self.rt.range_1d(M, work=M * R)
-            self.rt.launch(k, g, ls, d, M, R, nr, vals.buf, idx.buf, x.buf, idx.buf, 0,
-                           int(is_max))
-            return vals, idx
-        L, P = self._wg_geometry(M, R)
-        pv = CLArray.empty(self.rt, (M, P), x.dtype)
-        pi = CLArray.empty(self.rt, (M, P), np.int64)
-        k = self._rkernel("arg_wg", x.dtype, x.dtype, acc,
-                          [None, _I64, _I64, _I32, _I64, None, None, None, _I32])
-        self.rt.launch(k, (M * P * L,), (L,), d, M, R, nr, P, pv.buf, pi.buf, x.buf, int(is_max))
-        d2, nr2 = pack_split([(M, P)], [(P, 1)], 0)
-        k2 = self._rkernel("arg_lines", x.dtype, x.dtype, acc, lines_dt)
-        g, ls = self.rt.range_1d(M)
-        self.rt.launch(k2, g, ls, d2, M, P, nr2, vals.buf, idx.buf, pv.buf, pi.buf, 1, int(is_max))
+            g, ls = rt.range_1d(M * P, work=M * R)
+            rt.launch(k, g, ls, d, M, R, nr, P, pv.buf, pi.buf, x.buf, pi.buf, 0, int(is_max))
+        if P > 1:
+            d2, nr2 = pack_split([(M, 1)], [(P, M)], 0)
+            k2 = self._rkernel("arg_lines", x.dtype, x.dtype, acc, lines_dt)
+            g, ls = rt.range_1d(M, work=M * P)
+            rt.launch(k2, g, ls, d2, M, P, nr2, 1, vals.buf, idx.buf, pv.buf, pi.buf, 1,
+                      int(is_max))
         return vals, idx
 
     def argreduce(self, op, x, axis, keepdim):

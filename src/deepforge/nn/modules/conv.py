@@ -146,7 +146,7 @@ class Conv3d(_Conv):
     _fn = staticmethod(F.conv3d)
 
 
-class _ConvTranspose(_ConvNd):
+class _ConvTransposeNd(_ConvNd):
     _transposed = True
     _fn = None
 
@@ -190,16 +190,16 @@ class _ConvTranspose(_ConvNd):
                               self.groups, self.dilation)
 
 
-class ConvTranspose1d(_ConvTranspose):
+class ConvTranspose1d(_ConvTransposeNd):
     _nd = 1
     _fn = staticmethod(F.conv_transpose1d)
 
 
-class ConvTranspose2d(_ConvTranspose):
+class ConvTranspose2d(_ConvTransposeNd):
     _nd = 2
     _fn = staticmethod(F.conv_transpose2d)
 
 
-class ConvTranspose3d(_ConvTranspose):
+class ConvTranspose3d(_ConvTransposeNd):
     _nd = 3
     _fn = staticmethod(F.conv_transpose3d)

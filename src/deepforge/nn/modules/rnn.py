@@ -12,6 +12,7 @@ from deepforge import Tensor
 from .. import init
 from ..functional import _rnn as R
 from ..functional._dropout import dropout as _dropout
+from ..functional._linear import linear
 from ..parameter import Parameter
 from ..utils.rnn import PackedSequence
 from .module import Module
@@ -209,41 +210,22 @@ class RNNBase(Module):
 
     def _run_direction(self, data, batch_sizes, layer, d, h, c):
         w_ih, w_hh, b_ih, b_hh, w_hr = self._weights(layer, d)
-        xw = data @ w_ih.t()  # all time steps at once: one GEMM
-        if b_ih is not None:
-            xw = xw + (b_ih + b_hh if self.mode == "LSTM" else b_ih)
-        offsets = [0]
-        for bs in batch_sizes:
-            offsets.append(offsets[-1] + bs)
-        T = len(batch_sizes)
-        B = h.shape[0]
-        steps = range(T - 1, -1, -1) if d == 1 else range(T)
-        outs = [None] * T
-        w_hh_t = w_hh.t()
-        w_hr_t = w_hr.t() if w_hr is not None else None
-        for t in steps:
-            bs = batch_sizes[t]
-            x_t = xw[offsets[t]:offsets[t + 1]]
-            h_a = h if bs == B else h[:bs]
-            if self.mode == "LSTM":
-                c_a = c if bs == B else c[:bs]
-                h_new, c_new = R.lstm_cell_pointwise(x_t + h_a @ w_hh_t, c_a)
-                if w_hr_t is not None:
-                    h_new = h_new @ w_hr_t
-                c = c_new if bs == B else deepforge.cat([c_new, c[bs:]], 0)
-            elif self.mode == "GRU":
-                gh = h_a @ w_hh_t
-                if b_hh is not None:
-                    gh = gh + b_hh
-                h_new = R.gru_cell_pointwise(x_t, gh, h_a)
-            else:
-                pre = x_t + h_a @ w_hh_t
-                if b_hh is not None:
-                    pre = pre + b_hh
-                h_new = pre.tanh() if self.mode == "RNN_TANH" else pre.relu()
-            h = h_new if bs == B else deepforge.cat([h_new, h[bs:]], 0)
+        reverse = d == 1
+        if self.mode == "LSTM":
+            xw = linear(data, w_ih, b_ih + b_hh if b_ih is not None else None)
+            return R.lstm_layer(xw, w_hh, w_hr, h, c, batch_sizes, reverse)
+        if self.mode == "GRU":
+            y, h = R.gru_layer(linear(data, w_ih, b_ih), w_hh, b_hh, h, batch_sizes, reverse)
+            return y, h, None
+        xw = linear(data, w_ih, b_ih)
+        act = deepforge.tanh if self.mode == "RNN_TANH" else deepforge.relu
+        outs = [None] * len(batch_sizes)
+        for t, r0, r1 in R._steps(batch_sizes, reverse):
+            bs = r1 - r0
+            h_new = act(xw[r0:r1] + linear(h[:bs], w_hh, b_hh))
+            h = R._keep_rows(h_new, h, bs)
             outs[t] = h_new
-        return deepforge.cat(outs, 0), h, c
+        return deepforge.cat(outs, 0), h, None
 
 
 class RNN(RNNBase):
