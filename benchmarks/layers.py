@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 
@@ -106,6 +107,45 @@ def cpu_vs_torch(torch, quick):
     print_table(rows, f"CPU backend vs PyTorch CPU ({threads()} threads each)")
 
 
+def cputime(fn, repeat=5, number=3) -> float:
+    """Best process CPU seconds per call (single-threaded runs only: on a loaded machine wall
+    time also counts the time other processes hold the cores)."""
+    fn()
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.process_time()
+        for _ in range(number):
+            fn()
+        best = min(best, (time.process_time() - t0) / number)
+    return best
+
+
+def single_thread(torch, quick):
+    """The same cases on one thread each (deepforge kernels, BLAS, PyTorch), in CPU time."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        print("\n(threadpoolctl not installed: single-thread table skipped)")
+        return
+    rows = []
+    prev = threads()
+    df.set_num_threads(1)
+    if torch:
+        torch.set_num_threads(1)
+    rep = 3 if quick else 5
+    with threadpool_limits(1):
+        rows.append(("LeNet-5 train step, batch 64 (1x28x28)", cputime(lenet_step(), rep),
+                     cputime(lenet_step_torch(torch), rep) if torch else None, 2.0))
+        for bwd in (False, True):
+            name = "Conv2d 3x3 64->64 56x56 b8 " + ("fwd+bwd" if bwd else "fwd")
+            rows.append((name, cputime(conv_case(df, backward=bwd), rep, 1),
+                         cputime(conv_case(torch, backward=bwd), rep, 1) if torch else None, 2.0))
+    df.set_num_threads(prev)
+    if torch:
+        torch.set_num_threads(prev)
+    print_table(rows, "CPU backend vs PyTorch CPU, 1 thread each, process CPU time")
+
+
 def _fused_vs_ref(label, fn, args, torch_fn=None, targs=None, repeat=5):
     fused = timeit(lambda: fn(*args), repeat=repeat)
     with reference_only():
@@ -193,6 +233,7 @@ def main(argv=None):
     print(f"deepforge {df.__version__}; torch {torch.__version__ if torch else 'not installed'}; "
           f"threads: deepforge {threads()}; {env_note()}")
     cpu_vs_torch(torch, args.quick)
+    single_thread(torch, args.quick)
     kernels(torch, args.quick)
     if not args.no_opencl:
         opencl_vs_cpu(args.quick)

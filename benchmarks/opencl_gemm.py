@@ -10,6 +10,11 @@ Each case: GFLOP/s of ``deepforge.backends.opencl.gemm.matmul`` (timed with queu
 before and after, min over --repeat runs after --warmup), of numpy's matmul on the same host
 arrays (min over the same number of runs, interleaved with the OpenCL runs so background load
 hits both alike), and their ratio.
+
+``--per-core`` is for shared, loaded machines, where wall-clock GFLOP/s mostly measure the
+neighbours: one thread each (POCL_MAX_PTHREAD_COUNT=1, OPENBLAS_NUM_THREADS=1, torch 1) and
+*process CPU time* instead of wall time, i.e. GFLOP per CPU-second of one core. (Only
+meaningful single-threaded: multi-threaded BLAS spin-waits, which CPU time would count.)
 """
 
 from __future__ import annotations
@@ -32,10 +37,16 @@ def _parse():
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--torch", action="store_true", help="also time torch.matmul on the CPU")
     p.add_argument("--keep-openblas-env", action="store_true")
+    p.add_argument(
+        "--per-core", action="store_true", help="one thread each, timed in process CPU time"
+    )
     return p.parse_args()
 
 
 def _clean_env(args):
+    if args.per_core:  # before numpy / pyopencl load their thread pools
+        for v in ("POCL_MAX_PTHREAD_COUNT", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+            os.environ[v] = "1"
     if args.keep_openblas_env or not any(v in os.environ for v in _OPENBLAS_VARS):
         return
     env = {k: v for k, v in os.environ.items() if k not in _OPENBLAS_VARS}
@@ -91,6 +102,10 @@ def main():
     print(f"device: {rt.device.name.strip()} ({rt.device.platform.name.strip()})")
     print(f"numpy {np.__version__} BLAS: {'; '.join(blas) or 'unknown'}")
     print(f"env: {env_state}, POCL_AFFINITY={os.environ.get('POCL_AFFINITY')}")
+    if args.per_core:
+        print("per-core mode: 1 thread each, GFLOP per CPU-second (process_time)")
+    else:
+        print(f"load average before the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print(f"dtype {dtype}, variant {args.variant or 'auto'}, min of {args.repeat} after "
           f"{args.warmup} warm-up runs")  # fmt: skip
 
@@ -111,10 +126,14 @@ def main():
         db = upload(rt, bt, (n, n), (1, n))
         cases.append((f"A.mT @ B.mT {n}", at.T, bt.T, da, db, 2 * n**3))
 
+    clock = time.process_time if args.per_core else time.perf_counter
+    if torch is not None and args.per_core:
+        torch.set_num_threads(1)
+
     def timed(fn):
-        t0 = time.perf_counter()
+        t0 = clock()
         fn()
-        return time.perf_counter() - t0
+        return clock() - t0
 
     head = f"{'case':<24}{'OpenCL GF/s':>12}{'numpy GF/s':>12}{'ratio':>8}"
     if torch is not None:

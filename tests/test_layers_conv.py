@@ -137,6 +137,9 @@ def test_conv_double_backward(device):
     x, w = (df.tensor(rng.standard_normal(s), dtype=df.float64, device=device,
                       requires_grad=True) for s in ((2, 2, 4, 4), (2, 1, 3, 3)))
     assert double_backward_check(lambda a, c: F.conv2d(a, c, stride=2, padding=1, groups=2), (x, w))
+    assert double_backward_check(lambda a, c: F.conv_transpose2d(a, c, stride=2, groups=2), (x, w))
+    assert double_backward_check(lambda a: F.fold(F.unfold(a, 2, padding=1) ** 2, (4, 4), 2,
+                                                  padding=1), (x,))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

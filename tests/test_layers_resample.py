@@ -8,7 +8,15 @@ import warnings
 import numpy as np
 import pytest
 from helpers import to_np
-from layer_refs import TOL, assert_same, interpolate, pixel_shuffle, run_both, torch_or_none
+from layer_refs import (
+    TOL,
+    assert_same,
+    double_backward_check,
+    interpolate,
+    pixel_shuffle,
+    run_both,
+    torch_or_none,
+)
 
 import deepforge as df
 import deepforge.nn as nn
@@ -67,6 +75,18 @@ def test_interpolate_gradcheck(device, kw):
     x = df.tensor(np.random.default_rng(1).standard_normal((1, 2, 4, 3)), device=device,
                   requires_grad=True)
     assert df.autograd.gradcheck(lambda t: F.interpolate(t, **kw), (x,), fast_mode=device != "cpu")
+
+
+@pytest.mark.parametrize("fn", [
+    lambda t: F.interpolate(t, scale_factor=1.5, mode="bilinear"),
+    lambda t: F.interpolate(t, size=(5, 4), mode="bicubic", align_corners=True),
+    lambda t: F.pad(t, (2, 1, 1, 2), mode="reflect") ** 2,
+    lambda t: F.pixel_shuffle(t, 2) ** 2,
+], ids=["bilinear", "bicubic", "reflect-pad", "pixel-shuffle"])
+def test_resample_double_backward(device, fn):
+    x = df.tensor(np.random.default_rng(6).standard_normal((1, 4, 3, 3)), device=device,
+                  requires_grad=True)
+    assert double_backward_check(fn, (x,))
 
 
 def test_upsample_modules(device):

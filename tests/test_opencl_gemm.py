@@ -276,3 +276,23 @@ def test_tiled_smaller_work_groups(rt, monkeypatch, max_wg):
     (setup,) = gemm._setups[rt].values()
     lx, ly, _ = setup["local"]
     assert lx * ly <= max_wg
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_transposed_operands(rt, variant, dtype):
+    """``x.mT`` operands (unit stride along M for A, along K for B) with whole and ragged
+    blocks, batched, read in place."""
+    if dtype == np.float64 and "cl_khr_fp64" not in rt.device.extensions:
+        pytest.skip("no cl_khr_fp64")
+    rng = np.random.default_rng(10)
+    at, bt = randn(rng, (2, 100, 70), dtype), randn(rng, (2, 90, 100), dtype)
+    da, fa = to_device(rt, at, pad=1)
+    db, fb = to_device(rt, bt, pad=2)
+    va, ha = view(da, fa, (2, 70, 100), (7000, 1, 70), 1)
+    vb, hb = view(db, fb, (2, 100, 90), (9000, 1, 100), 2)
+    np.testing.assert_array_equal(ha, at.transpose(0, 2, 1))
+    c = to_host(rt, gemm.matmul(rt, va, vb, dtype, variant=variant))
+    ref = np.matmul(ha.astype(np.float64), hb.astype(np.float64))
+    t = tol(dtype, 100) if dtype != np.float16 else dict(rtol=5e-3, atol=5e-2)
+    np.testing.assert_allclose(c.astype(np.float64), ref, **t)

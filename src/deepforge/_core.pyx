@@ -13,11 +13,13 @@ Conventions (the caller, backends/cpu.py, guarantees them):
   / indexed axis (or a contiguous run of axes), reductions write ``(outer, inner)``.
 * Shape errors raise ValueError and index errors IndexError, naming the function, the offending
   index and the size, before anything is written.
-* Work below ``PAR_MIN`` elements runs serially (no thread start-up); larger work is split over
-  ``num_threads()`` OpenMP threads with a static schedule.  Results never depend on the thread
+* Work below ``PAR_MIN`` units runs serially without entering an OpenMP region (a parallel
+  region costs microseconds even with a false if-clause); larger work is split over
+  ``num_threads()`` threads with a static schedule.  Results never depend on the thread
   count except for float rounding of reductions split into chunks.
-* Hot contiguous loops with transcendental functions are C helpers (``_core_simd.pxi``) built as
-  AVX-512 / AVX2 / SSE2 clones on x86-64 Linux (``simd_dispatch()``).
+* The hot contiguous loops (exp family, row reductions, argmax, optimiser steps, Philox) are C
+  helpers (``_core_simd.pxi``) built as AVX-512 / AVX2 / SSE2 clones on x86-64 Linux
+  (``simd_dispatch()``); Cython does validation, tiling and threading.
 """
 
 cimport cython
@@ -49,7 +51,7 @@ cdef enum:
                       # stays serial; exp-heavy kernels count 4 units per element
     TILE = 4096       # max column-tile width of inner > 1 kernels (>= 16 KB contiguous runs)
     RBLK = 64         # rows accumulated in float32 before flushing into double accumulators
-    ARGBLK = 512      # block length of the vectorised first-extreme search
+    ARGBLK = 512      # a single argmax row is split over threads only if n >= 2*threads*ARGBLK
 
 cdef int _nthreads = df_omp_max_threads()
 if _nthreads < 1:

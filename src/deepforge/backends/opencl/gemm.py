@@ -383,8 +383,8 @@ def _run_tiled(s, rt, abuf, bbuf, cbuf, a_off, b_off, c_off, M, N, K, sam, sak, 
 
 
 def _own(sizes, strides):
-    """An operand's own batch items (dims it broadcasts over count once) and its strides in
-    the packed buffer: ([sizes], [input strides], [packed strides per panel], count)."""
+    """An operand's own batch items (a dim it broadcasts over counts once): (its sizes, its
+    batch strides in the packed buffer in units of one panel, the number of items)."""
     own = [n if st != 0 else 1 for n, st in zip(sizes, strides)]
     packed, cnt = [0, 0, 0], 1
     for i in (2, 1, 0):
@@ -404,7 +404,7 @@ def _run_packed(s, rt, abuf, bbuf, cbuf, a_off, b_off, c_off, M, N, K, sam, sak,
     b_own, b_pk, nbb = _own(sizes, sb)
     ap = rt.alloc(na * a_panel * s["esize"])
     bp = rt.alloc(nbb * b_panel * s["esize"])
-    # one launch packs both operands (dim 1: A's row blocks, then B's column blocks)
+    # one launch packs both operands (dim 0: A's row blocks, then B's column blocks)
     nblk = mblocks + nblocks
     _launch(
         rt,

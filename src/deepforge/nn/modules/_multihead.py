@@ -5,7 +5,7 @@ from __future__ import annotations
 import deepforge
 
 from .. import init
-from ..functional._attention import multi_head_attention_forward
+from ..functional._attention import mha_forward
 from ..parameter import Parameter
 from .linear import Linear
 from .module import Module
@@ -77,22 +77,12 @@ class MultiheadAttention(Module):
 
     def forward(self, query, key, value, key_padding_mask=None, need_weights: bool = True,
                 attn_mask=None, average_attn_weights: bool = True, is_causal: bool = False):
-        batched = query.ndim == 3
-        if query.ndim not in (2, 3):
-            raise AssertionError(f"query should be unbatched 2D or batched 3D tensor but received {query.ndim}-D query tensor")
-        if self.batch_first and batched:
-            query, key, value = (t.transpose(0, 1) for t in (query, key, value))
-        bk = self.bias_k.reshape(-1) if self.bias_k is not None else None
-        bv = self.bias_v.reshape(-1) if self.bias_v is not None else None
-        out, w = multi_head_attention_forward(
-            query, key, value, self.embed_dim, self.num_heads, self.in_proj_weight,
-            self.in_proj_bias, bk, bv, self.add_zero_attn, self.dropout, self.out_proj.weight,
+        return mha_forward(
+            query, key, value, self.num_heads, self.in_proj_weight, self.in_proj_bias,
+            self.bias_k, self.bias_v, self.add_zero_attn, self.dropout, self.out_proj.weight,
             self.out_proj.bias, training=self.training, key_padding_mask=key_padding_mask,
             need_weights=need_weights, attn_mask=attn_mask,
-            use_separate_proj_weight=not self._qkv_same_embed_dim, q_proj_weight=self.q_proj_weight,
-            k_proj_weight=self.k_proj_weight, v_proj_weight=self.v_proj_weight,
-            average_attn_weights=average_attn_weights, is_causal=is_causal,
-        )
-        if self.batch_first and batched:
-            out = out.transpose(0, 1)
-        return out, w
+            use_separate_proj_weight=not self._qkv_same_embed_dim,
+            q_proj_weight=self.q_proj_weight, k_proj_weight=self.k_proj_weight,
+            v_proj_weight=self.v_proj_weight, average_attn_weights=average_attn_weights,
+            is_causal=is_causal, batch_first=self.batch_first, embed_dim_to_check=self.embed_dim)
