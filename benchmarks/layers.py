@@ -220,8 +220,8 @@ def opencl_vs_cpu(quick):
             df.opencl.synchronize()
 
         rows.append((name, timeit(run, repeat=rep), cpu, None))
-    print_table(rows, "OpenCL backend (reference paths) vs deepforge CPU backend "
-                      "[the 'pytorch' column is deepforge CPU here]")
+    print_table(rows, "OpenCL backend (fused im2col/pool/norm kernels, GEMM) vs deepforge CPU "
+                      "backend [the 'pytorch' column is deepforge CPU here]")
 
 
 def main(argv=None):

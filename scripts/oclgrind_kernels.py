@@ -9,7 +9,7 @@ import numpy as np
 
 import deepforge as df
 from deepforge.backends import get_backend
-from deepforge.backends.opencl import indexing, reduce
+from deepforge.backends.opencl import gemm, indexing, reduce
 
 RNG = np.random.default_rng(0)
 be = get_backend(df.device("opencl:0"))
@@ -138,5 +138,34 @@ be.adam_step(P, G, M, V, None, 0.1, 0.9, 0.999, 1e-8, 0.0, False, False, False, 
 close(P, x - 0.1 * np.sign(y), 1e-4)
 close(be._matmul_simple(X, Xt, f32), x @ x.T, 1e-4)
 close(be.matmul(X, Xt, f32), x @ x.T, 1e-4)
+a3 = RNG.standard_normal((2, 9, 17)).astype(np.float32)
+b3 = RNG.standard_normal((17, 33)).astype(np.float32)
+for variant in gemm.VARIANTS:
+    close(gemm.matmul(be.rt, be.from_numpy(a3), be.from_numpy(b3), f32, variant=variant),
+          a3 @ b3, 1e-4)
+section("convolution / pooling / normalization")
+img = RNG.standard_normal((2, 3, 5, 6)).astype(np.float32)
+IMG = be.from_numpy(img)
+geo = ((5, 6), (2, 3), (1, 1), (1, 0), (2, 1), (3, 4))  # in, kernel, dilation, pad, stride, out
+cols = cpu.im2col(img, *geo)
+close(be.im2col(IMG, *geo), cols)
+close(be.col2im(be.from_numpy(cols), 3, *geo), cpu.col2im(cols, 3, *geo), 1e-4)
+v, i = be.max_pool(IMG, *geo)
+rv, ri = cpu.max_pool(img, *geo)
+close(v, rv)
+close(i, ri)
+close(be.max_pool_backward(v, i, (5, 6)), cpu.max_pool_backward(rv, ri, (5, 6)))
+pgeo = ((5, 6), (2, 3), (1, 0), (2, 1), (3, 4), True, None)
+ap = cpu.avg_pool(img, *pgeo)
+close(be.avg_pool(IMG, *pgeo), ap)
+close(be.avg_pool_backward(be.from_numpy(ap), *pgeo), cpu.avg_pool_backward(ap, *pgeo))
+w3 = RNG.standard_normal(3).astype(np.float32)
+for got, ref in zip(be.batch_norm_train(IMG, be.from_numpy(w3), be.from_numpy(w3), 1e-5),
+                    cpu.batch_norm_train(img, w3, w3, 1e-5)):
+    close(got, ref, 1e-4)
+rows = img.reshape(6, 30)
+for got, ref in zip(be.layer_norm(be.from_numpy(rows), None, None, 1e-5),
+                    cpu.layer_norm(rows, None, None, 1e-5)):
+    close(got, ref, 1e-4)
 be.synchronize()
 print("all kernel families ok", flush=True)

@@ -3,9 +3,9 @@
 ``im2col`` (torch's ``unfold``) gathers the receptive fields of a (N, C, *spatial) input into
 columns (N, C*K, L); ``col2im`` (``fold``) is its adjoint: it adds the columns back. Both are
 linear, each is the other's backward, so they are differentiable to any order. On a backend
-with fused ``im2col``/``col2im`` kernels (the CPU's Cython ones) they run in one pass; else
-the reference path is ``index_select`` / ``index_add`` on the flattened input with a cached
-int64 index (padding points at one extra zero element per plane).
+with fused ``im2col``/``col2im`` kernels (Cython on the CPU, ``opencl/conv.cl``) they run in
+one pass; else the reference path is ``index_select`` / ``index_add`` on the flattened input
+with a cached int64 index (padding points at one extra zero element per plane).
 
 A convolution is ``W (O, C*K) @ cols (N, C*K, L)`` (per group), its input gradient is
 ``col2im(W^T @ g)``, its weight gradient ``sum_n g_n @ cols_n^T`` (a batched GEMM), all

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import math
 
-from .. import _dtype as dt
 from ..autograd.function import Function, once_differentiable
-from ..autograd.grad_mode import STATE, no_grad
+from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor, make_tensor
 from ._common import call
 from ._fused import kernel
@@ -267,5 +266,3 @@ def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: flo
     div = (div * alpha + k) ** beta
     return input / div
 
-
-_ = (dt, STATE)

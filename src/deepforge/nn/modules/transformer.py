@@ -33,6 +33,16 @@ def _clones(module, n):
     return ModuleList([copy.deepcopy(module) for _ in range(n)])
 
 
+def _rows(x, fn):
+    """``fn`` applied to the rows of x (*, E) as one 2-D matrix: the feed-forward GEMMs then
+    run as single GEMMs in the backward pass too (a batched 3-D x 2-D product is a loop of
+    smaller ones)."""
+    if x.ndim == 2:
+        return fn(x)
+    y = fn(x.reshape(-1, x.shape[-1]))
+    return y.reshape(tuple(x.shape[:-1]) + (y.shape[-1],))
+
+
 def _generate_square_subsequent_mask(sz: int, device=None, dtype=None):
     return deepforge.full((sz, sz), float("-inf"), dtype=dtype or deepforge.get_default_dtype(), device=device).triu(1)
 
@@ -70,7 +80,8 @@ class TransformerEncoderLayer(Module):
         return self.dropout1(x)
 
     def _ff_block(self, x):
-        return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+        return _rows(x, lambda r: self.dropout2(self.linear2(self.dropout(self.activation(
+            self.linear1(r))))))
 
 
 class TransformerDecoderLayer(Module):
@@ -117,7 +128,8 @@ class TransformerDecoderLayer(Module):
         return self.dropout2(x)
 
     def _ff_block(self, x):
-        return self.dropout3(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+        return _rows(x, lambda r: self.dropout3(self.linear2(self.dropout(self.activation(
+            self.linear1(r))))))
 
 
 class TransformerEncoder(Module):
