@@ -74,8 +74,8 @@ def main():
     for d in ("cpu", "opencl"):
         a = df.ones(1, device=d)
         sync = df.opencl.synchronize if d == "opencl" else (lambda: None)
-        t_batch = _time_batch(lambda: a + a, 2000, sync)
-        t_wait = _time(lambda: a + a, 500, sync)
+        t_batch = _time_batch(lambda a=a: a + a, 2000, sync)
+        t_wait = _time(lambda a=a: a + a, 500, sync)
         print(f"1-element add on {d:<7}: {t_batch * 1e6:6.1f} us/op queued, "
               f"{t_wait * 1e6:6.1f} us/op launch+wait")
 

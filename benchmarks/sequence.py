@@ -4,7 +4,8 @@ reference path (the per-step Tensor-op composition the other backends run).
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/sequence.py [--quick] [--threads N]
 
-PyTorch runs with ``torch.set_num_threads`` equal to deepforge's thread count. deepforge and
+PyTorch runs with ``torch.set_num_threads`` equal to deepforge's thread count (``--threads N``
+also sets numpy's BLAS to N threads through threadpoolctl). deepforge and
 PyTorch are timed alternately (``--rounds`` rounds, each the best of a few repeats) and the
 best time of each is kept, so a busy machine slows both alike.
 """
@@ -102,6 +103,12 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.threads:
         df.set_num_threads(args.threads)
+        try:  # deepforge's BLAS is numpy's: give it the same number of threads
+            from threadpoolctl import threadpool_limits
+
+            threadpool_limits(args.threads, user_api="blas")
+        except ImportError:
+            print("(threadpoolctl not installed: numpy's BLAS keeps its default thread count)")
     torch = torch_or_none()
     if torch:
         torch.set_num_threads(df.get_num_threads())

@@ -52,6 +52,14 @@ def test_backward_inputs_restricts_accumulation(device):
     assert_close(w.grad, [1.0, 2.0])
 
 
+def test_backward_inputs_non_leaf_gets_grad(device):
+    x = leaf([1.0, 2.0], device)
+    h = x * 3
+    (h * h).sum().backward(inputs=[h])
+    assert_close(h._grad, [6.0, 12.0])
+    assert x.grad is None
+
+
 def test_grad_returns_without_accumulating(device):
     x = leaf([1.0, 2.0], device)
     (g,) = df.autograd.grad((x**3).sum(), x)
@@ -446,3 +454,19 @@ def test_inplace_through_view_gradcheck():
     w = leaf([0.3, -0.7])
     assert df.autograd.gradcheck(f, (x, w))
     assert df.autograd.gradgradcheck(f, (x, w))
+
+
+def test_inplace_through_view_of_transposed_base():
+    def f(x):
+        y = x.t() * 1  # an elementwise result keeps the transposed (dense) layout
+        y[1:].mul_(3)
+        y.t()[0].add_(y[0, 0].clone())
+        return y
+
+    x = leaf(np.arange(12.0).reshape(3, 4) / 10)
+    assert df.autograd.gradcheck(f, (x,))
+    torch = pytest.importorskip("torch")
+    tx = torch.tensor(x.detach().numpy(), requires_grad=True)
+    f(tx).sum().backward()
+    f(x).sum().backward()
+    assert_close(x.grad, tx.grad.numpy(), rtol=1e-12)

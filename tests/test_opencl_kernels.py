@@ -28,6 +28,7 @@ def be(request, monkeypatch):
                             " ".join(o for o in rt.base_options.split() if o != "-DDF_CPU=1"))
         monkeypatch.setattr(rt, "_programs", {})
         monkeypatch.setattr(rt, "_kernels", {})
+        monkeypatch.setattr(rt, "_typed", set())
     return b
 
 

@@ -2,6 +2,23 @@
 
 Nothing here creates an OpenCL context at import; the first call that needs a device probes
 the drivers once (see ``deepforge.backends.opencl.runtime``).
+
+Environment variables:
+
+``DEEPFORGE_OPENCL_DEVICE``
+    the index ``"opencl"`` means (default 0); devices are numbered GPUs first.
+``DEEPFORGE_OPENCL_PLATFORM``
+    only use platforms whose name or vendor contains this text (e.g. ``Oclgrind``).
+``DEEPFORGE_OPENCL_SYNC=1``
+    wait for the device after every kernel and name the kernel that failed.
+``DEEPFORGE_OPENCL_DISABLE_FP64=1``
+    treat the device as having no float64 support.
+``DEEPFORGE_OPENCL_BUILD_OPTIONS``
+    extra options for every kernel build (e.g. ``-cl-opt-disable``).
+``DEEPFORGE_OPENCL_DEVICE_TYPE=gpu|cpu``
+    pick the GPU or CPU kernel layouts whatever the device is (for testing).
+``POCL_AFFINITY``
+    set to 1 before the first context unless already set (faster launches on PoCL).
 """
 
 from __future__ import annotations

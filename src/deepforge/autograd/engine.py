@@ -233,6 +233,11 @@ def run_backward(
                     heapq.heappush(heap, (-nxt._seq, id(nxt), nxt))
     finally:
         STATE.enabled = prev_mode
+    if accumulate and results is not None:  # backward(inputs=[non_leaf]) fills its .grad too
+        for t, g in zip(targets, results):
+            if t.grad_fn is not None and g is not None:
+                g = g if create_graph else g.detach()
+                t._grad = g if t._grad is None else t._grad + g
     if results is not None and not allow_unused:
         for r in results:
             if r is None:

@@ -181,10 +181,16 @@ def _tie_split(mask_win, eq, g):
     return where(eq, g * 0.5, where(mask_win, g, 0.0))
 
 
+def _atan2_denominator(a, b):
+    """a^2 + b^2, with 1 where it is 0: the gradient at the origin is 0, as in PyTorch."""
+    d = a * a + b * b
+    return where(d == 0, 1.0, d) if _is_t(d) else (d or 1.0)
+
+
 Atan2 = _binary_fn(
     "atan2",
-    lambda a, b, y, g: g * b / (a * a + b * b),
-    lambda a, b, y, g: -g * a / (a * a + b * b),
+    lambda a, b, y, g: g * b / _atan2_denominator(a, b),
+    lambda a, b, y, g: -g * a / _atan2_denominator(a, b),
     float_out=True,
 )
 Hypot = _binary_fn(

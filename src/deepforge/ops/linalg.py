@@ -437,14 +437,16 @@ def block_diag(*tensors) -> Tensor:
 
 
 def cdist(x1: Tensor, x2: Tensor, p: float = 2.0) -> Tensor:
+    from .reduction import Root  # a root whose gradient at 0 is 0, like PyTorch's cdist
+
     diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)
     if p == 2.0:
-        return (diff * diff).sum(-1).sqrt()
+        return call(Root, (diff * diff).sum(-1), 2)
     if p == 1.0:
         return diff.abs().sum(-1)
     if p == float("inf"):
         return diff.abs().amax(-1)
-    return (diff.abs() ** p).sum(-1) ** (1.0 / p)
+    return call(Root, (diff.abs() ** p).sum(-1), p)
 
 
 from .contraction import einsum  # noqa: E402,F401 - contraction.py; importable from here too

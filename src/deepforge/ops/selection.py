@@ -380,7 +380,8 @@ def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
 
 @with_out
 def nonzero(input: Tensor, *, as_tuple: bool = False):
-    data = D.backend_of(input).nonzero(input._data if input.ndim else input._data.reshape(1))
+    be = D.backend_of(input)
+    data = be.nonzero(input._data if input.ndim else be.reshape(input._data, (1,)))
     r = make_tensor(data, dt.int64, input._device)
     if as_tuple:
         if input.ndim == 0:

@@ -3,8 +3,8 @@
 After ``v = y[:, 0]; v.add_(1)`` with ``y`` in a graph, ``y`` holds new values in the region
 ``v`` covers. The base gets a ``CopySlices`` node (gradient: zeros in that region for the old
 base, the region itself for the new values) and the view is re-derived from the new base with
-``AsStrided``, a view described by (size, stride, offset) relative to the base. Only views of
-a contiguous base whose elements do not overlap are handled; anything else raises.
+``AsStrided``, a view described by (size, stride, offset) in the base's index space. Bases
+must be dense (any permutation of a contiguous layout); anything else raises.
 """
 
 from __future__ import annotations
@@ -17,16 +17,37 @@ __all__: list[str] = []
 
 
 def view_geometry(v: Tensor, base: Tensor, op: str):
-    """(size, stride, offset) of ``v`` within ``base``'s elements, in elements."""
+    """(size, stride, offset) of ``v`` in the index space of ``base`` as if base were
+    C-contiguous (how its gradient is laid out). The base may be any dense permutation of a
+    contiguous layout (an elementwise result of a transposed input is one)."""
     be = D.backend_of(base)
-    if not be.is_contiguous(base._data):
-        raise RuntimeError(
-            f"{op}: in-place modification of a view of a non-contiguous tensor that requires "
-            "grad is "
-            "not supported by deepforge's autograd; call .contiguous() on the base first"
-        )
+    shape = base._data.shape
+    bstr = be.strides(base._data)
+    order = sorted((d for d in range(len(shape)) if shape[d] > 1), key=lambda d: -bstr[d])
+    expect = 1
+    for d in reversed(order):  # dense: the strides tile the elements exactly
+        if bstr[d] != expect:
+            raise RuntimeError(
+                f"{op}: in-place modification of a view of a tensor with overlapping or gapped "
+                "memory that requires grad is not supported; call .contiguous() on it first"
+            )
+        expect *= shape[d]
+    cstr = [1] * len(shape)
+    for d in range(len(shape) - 2, -1, -1):
+        cstr[d] = cstr[d + 1] * shape[d + 1]
+
+    def index_delta(delta):
+        out = 0
+        for d in order:
+            k, delta = divmod(delta, bstr[d])
+            out += k * cstr[d]
+        if delta:
+            raise RuntimeError(f"{op}: the view does not line up with its base's elements")
+        return out
+
     offset = be.storage_offset(v._data) - be.storage_offset(base._data)
-    return tuple(v._data.shape), tuple(be.strides(v._data)), offset
+    strides = tuple(index_delta(s) for s in be.strides(v._data))
+    return tuple(v._data.shape), strides, index_delta(offset)
 
 
 def _strided(be, data, size, stride, offset):
@@ -80,10 +101,10 @@ class CopySlices(Function):
     """``base[region] = value`` in place, recorded as a node of ``base``."""
 
     @staticmethod
-    def forward(ctx, base, value, size, stride, offset):
-        ctx.geom = (size, stride, offset)
+    def forward(ctx, base, value, target, size, stride, offset):
+        ctx.geom = (size, stride, offset)  # in base's index space; target: the view's storage
         be = D.backend_of(base)
-        be.copy_(_strided(be, base._data, size, stride, offset), value._data)
+        be.copy_(target, value._data)
         base._vc[0] += 1
         ctx.mark_dirty(base)
         return base
@@ -102,7 +123,7 @@ class CopySlices(Function):
             gb = g * keep
         if nv:
             gv = call(AsStrided, g, *ctx.geom)
-        return gb, gv, None, None, None
+        return gb, gv, None, None, None, None
 
 
 def commit_to_view(v: Tensor, result: Tensor, op: str) -> Tensor:
@@ -111,7 +132,7 @@ def commit_to_view(v: Tensor, result: Tensor, op: str) -> Tensor:
 
     base = v._base
     geom = view_geometry(v, base, op)
-    CopySlices.apply(base, result, *geom)
+    CopySlices.apply(base, result, v._data, *geom)
     _rebase(v, call(AsStrided, base, *geom))
     return v
 

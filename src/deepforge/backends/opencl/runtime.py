@@ -245,6 +245,7 @@ class Runtime:
         self.base_options = " ".join(opts)
         self._programs: dict = {}
         self._kernels: dict = {}
+        self._typed: set = set()  # kernel keys whose scalar argument dtypes are set
         self._sources: dict = {}
         self.build_count = 0
         self._pool = cl_tools.MemoryPool(cl_tools.ImmediateAllocator(queue))
@@ -309,9 +310,13 @@ class Runtime:
         k = self._kernels.get(key)
         if k is None:
             k = self.cl.Kernel(self.build(filename, options), name)
+            self._kernels[key] = k
             if scalar_dtypes is not None:
                 k.set_scalar_arg_dtypes(scalar_dtypes)
-            self._kernels[key] = k
+                self._typed.add(key)
+        elif scalar_dtypes is not None and key not in self._typed:
+            k.set_scalar_arg_dtypes(scalar_dtypes)  # first fetched without them
+            self._typed.add(key)
         return k
 
     # -- launches ------------------------------------------------------------------------------
