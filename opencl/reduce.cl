@@ -109,8 +109,9 @@ inline long red_inner(const Desc* d, const int nr, long r) {
     return off;
 }
 
-/* sum / max / min of n contiguous elements with 8 independent accumulators (vectorises; the
-   order is fixed, so results do not depend on the launch geometry) */
+/* max / min of n contiguous elements with 8 independent accumulators; sum with a 16-wide
+   vector accumulator. Both vectorise, and the order is fixed, so results do not depend on
+   the launch geometry. */
 #define RED_LANES(NAME, INIT, COMB)                                                       \
     inline AT NAME(__global const XT* x, const long b, const long n) {                    \
         AT part[8];                                                                       \
@@ -123,20 +124,39 @@ inline long red_inner(const Desc* d, const int nr, long r) {
         for (; r < n; ++r) acc = COMB(acc, (AT)LDX(x, b + r));                           \
         return acc;                                                                       \
     }
-#define RL_ADD(a, b) ((a) + (b))
 #if ACC_FLOAT
 #define RL_MAX(a, b) DF_MAXIMUM_F(a, b)
 #define RL_MIN(a, b) DF_MINIMUM_F(a, b)
-RED_LANES(red_sum_contig, (AT)0, RL_ADD)
 RED_LANES(red_max_contig, (AT)(-INFINITY), RL_MAX)
 RED_LANES(red_min_contig, (AT)INFINITY, RL_MIN)
 #else
 #define RL_MAX(a, b) max(a, b)
 #define RL_MIN(a, b) min(a, b)
-RED_LANES(red_sum_contig, (AT)0, RL_ADD)
 RED_LANES(red_max_contig, (AT)LONG_MIN, RL_MAX)
 RED_LANES(red_min_contig, (AT)LONG_MAX, RL_MIN)
 #endif
+
+/* 16 consecutive elements of x from element i, converted to a vector of ACC */
+#define V16_F16(p, i) vload_half16(0, (p) + (i))
+#define V16_F32(p, i) vload16(0, (p) + (i))
+#define V16_F64(p, i) vload16(0, (p) + (i))
+#define V16_I8(p, i) convert_long16(vload16(0, (p) + (i)))
+#define V16_I16(p, i) convert_long16(vload16(0, (p) + (i)))
+#define V16_I32(p, i) convert_long16(vload16(0, (p) + (i)))
+#define V16_I64(p, i) vload16(0, (p) + (i))
+#define V16_U8(p, i) convert_long16(vload16(0, (p) + (i)))
+#define V16_B(p, i) convert_long16(vload16(0, (p) + (i)) != (uchar16)0) * -1L
+#define AT16 DF_CAT(AT, 16)
+
+inline AT red_sum_contig(__global const XT* x, const long b, const long n) {
+    AT16 v = (AT16)(0);
+    long r = 0;
+    for (; r + 16 <= n; r += 16) v += DF_CAT(convert_, AT16)(DF_CAT(V16_, TIN)(x, b + r));
+    AT acc = (((v.s0 + v.s1) + (v.s2 + v.s3)) + ((v.s4 + v.s5) + (v.s6 + v.s7))) +
+             (((v.s8 + v.s9) + (v.sa + v.sb)) + ((v.sc + v.sd) + (v.se + v.sf)));
+    for (; r < n; ++r) acc += (AT)LDX(x, b + r);
+    return acc;
+}
 
 /* reduced elements [lo, hi) of the output whose base offset is `base` */
 inline AT red_range(const Desc* d, const int nr, __global const XT* x, const long base,
@@ -197,13 +217,14 @@ __kernel void reduce_lines(const Desc d, const long M, const long R, const int n
 /* Reductions over outer axes on CPU devices: the single leading dim (M outputs, stride sm) is
    walked in blocks of DF_COLB outputs per work-item, the reduced elements in the outer loop,
    so the inner loop reads consecutive memory. Parts and partials as in reduce_lines. */
-#define DF_COLB 32
+#define DF_COLB 64
 __kernel void reduce_cols(const Desc d, const long M, const long R, const int nr, const long P,
                           __global OT* out, const long oo, __global const XT* x,
                           __global const AT* center, const int op, const int fin, const AT div) {
     const long nb = (M + DF_COLB - 1) / DF_COLB;
     const long chunk = (R + P - 1) / P;
     const long sm = D_ST(d, 0, 0);
+    const long s1 = D_ST(d, 0, D_NDIM(d) - 1);
     FOR_RANGE(v, nb * P) {
         const long blk = v % nb, part = v / nb;
         const long m0 = blk * DF_COLB;
@@ -214,11 +235,18 @@ __kernel void reduce_cols(const Desc d, const long M, const long R, const int nr
             acc[j] = red_init(op);
             cen[j] = j < w ? red_center(op, fin, center, m0 + j) : (AT)0;
         }
-        for (long r = lo; r < hi; ++r) {
-            const long o = D_OFF(d, 0) + red_inner(&d, nr, r) + m0 * sm;
-            if (op == R_SUM) {
-                for (int j = 0; j < w; ++j) acc[j] += (AT)LDX(x, o + j * sm);
+        if (nr == 1 && op == R_SUM) {
+            long o = D_OFF(d, 0) + lo * s1 + m0 * sm;
+            if (sm == 1 && w == DF_COLB) {
+                for (long r = lo; r < hi; ++r, o += s1)
+                    for (int j = 0; j < DF_COLB; ++j) acc[j] += (AT)LDX(x, o + j);
             } else {
+                for (long r = lo; r < hi; ++r, o += s1)
+                    for (int j = 0; j < w; ++j) acc[j] += (AT)LDX(x, o + j * sm);
+            }
+        } else {
+            for (long r = lo; r < hi; ++r) {
+                const long o = D_OFF(d, 0) + red_inner(&d, nr, r) + m0 * sm;
                 for (int j = 0; j < w; ++j)
                     acc[j] = red_comb(op, acc[j], red_map(op, LDX(x, o + j * sm), cen[j]));
             }

@@ -70,8 +70,9 @@ class ReduceOps:
         return L, P
 
     def _parts(self, units, R) -> int:
-        """How many parts to split each reduction into so a CPU device has enough items."""
-        target = 4 * self.rt.compute_units
+        """How many parts to split each reduction into so a CPU device has enough items:
+        about four work-groups (of range_1d's 8 items) per compute unit."""
+        target = 32 * self.rt.compute_units
         if units >= target or R < 8192:
             return 1
         return max(1, min(-(-target // units), R // 4096))
@@ -96,7 +97,7 @@ class ReduceOps:
             cols = (rt.is_cpu and len(lead) == 1 and trail and trail[-1][1] != 1
                     and abs(lead[0][1]) < abs(trail[-1][1]))
             name = "reduce_cols" if cols else "reduce_lines"
-            units = -(-M // 32) if cols else M
+            units = -(-M // 64) if cols else M
             P = self._parts(units, R) if rt.is_cpu and x.size else 1
             gsl = rt.range_1d(units * P, work=M * R)
         tgt, tdt = (out, out_dtype) if P == 1 else (
