@@ -57,34 +57,94 @@ inline DF_WIDE df_u53(const uint a, const uint b) {
            (DF_WIDE)1.1102230246251565404236316680908203125e-16;
 }
 
+#define DF_W8 DF_CAT(DF_WIDE, 8)
+#define DF_CONV_W8 DF_CAT(convert_, DF_W8)
+#define ST8_F16(p, i, v) vstore_half8_rte((v), 0, (p) + (i))
+#define ST8_F32(p, i, v) vstore8(convert_float8(v), 0, (p) + (i))
+#define ST8_F64(p, i, v) vstore8(convert_double8(v), 0, (p) + (i))
+#define ST8(p, i, v) DF_CAT(ST8_, T)(p, i, v)
+
+#ifdef DF_CPU
+/* CPU devices: eight counters per step in explicit vectors (64-bit lane products) */
+inline void philox8(uint8* c0, uint8* c1, uint8* c2, uint8* c3, uint k0, uint k1) {
+    for (int r = 0; r < 10; ++r) {
+        if (r) {
+            k0 += 0x9E3779B9u;
+            k1 += 0xBB67AE85u;
+        }
+        const ulong8 p0 = convert_ulong8(*c0) * (ulong8)(0xD2511F53UL);
+        const ulong8 p1 = convert_ulong8(*c2) * (ulong8)(0xCD9E8D57UL);
+        const uint8 n0 = convert_uint8(p1 >> 32) ^ *c1 ^ (uint8)(k0);
+        const uint8 n2 = convert_uint8(p0 >> 32) ^ *c3 ^ (uint8)(k1);
+        *c1 = convert_uint8(p1);
+        *c3 = convert_uint8(p0);
+        *c0 = n0;
+        *c2 = n2;
+    }
+}
+
+/* words r0..r3 of elements i..i+7 as uint8 vectors */
+#define PHILOX8_WORDS(i, seed, offset)                                                    \
+    uint8 r0 = (uint8)((uint)(i)) + (uint8)(0, 1, 2, 3, 4, 5, 6, 7);                      \
+    uint8 r1 = (uint8)((uint)((i) >> 32)), r2 = (uint8)((uint)(offset));                  \
+    uint8 r3 = (uint8)((uint)((offset) >> 32));                                           \
+    philox8(&r0, &r1, &r2, &r3, (uint)(seed), (uint)((seed) >> 32));
+
+/* EACH_ELEMENT(VEC, ONE): ONE(i) for every element, VEC(i) for blocks of eight on CPUs.
+   (A block never straddles 2^32 elements: chunks are multiples of 16 from a multiple of 16.) */
+#define EACH_ELEMENT(n, VEC, ONE)                                                         \
+    {                                                                                     \
+        DF_CHUNK(lo_, hi_, n)                                                             \
+        long i_ = lo_;                                                                    \
+        for (; i_ + 8 <= hi_; i_ += 8) { VEC(i_) }                                        \
+        for (; i_ < hi_; ++i_) { ONE(i_) }                                                \
+    }
+#endif
+
+inline DF_W8 df_u53_8(const uint8 a, const uint8 b) {
+    return (DF_CONV_W8(a >> 5) * (DF_WIDE)67108864.0 + DF_CONV_W8(b >> 6)) *
+           (DF_WIDE)1.1102230246251565404236316680908203125e-16;
+}
+
+#ifndef DF_CPU
+#define EACH_ELEMENT(n, VEC, ONE) FOR_RANGE(i_, n) { ONE(i_) }
+#endif
+
 /* bits53 = 0: the 24-bit float32 formula; 1: the 53-bit formula (float64, float16) */
 __kernel void random_uniform(const long n, __global TS* out, const ulong seed,
                              const ulong offset, const int bits53) {
-    if (bits53) {
-        FOR_RANGE(i, n) {
-            const uint4 r = df_philox(seed, offset, (ulong)i);
-            DT_ST(T)(out, i, df_u53(r.x, r.y));
-        }
-    } else {
-        FOR_RANGE(i, n) {
-            const uint4 r = df_philox(seed, offset, (ulong)i);
-            DT_ST(T)(out, i, (float)(r.x >> 8) * 5.9604644775390625e-8f);
-        }
-    }
+#define U_VEC(i)                                                                          \
+    PHILOX8_WORDS(i, seed, offset)                                                        \
+    if (bits53) ST8(out, i, df_u53_8(r0, r1));                                            \
+    else ST8(out, i, convert_float8(r0 >> 8) * 5.9604644775390625e-8f);
+#define U_ONE(i)                                                                          \
+    const uint4 r = df_philox(seed, offset, (ulong)(i));                                  \
+    if (bits53) DT_ST(T)(out, i, df_u53(r.x, r.y));                                       \
+    else DT_ST(T)(out, i, (float)(r.x >> 8) * 5.9604644775390625e-8f);
+    EACH_ELEMENT(n, U_VEC, U_ONE)
 }
 
 __kernel void random_normal(const long n, __global TS* out, const ulong seed,
                             const ulong offset) {
-    FOR_RANGE(i, n) {
-        const uint4 r = df_philox(seed, offset, (ulong)i);
-        const DF_WIDE u1 = (DF_WIDE)1 - df_u53(r.x, r.y);
-        const DF_WIDE u2 = df_u53(r.z, r.w);
-        const DF_WIDE z = sqrt((DF_WIDE)-2 * log(u1)) *
-                          cos((DF_WIDE)6.283185307179586476925286766559005768 * u2);
-        DT_ST(T)(out, i, z);
-    }
+#define N_VEC(i)                                                                          \
+    PHILOX8_WORDS(i, seed, offset)                                                        \
+    const DF_W8 u1 = (DF_W8)(1) - df_u53_8(r0, r1);                                       \
+    const DF_W8 u2 = df_u53_8(r2, r3);                                                    \
+    ST8(out, i, sqrt((DF_W8)(-2) * log(u1)) *                                             \
+                    cos((DF_W8)(6.283185307179586476925286766559005768) * u2));
+#define N_ONE(i)                                                                          \
+    const uint4 r = df_philox(seed, offset, (ulong)(i));                                  \
+    const DF_WIDE u1 = (DF_WIDE)1 - df_u53(r.x, r.y);                                     \
+    const DF_WIDE u2 = df_u53(r.z, r.w);                                                  \
+    DT_ST(T)(out, i, sqrt((DF_WIDE)-2 * log(u1)) *                                        \
+                         cos((DF_WIDE)6.283185307179586476925286766559005768 * u2));
+    EACH_ELEMENT(n, N_VEC, N_ONE)
 }
 
 __kernel void random_bits(const long n, __global uint* out, const ulong seed, const ulong offset) {
-    FOR_RANGE(i, n) { out[i] = df_philox(seed, offset, (ulong)i).x; }
+#define B_VEC(i)                                                                          \
+    PHILOX8_WORDS(i, seed, offset)                                                        \
+    vstore8(r0, 0, out + (i));
+#define B_ONE(i) out[i] = df_philox(seed, offset, (ulong)(i)).x;
+    EACH_ELEMENT(n, B_VEC, B_ONE)
 }

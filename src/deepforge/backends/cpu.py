@@ -369,6 +369,25 @@ def _as_3d(x, axis):
     return x.reshape(outer, shape[axis], inner)
 
 
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_NUMERIC = _FLOATS + (np.dtype(np.int64),)
+
+
+def _use_core(x, kinds=_FLOATS) -> bool:
+    """Whether a Cython axis kernel applies (built, supported dtype, non-empty)."""
+    return _core is not None and x.dtype in kinds and x.size > 0
+
+
+def _axis3(x, axis):
+    """(outer, n, inner) contiguous view and the output shape without ``axis``."""
+    x3 = _as_3d(x, axis)
+    return x3, x.shape[:axis] + x.shape[axis + 1:]
+
+
+def _keep(r, axis, keepdim):
+    return np.expand_dims(r, axis) if keepdim else r
+
+
 _REDUCE = {"sum": np.sum, "prod": np.prod, "max": np.max, "min": np.min, "all": np.all,
            "any": np.any, "mean": np.mean, "nansum": np.nansum, "nanmean": np.nanmean}
 
@@ -395,11 +414,22 @@ def reduce(op, x, axes, keepdim, dtype):
 
 
 def var(x, axes, correction, keepdim, dtype):
+    if axes is not None and len(axes) == 1 and _use_core(x) and x.dtype == dtype and x.ndim:
+        x3, shp = _axis3(x, axes[0])
+        out = np.empty((x3.shape[0], x3.shape[2]), x.dtype)
+        _core.reduce_var(x3, out, float(correction))
+        return _keep(out.reshape(shp), axes[0], keepdim)
     r = np.var(x, axis=axes, ddof=correction, keepdims=keepdim, dtype=dtype)
     return np.asarray(r).astype(dtype, copy=False)
 
 
 def argreduce(op, x, axis, keepdim):
+    if axis is not None and x.ndim and _use_core(x):
+        # Cython: first NaN wins for both, like torch; no NaN pre-pass needed
+        x3, shp = _axis3(x, axis)
+        out = np.empty((x3.shape[0], x3.shape[2]), np.int64)
+        (_core.argmax if op == "argmax" else _core.argmin)(x3, out)
+        return _keep(out.reshape(shp), axis, keepdim)
     f = np.argmax if op == "argmax" else np.argmin
     if x.dtype.kind == "f" and axis is not None and x.size and np.isnan(x).any():
         # torch: NaN is the extreme value for both argmax and argmin
@@ -426,6 +456,11 @@ def max_min_dim(op, x, axis, keepdim):
 
 
 def logsumexp(x, axes, keepdim):
+    if axes is not None and len(axes) == 1 and x.ndim and _use_core(x):
+        x3, shp = _axis3(x, axes[0])
+        out = np.empty((x3.shape[0], x3.shape[2]), x.dtype)
+        _core.logsumexp(x3, out)
+        return _keep(out.reshape(shp), axes[0], keepdim)
     m = np.max(x, axis=axes, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)
     r = np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True)) + m
@@ -437,6 +472,12 @@ def logsumexp(x, axes, keepdim):
 def cumulative(op, x, axis, dtype):
     # float16/float32 scans accumulate in float64, as PyTorch's CPU kernels do (a running sum
     # in float32 drifts by ~sqrt(n) ulps)
+    if x.ndim and x.dtype == dtype and _use_core(x, _NUMERIC):
+        # Cython scan: float32 accumulates in double like torch, and is much faster on axis 0
+        x3 = _as_3d(x, axis)
+        out = np.empty_like(x3)
+        (_core.cumsum if op == "cumsum" else _core.cumprod)(x3, out)
+        return out.reshape(x.shape)
     acc = np.float64 if np.dtype(dtype) in (np.float16, np.float32) else dtype
     f = {"cumsum": np.cumsum, "cumprod": np.cumprod}[op]
     r = f(x, axis=axis, dtype=acc)
@@ -445,6 +486,12 @@ def cumulative(op, x, axis, dtype):
 
 def cum_extreme(op, x, axis):
     """cummax/cummin: values and the index of the latest extreme (torch's tie rule)."""
+    if x.ndim and _use_core(x, _NUMERIC):
+        x3 = _as_3d(x, axis)
+        vals = np.empty_like(x3)
+        idx = np.empty(x3.shape, np.int64)
+        (_core.cummax if op == "cummax" else _core.cummin)(x3, vals, idx)
+        return vals.reshape(x.shape), idx.reshape(x.shape)
     xm = np.moveaxis(x, axis, -1)
     n = xm.shape[-1]
     acc = np.maximum if op == "cummax" else np.minimum
@@ -587,10 +634,32 @@ def scatter_(x, axis, idx, src, reduce=None):
 
 
 def scatter_add_(x, axis, idx, src):
+    if (x.ndim and x.flags.c_contiguous and _use_core(x, _NUMERIC) and isinstance(src, np.ndarray)
+            and src.dtype == x.dtype and src.shape == idx.shape
+            and all(i == n or d == axis for d, (i, n) in enumerate(zip(idx.shape, x.shape)))):
+        x3 = x.reshape(_as_3d(x, axis).shape)
+        i3 = _as_3d(idx.astype(np.int64, copy=False), axis)
+        if i3.size and i3.min() < 0:
+            i3 = np.ascontiguousarray(i3 + x.shape[axis] * (i3 < 0))
+        _core.scatter_add(x3, i3, _as_3d(src, axis))
+        return x
     return scatter_(x, axis, idx, src, "add")
 
 
+def _nonneg(idx, n):
+    """Index array with negative entries wrapped (the Cython kernels take 0 <= i < n)."""
+    idx = np.ascontiguousarray(idx.reshape(-1), dtype=np.int64)
+    return idx + n * (idx < 0) if idx.size and idx.min() < 0 else idx
+
+
 def index_add_(x, axis, idx, src, alpha):
+    if x.ndim and x.flags.c_contiguous and _use_core(x, _NUMERIC) and src.dtype == x.dtype \
+            and src.ndim == x.ndim:
+        # Cython: ~10x np.add.at; duplicate indices accumulate serially per row
+        x3 = x.reshape(_as_3d(x, axis).shape)
+        s3 = _as_3d(src, axis)
+        _core.index_add(x3, _nonneg(idx, x.shape[axis]), s3, float(alpha))
+        return x
     xm = np.moveaxis(x, axis, 0)
     sm = np.moveaxis(src, axis, 0)
     if alpha != 1:
