@@ -282,7 +282,7 @@ class ElementwiseOps:
                 bufs.append(None)
         return sts, offs, bufs
 
-    def _ternary(self, name, dtype, r, ops, scalars, mode, cond_first=False):
+    def _ternary(self, name, dtype, r, ops, scalars, mode):
         shape = r.shape
         sts, offs, bufs = self._operands(shape, ops, dtype)
         bufs = [b if b is not None else r.buf for b in bufs]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .array import CLArray, contiguous_strides
+from .array import CLArray
 from .desc import (
     RAW_CODES,
     broadcast_shape,
@@ -376,5 +376,3 @@ class IndexOps:
     def index_put_(self, x, key, value, accumulate):
         return self._put(x, key, value, 1 if accumulate else 0)
 
-
-_ = contiguous_strides

@@ -2,16 +2,19 @@
 logsumexp, argreduce, max_min_dim. Kernels: ``opencl/reduce.cl``.
 
 The reduced axes are read in place (no transposed copy): one descriptor enumerates the outputs
-with its leading dims and the reduced elements with its trailing dims. Many outputs: one
-work-item each. Few outputs over many elements: work-groups tree-reduce parts of each output
-into accumulator-typed partials that a second pass combines.
+with its leading dims and the reduced elements with its trailing dims. Float sums accumulate
+in float64 where the device has it. CPU devices: a work-item per output (or per block of 64
+outputs when reducing over outer axes), each reduction split into parts when there are too
+few outputs to fill the device. GPUs: a work-item per output, or a work-group tree reduction
+per (output, part) for few long reductions. Partials (accumulator dtype) are combined by a
+second pass.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .array import CLArray
+from .array import CLArray, contiguous_strides
 from .desc import DT_CODES, collapse, pack_split
 
 __all__ = ["ReduceOps"]
@@ -121,7 +124,7 @@ class ReduceOps:
             return out
         axes = tuple(range(x.ndim)) if axes is None else axes
         shape = tuple(1 if d in axes else s for d, s in enumerate(x.shape))
-        return out.view(shape, _cstrides(shape), 0)
+        return out.view(shape, contiguous_strides(shape), 0)
 
     def reduce(self, op, x, axes, keepdim, dtype):
         dtype = np.dtype(dtype)
@@ -198,19 +201,14 @@ class ReduceOps:
         if keepdim:
             shape = (1,) * x.ndim if axis is None else tuple(
                 1 if d == axis else s for d, s in enumerate(x.shape))
-            idx = idx.view(shape, _cstrides(shape), 0)
+            idx = idx.view(shape, contiguous_strides(shape), 0)
         return idx
 
     def max_min_dim(self, op, x, axis, keepdim):
         vals, idx = self._arg(op == "max", x, axis)
         if keepdim:
             shape = tuple(1 if d == axis else s for d, s in enumerate(x.shape))
-            vals = vals.view(shape, _cstrides(shape), 0)
-            idx = idx.view(shape, _cstrides(shape), 0)
+            vals = vals.view(shape, contiguous_strides(shape), 0)
+            idx = idx.view(shape, contiguous_strides(shape), 0)
         return vals, idx
 
-
-def _cstrides(shape):
-    from .array import contiguous_strides
-
-    return contiguous_strides(shape)

@@ -16,7 +16,7 @@ import deepforge
 from deepforge import Tensor
 
 from .. import init
-from ..functional import _rnn as R
+from deepforge.ops import recurrent as R
 from ..functional._dropout import dropout as _dropout
 from ..functional._linear import linear
 from ..parameter import Parameter
