@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import to_np
 
 import deepforge as df
-from helpers import to_np
 
 TOL = {np.float32: dict(rtol=1e-5, atol=1e-5), np.float64: dict(rtol=1e-10, atol=1e-10)}
 DTYPES = {np.float32: df.float32, np.float64: df.float64}

@@ -180,3 +180,18 @@ def test_random_large(be):
     cpu = get_backend(df.device("cpu"))
     u = _np(be, be.random_uniform((100_000,), np.float32, 9, 4))
     np.testing.assert_array_equal(u, cpu.random_uniform((100_000,), np.float32, 9, 4))
+
+
+def test_kernels_smaller_work_group_limit(be, monkeypatch):
+    """A kernel that takes smaller work-groups than the device maximum still runs."""
+    rt = be.rt
+    monkeypatch.setattr(rt, "_wg_limits", {})
+    monkeypatch.setattr(rt, "_wg_limit", lambda k: rt._wg_limits.setdefault(k, 4))
+    x = RNG.standard_normal((3, 20_000)).astype(np.float32)
+    X = be.from_numpy(x)
+    np.testing.assert_allclose(_np(be, be.reduce("sum", X, (1,), False, np.float32)), x.sum(1),
+                               rtol=1e-4)
+    np.testing.assert_array_equal(_np(be, be.argreduce("argmin", X, 1, False)), x.argmin(1))
+    cpu = get_backend(df.device("cpu"))
+    np.testing.assert_allclose(_np(be, be.log_softmax(X, 1)), cpu.log_softmax(x, 1), rtol=1e-5,
+                               atol=1e-5)

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import assert_close, to_np
+from seq_refs import DTYPES, compare_results, copy_to_torch, sdpa_np, torch_or_skip
 
 import deepforge as df
 import deepforge.nn as nn
 import deepforge.nn.functional as F
-from helpers import assert_close, to_np
-from seq_refs import DTYPES, TOL, compare_results, copy_to_torch, sdpa_np, torch_or_skip
 
 Q, K, V = (2, 3, 4, 5), (2, 3, 6, 5), (2, 3, 6, 7)
 SDPA_CASES = {

@@ -7,14 +7,23 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import assert_close, to_np
+from seq_refs import (
+    DTYPES,
+    TOL,
+    compare_results,
+    copy_to_torch,
+    gru_cell_np,
+    lstm_cell_np,
+    rnn_cell_np,
+    sigmoid,
+    torch_or_skip,
+)
 
 import deepforge as df
 import deepforge.nn as nn
 from deepforge.nn.functional import _rnn as R
 from deepforge.ops._fused import kernel, reference_only
-from helpers import assert_close, to_np
-from seq_refs import (DTYPES, TOL, compare_results, copy_to_torch, gru_cell_np, lstm_cell_np,
-                      rnn_cell_np, sigmoid, torch_or_skip)
 
 CELLS = ["RNNCell-tanh", "RNNCell-relu", "LSTMCell", "GRUCell"]
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import assert_close, to_np
+from seq_refs import DTYPES, compare_results, copy_to_torch, rnn_layer_np, torch_or_skip
 
 import deepforge as df
 import deepforge.nn as nn
-from helpers import assert_close, to_np
-from seq_refs import DTYPES, compare_results, copy_to_torch, rnn_layer_np, to_torch, torch_or_skip
+
+pytestmark = pytest.mark.filterwarnings("ignore:LSTM with projections is not supported")
 
 T, B, I, H = 5, 3, 4, 6
 MODES = {"RNN_TANH": "RNN", "RNN_RELU": "RNN", "LSTM": "LSTM", "GRU": "GRU"}

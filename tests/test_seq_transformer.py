@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import assert_close, to_np
+from seq_refs import DTYPES, compare_results, copy_to_torch, torch_or_skip
 
 import deepforge as df
 import deepforge.nn as nn
 import deepforge.nn.functional as F
-from helpers import assert_close, to_np
-from seq_refs import DTYPES, compare_results, copy_to_torch, torch_or_skip
 
 D, H, FF, L, S, N = 8, 2, 16, 5, 4, 3
 ACTS = ["relu", "gelu", "callable"]

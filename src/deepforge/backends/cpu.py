@@ -7,10 +7,17 @@ this module only computes. The OpenCL backend implements the same names.
 
 from __future__ import annotations
 
+import os
 import re
 import warnings
 
 import numpy as np
+
+# OpenMP threads that spin between parallel regions fight numpy's OpenBLAS threads (which
+# spin too) for the cores: a training step mixing GEMMs and Cython kernels ran 3-5x slower on
+# 2 cores. Passive waiting fixes it; it must be set before libgomp loads with _core, and a
+# user's own setting wins. (Measured with benchmarks/mlp_step.py.)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 try:
     from .. import _core

@@ -16,6 +16,7 @@ from __future__ import annotations
 import deepforge
 from deepforge import Tensor
 from deepforge.autograd import Function
+
 from ..tensor import make_tensor
 from ._fused import kernel
 

@@ -246,6 +246,7 @@ class Runtime:
         self._programs: dict = {}
         self._kernels: dict = {}
         self._typed: set = set()  # kernel keys whose scalar argument dtypes are set
+        self._wg_limits: dict = {}
         self._sources: dict = {}
         self.build_count = 0
         self._pool = cl_tools.MemoryPool(cl_tools.ImmediateAllocator(queue))
@@ -321,6 +322,13 @@ class Runtime:
 
     # -- launches ------------------------------------------------------------------------------
     def launch(self, kernel, gsize, lsize, *args):
+        if lsize is not None and len(lsize) == 1 and lsize[0] > 1:
+            lim = self._wg_limits.get(kernel)
+            if lim is None:
+                lim = self._wg_limit(kernel)
+            if lsize[0] > lim:  # keep the number of groups, shrink them to what the kernel takes
+                ls = 1 << (lim.bit_length() - 1)
+                gsize, lsize = (gsize[0] // lsize[0] * ls,), (ls,)
         try:
             kernel(self.queue, gsize, lsize, *args)
         except Exception as e:
@@ -330,6 +338,19 @@ class Runtime:
             ) from None
         if self.sync:
             self.sync_after_launch(kernel.function_name)
+
+    def _wg_limit(self, kernel) -> int:
+        """The largest work-group this compiled kernel accepts on the device (registers and
+        local memory can make it smaller than the device maximum)."""
+        cl = self.cl
+        try:
+            lim = int(kernel.get_work_group_info(cl.kernel_work_group_info.WORK_GROUP_SIZE,
+                                                 self.device))
+        except cl.Error:
+            lim = self.max_work_group_size
+        lim = max(1, min(lim, self.max_work_group_size))
+        self._wg_limits[kernel] = lim
+        return lim
 
     def sync_after_launch(self, name: str = "kernel") -> None:
         if not self.sync:

@@ -14,9 +14,9 @@ import warnings
 
 import deepforge
 from deepforge import Tensor
+from deepforge.ops import recurrent as R
 
 from .. import init
-from deepforge.ops import recurrent as R
 from ..functional._dropout import dropout as _dropout
 from ..functional._linear import linear
 from ..parameter import Parameter
