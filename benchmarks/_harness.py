@@ -43,14 +43,19 @@ def print_table(rows, title: str) -> None:
     for name, ours, ref, target in rows:
         ratio = ours / ref if ref else float("nan")
         ok = "" if target is None or ref is None else ("ok" if ratio <= target else "SLOW")
-        print(f"{name:44s} {fmt_time(ours):>12s} {fmt_time(ref) if ref else '-':>12s} "
-              f"{ratio:7.2f} {('<=' + str(target)) if target else '':>7s} {ok}")
+        print(
+            f"{name:44s} {fmt_time(ours):>12s} {fmt_time(ref) if ref else '-':>12s} "
+            f"{ratio:7.2f} {('<=' + str(target)) if target else '':>7s} {ok}"
+        )
 
 
 def env_note() -> str:
     keys = [k for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ]
-    return ("note: " + ", ".join(keys) + " set (they slow BLAS; run with env -u ...)") if keys else \
-        "OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset"
+    return (
+        ("note: " + ", ".join(keys) + " set (they slow BLAS; run with env -u ...)")
+        if keys
+        else "OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset"
+    )
 
 
 def torch_or_none():

@@ -1,6 +1,6 @@
 """Foundation benchmarks vs PyTorch on the same machine: per-op overhead and large ops.
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/foundation.py [--quick]
+env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/foundation.py [--quick]
 """
 
 from __future__ import annotations
@@ -56,8 +56,8 @@ def large(torch, quick):
         ref = None
         if torch:
             ta, tb = torch.from_numpy(a.numpy().copy()), torch.from_numpy(b.numpy().copy())
-            ref = timeit(lambda: ta @ tb, repeat=5)
-        rows.append((f"matmul {n}x{n} float32", timeit(lambda: a @ b, repeat=5), ref, 1.2))
+            ref = timeit(lambda: ta @ tb, repeat=5)  # noqa: B023 - called at once
+        rows.append((f"matmul {n}x{n} float32", timeit(lambda: a @ b, repeat=5), ref, 1.2))  # noqa: B023
     x = df.randn(4096, 4096)
     tx = torch.from_numpy(x.numpy().copy()) if torch else None
     for label, f, tf in [
@@ -84,8 +84,10 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true")
     args = p.parse_args(argv)
     torch = torch_or_none()
-    print(f"deepforge {df.__version__}; torch {torch.__version__ if torch else 'not installed'}; "
-          f"threads: torch {torch.get_num_threads() if torch else '-'}; {env_note()}")
+    print(
+        f"deepforge {df.__version__}; torch {torch.__version__ if torch else 'not installed'}; "
+        f"threads: torch {torch.get_num_threads() if torch else '-'}; {env_note()}"
+    )
     overhead(torch)
     large(torch, args.quick)
     _ = np

@@ -1,6 +1,6 @@
 """One full MLP training step (forward, cross-entropy, backward, optimizer step) vs PyTorch.
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/mlp_step.py [--device opencl]
+env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/mlp_step.py [--device opencl]
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ import deepforge  # noqa: E402
 
 def build(lib, device, opt_name, x_np, y_np, weights):
     nn = lib.nn
-    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))
+    model = nn.Sequential(
+        nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10)
+    )
     with lib.no_grad():
         for p, w in zip(model.parameters(), weights):
             p.copy_(lib.tensor(w))
@@ -50,16 +52,20 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     shapes = [(256, 784), (256,), (128, 256), (128,), (10, 128), (10,)]
     weights = [(rng.standard_normal(s) * 0.05).astype(np.float32) for s in shapes]
-    print(f"deepforge on {args.device}; torch {torch.__version__ if torch else '-'} CPU with "
-          f"{torch.get_num_threads() if torch else '-'} threads; {env_note()}")
+    print(
+        f"deepforge on {args.device}; torch {torch.__version__ if torch else '-'} CPU with "
+        f"{torch.get_num_threads() if torch else '-'} threads; {env_note()}"
+    )
     rows = []
     for batch, target in ((512, 1.3), (64, 2.0)):
         x_np = rng.standard_normal((batch, 784)).astype(np.float32)
         y_np = rng.integers(0, 10, batch)
         for opt_name in ("sgd", "adam"):
             ours = build(deepforge, args.device, opt_name, x_np, y_np, weights)
-            sync = (lambda: deepforge.opencl.synchronize()) if args.device != "cpu" else (lambda: None)
-            t_ours = timeit(lambda: (ours(), sync()), repeat=7)
+            sync = (
+                (lambda: deepforge.opencl.synchronize()) if args.device != "cpu" else (lambda: None)
+            )
+            t_ours = timeit(lambda: (ours(), sync()), repeat=7)  # noqa: B023 - called at once
             t_ref = None
             if torch:
                 ref = build(torch, "cpu", opt_name, x_np, y_np, weights)

@@ -2,7 +2,8 @@
 backward, against PyTorch on the CPU; the fused recurrent kernels against deepforge's own
 reference path (the per-step Tensor-op composition the other backends run).
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/sequence.py [--quick] [--threads N]
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/sequence.py \
+        [--quick] [--threads N] [--rounds R]
 
 PyTorch runs with ``torch.set_num_threads`` equal to deepforge's thread count (``--threads N``
 also sets numpy's BLAS to N threads through threadpoolctl). deepforge and

@@ -57,7 +57,8 @@ def rnn_layer_np(mode, x, h, c, weights, reverse=False):
         elif mode == "GRU":
             h = gru_cell_np(x[t], h, *weights)
         else:
-            h = rnn_cell_np(x[t], h, *weights, nonlinearity="tanh" if mode == "RNN_TANH" else "relu")
+            nl = "tanh" if mode == "RNN_TANH" else "relu"
+            h = rnn_cell_np(x[t], h, *weights, nonlinearity=nl)
         outs[t] = h
     return np.stack(outs), h, c
 
@@ -127,7 +128,8 @@ def compare_results(module, tmodule, out, tout, leaves, tleaves, dtype):
     backward_with_seeds(outs, seeds, df)
     backward_with_seeds(touts, seeds, torch)
     for k, (a, t) in enumerate(zip(leaves, tleaves)):
-        np.testing.assert_allclose(to_np(a.grad), t.grad.numpy(), **tol, err_msg=f"grad of input {k}")
+        np.testing.assert_allclose(to_np(a.grad), t.grad.numpy(), **tol,
+                                   err_msg=f"grad of input {k}")
     tparams = dict(tmodule.named_parameters())
     for name, p in module.named_parameters():
         tp = tparams[name]

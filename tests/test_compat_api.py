@@ -29,7 +29,9 @@ def test_accelerator_is_first_opencl_device():
 
 
 def test_device_agnostic_idiom_trains_on_selected_device():
-    device = df.accelerator.current_accelerator() if df.accelerator.is_available() else df.device("cpu")
+    device = (
+        df.accelerator.current_accelerator() if df.accelerator.is_available() else df.device("cpu")
+    )
     model = nn.Linear(4, 2).to(device)
     x = df.randn(8, 4, device=device)
     loss = model(x).pow(2).mean()
@@ -54,7 +56,11 @@ def test_cudnn_flags_settable():
         assert df.backends.cudnn.benchmark and df.backends.cudnn.deterministic
         assert not df.backends.cudnn.enabled
     finally:
-        (df.backends.cudnn.benchmark, df.backends.cudnn.deterministic, df.backends.cudnn.enabled) = old
+        (
+            df.backends.cudnn.benchmark,
+            df.backends.cudnn.deterministic,
+            df.backends.cudnn.enabled,
+        ) = old
 
 
 def test_cuda_device_error_names_available_devices():
@@ -99,7 +105,14 @@ def test_legacy_tensor_types_and_helpers():
     assert df.numel(df.ones(2, 3)) == 6
     assert df.typename(df.ones(1)) == "deepforge.FloatTensor"
     assert (df.float, df.half, df.double, df.long, df.int, df.short, df.bool) == (
-        df.float32, df.float16, df.float64, df.int64, df.int32, df.int16, df.bool)
+        df.float32,
+        df.float16,
+        df.float64,
+        df.int64,
+        df.int32,
+        df.int16,
+        df.bool,
+    )
 
 
 def _model():

@@ -32,11 +32,15 @@ print("RESULT=" + json.dumps(RESULT))
 def run_script(name: str, device: str = "") -> dict:
     script = os.path.join(HERE, "scripts", name)
     corpus = os.path.join(HERE, "data", "tiny_corpus.txt")
-    proc = subprocess.run([sys.executable, "-c", _RUNNER, script, corpus, device],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", _RUNNER, script, corpus, device],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT=")][-1]
-    return json.loads(line[len("RESULT="):])
+    return json.loads(line[len("RESULT=") :])
 
 
 def test_cnn_digits_learns():
@@ -75,17 +79,33 @@ def test_dcgan_steps_run():
     assert r["finite"] and r["d_changed"], r
 
 
-@pytest.mark.parametrize("path", [
-    "nn.modules.linear.Linear", "nn.modules.sparse.Embedding", "nn.modules.rnn.LSTM",
-    "nn.modules.transformer.TransformerEncoderLayer", "nn.modules.activation.MultiheadAttention",
-    "nn.modules.normalization.LayerNorm", "nn.modules.container.ModuleList",
-    "nn.modules.dropout.Dropout", "nn.modules.conv.Conv2d", "nn.modules.pooling.MaxPool2d",
-    "nn.modules.batchnorm.BatchNorm2d", "nn.modules.loss.CrossEntropyLoss",
-    "nn.modules.flatten.Flatten", "nn.parallel.DataParallel", "nn.parallel.DistributedDataParallel",
-    "utils.data.dataloader.default_collate", "utils.data.dataloader.DataLoader",
-    "utils.data.dataset.TensorDataset", "utils.data.sampler.RandomSampler",
-    "optim.lr_scheduler.StepLR", "optim.adam.Adam", "nn.utils.rnn.pad_sequence",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "nn.modules.linear.Linear",
+        "nn.modules.sparse.Embedding",
+        "nn.modules.rnn.LSTM",
+        "nn.modules.transformer.TransformerEncoderLayer",
+        "nn.modules.activation.MultiheadAttention",
+        "nn.modules.normalization.LayerNorm",
+        "nn.modules.container.ModuleList",
+        "nn.modules.dropout.Dropout",
+        "nn.modules.conv.Conv2d",
+        "nn.modules.pooling.MaxPool2d",
+        "nn.modules.batchnorm.BatchNorm2d",
+        "nn.modules.loss.CrossEntropyLoss",
+        "nn.modules.flatten.Flatten",
+        "nn.parallel.DataParallel",
+        "nn.parallel.DistributedDataParallel",
+        "utils.data.dataloader.default_collate",
+        "utils.data.dataloader.DataLoader",
+        "utils.data.dataset.TensorDataset",
+        "utils.data.sampler.RandomSampler",
+        "optim.lr_scheduler.StepLR",
+        "optim.adam.Adam",
+        "nn.utils.rnn.pad_sequence",
+    ],
+)
 def test_pytorch_module_paths(path):
     import importlib
 

@@ -13,6 +13,8 @@ import deepforge as df
 import deepforge.nn as nn
 import deepforge.nn.functional as F
 
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:torch")  # PyTorch's own notes
+
 Q, K, V = (2, 3, 4, 5), (2, 3, 6, 5), (2, 3, 6, 7)
 SDPA_CASES = {
     "plain": {},

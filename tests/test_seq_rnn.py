@@ -13,7 +13,7 @@ from seq_refs import DTYPES, compare_results, copy_to_torch, rnn_layer_np, torch
 import deepforge as df
 import deepforge.nn as nn
 
-pytestmark = pytest.mark.filterwarnings("ignore:LSTM with projections is not supported")
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:torch")  # PyTorch's own notes
 
 T, B, I, H = 5, 3, 4, 6
 MODES = {"RNN_TANH": "RNN", "RNN_RELU": "RNN", "LSTM": "LSTM", "GRU": "GRU"}
@@ -33,7 +33,8 @@ CASES = [
 ]
 PROJ_CASES = [
     ("proj", {"proj_size": 2}, {}),
-    ("proj_2layer_bidir_h0", {"proj_size": 3, "num_layers": 2, "bidirectional": True}, {"h0": True}),
+    ("proj_2layer_bidir_h0", {"proj_size": 3, "num_layers": 2, "bidirectional": True},
+     {"h0": True}),
     ("proj_packed_unsorted", {"proj_size": 2, "num_layers": 2}, {"packed": "unsorted", "h0": True}),
     ("proj_unbatched_nobias", {"proj_size": 2, "bias": False}, {"unbatched": True}),
 ]

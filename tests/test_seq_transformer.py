@@ -13,6 +13,8 @@ import deepforge as df
 import deepforge.nn as nn
 import deepforge.nn.functional as F
 
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:torch")  # PyTorch's own notes
+
 D, H, FF, L, S, N = 8, 2, 16, 5, 4, 3
 ACTS = ["relu", "gelu", "callable"]
 

@@ -30,11 +30,6 @@ from ._dtype import (
     set_default_dtype,
     uint8,
 )
-from ._printing import set_printoptions
-from .autograd import enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad, set_grad_enabled
-from .ops import *  # noqa: F401,F403
-from .ops import creation as _creation
-from .ops.random import default_generator  # noqa: F401
 from ._legacy import (  # noqa: F401
     BoolTensor,
     ByteTensor,
@@ -46,6 +41,18 @@ from ._legacy import (  # noqa: F401
     LongTensor,
     ShortTensor,
 )
+from ._printing import set_printoptions
+from .autograd import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    is_inference_mode_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from .ops import *  # noqa: F401,F403
+from .ops import creation as _creation
+from .ops.random import default_generator  # noqa: F401
 from .serialization import load, save
 from .tensor import Size, Tensor
 
@@ -209,10 +216,36 @@ def compile(model=None, **kwargs):  # noqa: A001 - torch.compile is a no-op here
     return model
 
 
-_LAZY = {"nn", "optim", "utils", "opencl", "datasets", "examples", "backends", "autograd",
-         "linalg", "special", "testing", "serialization", "compat", "accelerator", "cuda", "fft",
-         "distributions", "random", "jit", "amp", "mps", "overrides", "types", "hub", "library",
-         "multiprocessing", "profiler", "onnx"}
+_LAZY = {
+    "nn",
+    "optim",
+    "utils",
+    "opencl",
+    "datasets",
+    "examples",
+    "backends",
+    "autograd",
+    "linalg",
+    "special",
+    "testing",
+    "serialization",
+    "compat",
+    "accelerator",
+    "cuda",
+    "fft",
+    "distributions",
+    "random",
+    "jit",
+    "amp",
+    "mps",
+    "overrides",
+    "types",
+    "hub",
+    "library",
+    "multiprocessing",
+    "profiler",
+    "onnx",
+}
 
 
 def __getattr__(name):

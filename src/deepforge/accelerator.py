@@ -1,14 +1,23 @@
 """``deepforge.accelerator``: device-agnostic code picks the first usable OpenCL device.
 
-    device = torch.accelerator.current_accelerator() if torch.accelerator.is_available() else torch.device("cpu")
+    acc = torch.accelerator
+    device = acc.current_accelerator() if acc.is_available() else torch.device("cpu")
 """
 
 from __future__ import annotations
 
 from ._device import device
 
-__all__ = ["is_available", "current_accelerator", "device_count", "current_device_index",
-           "set_device_index", "synchronize", "current_device_idx", "set_device_idx"]
+__all__ = [
+    "is_available",
+    "current_accelerator",
+    "device_count",
+    "current_device_index",
+    "set_device_index",
+    "synchronize",
+    "current_device_idx",
+    "set_device_idx",
+]
 
 
 def _count() -> int:
@@ -47,7 +56,9 @@ def set_device_index(index) -> None:
 
     idx = index.index if isinstance(index, device) else int(index)
     if not 0 <= idx < device_count():
-        raise RuntimeError(f"invalid accelerator index {idx}: {device_count()} OpenCL device(s) available")
+        raise RuntimeError(
+            f"invalid accelerator index {idx}: {device_count()} OpenCL device(s) available"
+        )
     os.environ["DEEPFORGE_OPENCL_DEVICE"] = str(idx)
 
 

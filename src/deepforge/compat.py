@@ -11,9 +11,24 @@ import sys
 __all__ = ["install_torch_alias", "uninstall_torch_alias"]
 
 _SUBMODULES = (
-    "nn", "nn.functional", "nn.init", "nn.utils", "nn.modules", "nn.parameter", "optim",
-    "optim.lr_scheduler", "utils", "utils.data", "autograd", "backends", "backends.cudnn",
-    "backends.mps", "cuda", "accelerator", "serialization", "linalg",
+    "nn",
+    "nn.functional",
+    "nn.init",
+    "nn.utils",
+    "nn.modules",
+    "nn.parameter",
+    "optim",
+    "optim.lr_scheduler",
+    "utils",
+    "utils.data",
+    "autograd",
+    "backends",
+    "backends.cudnn",
+    "backends.mps",
+    "cuda",
+    "accelerator",
+    "serialization",
+    "linalg",
 )
 
 
@@ -37,7 +52,7 @@ def install_torch_alias(name: str = "torch") -> None:
     # also every already-imported deepforge.* module (e.g. nn.modules.linear)
     for key, mod in list(sys.modules.items()):
         if key.startswith("deepforge."):
-            sys.modules.setdefault(name + key[len("deepforge"):], mod)
+            sys.modules.setdefault(name + key[len("deepforge") :], mod)
     _ = pkgutil
 
 

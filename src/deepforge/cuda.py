@@ -5,8 +5,17 @@ GPU work goes through OpenCL: see ``deepforge.accelerator`` and ``deepforge.open
 
 from __future__ import annotations
 
-__all__ = ["is_available", "device_count", "manual_seed", "manual_seed_all", "synchronize",
-           "empty_cache", "is_bf16_supported", "current_device", "get_device_name"]
+__all__ = [
+    "is_available",
+    "device_count",
+    "manual_seed",
+    "manual_seed_all",
+    "synchronize",
+    "empty_cache",
+    "is_bf16_supported",
+    "current_device",
+    "get_device_name",
+]
 
 
 def is_available() -> bool:
@@ -45,8 +54,10 @@ def get_device_name(device=None) -> str:
     raise RuntimeError(_NO_CUDA)
 
 
-_NO_CUDA = ("deepforge has no CUDA backend; use the OpenCL backend (device 'opencl') or "
-            "deepforge.accelerator.current_accelerator()")
+_NO_CUDA = (
+    "deepforge has no CUDA backend; use the OpenCL backend (device 'opencl') or "
+    "deepforge.accelerator.current_accelerator()"
+)
 
 
 class amp:  # noqa: N801 - torch.cuda.amp namespace stand-in

@@ -29,7 +29,11 @@ class Net(nn.Module):
 
 
 torch.manual_seed(1)
-device = torch.accelerator.current_accelerator() if torch.accelerator.is_available() else torch.device("cpu")
+device = (
+    torch.accelerator.current_accelerator()
+    if torch.accelerator.is_available()
+    else torch.device("cpu")
+)
 if DEVICE_OVERRIDE:  # noqa: F821 - set by the test
     device = torch.device(DEVICE_OVERRIDE)  # noqa: F821
 train_loader = DataLoader(Digits(train=True), batch_size=32, shuffle=True)

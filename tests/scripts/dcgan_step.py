@@ -81,4 +81,6 @@ for i, (real, _) in enumerate(loader):
         break
 RESULT["fake_shape"] = tuple(fake.shape)  # noqa: F821
 RESULT["finite"] = all(abs(a) < 1e6 and abs(b) < 1e6 for a, b in errs)  # noqa: F821
-RESULT["d_changed"] = any(bool((p.detach() != q).any()) for p, q in zip(netD.parameters(), d_before))  # noqa: F821
+RESULT["d_changed"] = any(
+    bool((p.detach() != q).any()) for p, q in zip(netD.parameters(), d_before)
+)  # noqa: F821

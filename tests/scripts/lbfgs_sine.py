@@ -39,11 +39,13 @@ criterion = nn.MSELoss()
 optimizer = optim.LBFGS(seq.parameters(), lr=0.8)
 losses = []
 for i in range(4):
+
     def closure():
         optimizer.zero_grad()
         loss = criterion(seq(input), target)
         loss.backward()
         return loss
+
     optimizer.step(closure)
     with torch.no_grad():
         losses.append(criterion(seq(input), target).item())

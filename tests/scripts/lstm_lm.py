@@ -36,7 +36,10 @@ class RNNModel(nn.Module):
 
     def init_hidden(self, bsz):
         weight = next(self.parameters())
-        return (weight.new_zeros(self.nlayers, bsz, self.nhid), weight.new_zeros(self.nlayers, bsz, self.nhid))
+        return (
+            weight.new_zeros(self.nlayers, bsz, self.nhid),
+            weight.new_zeros(self.nlayers, bsz, self.nhid),
+        )
 
 
 def repackage_hidden(h):
@@ -58,7 +61,7 @@ for epoch in range(40):
     n = 0
     for i in range(0, train.size(0) - 1, bptt):
         seq_len = min(bptt, len(train) - 1 - i)
-        x, y = train[i:i + seq_len], train[i + 1:i + 1 + seq_len].reshape(-1)
+        x, y = train[i : i + seq_len], train[i + 1 : i + 1 + seq_len].reshape(-1)
         model.zero_grad()
         hidden = repackage_hidden(hidden)
         output, hidden = model(x, hidden)

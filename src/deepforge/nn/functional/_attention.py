@@ -39,7 +39,8 @@ def _as_bias(mask: Tensor, dtype, what: str = "attn_mask") -> Tensor:
     """A bool mask (True = blocked for MHA's masks, see ``blocked``) or a float mask as an
     additive float bias."""
     if mask.dtype is deepforge.bool:
-        return deepforge.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(mask, _NEG_INF)
+        z = deepforge.zeros(mask.shape, dtype=dtype, device=mask.device)
+        return z.masked_fill(mask, _NEG_INF)
     if not mask.dtype.is_floating_point:
         raise AssertionError(f"only bool and floating types of {what} are supported")
     return mask if mask.dtype is dtype else mask.to(dtype)
@@ -84,15 +85,23 @@ def _attend(q, k, v, bias, dropout_p, scale, safe):
     return w @ v, w
 
 
-def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask=None,
-                                 dropout_p: float = 0.0, is_causal: bool = False, scale=None,
-                                 enable_gqa: bool = False) -> Tensor:
+def scaled_dot_product_attention(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    attn_mask=None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale=None,
+    enable_gqa: bool = False,
+) -> Tensor:
     """softmax(q k^T * scale + mask) v over the last two dims; a bool ``attn_mask`` marks the
     positions that take part (True), a float one is added to the scores."""
     _check_sdpa(query, key, value)
     if is_causal and attn_mask is not None:
         raise RuntimeError(
-            "_scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True"
+            "_scaled_dot_product_attention: Explicit attn_mask should not be set when "
+            "is_causal=True"
         )
     L, S = query.shape[-2], key.shape[-2]
     if enable_gqa and query.ndim >= 3 and key.shape[-3] != query.shape[-3]:
@@ -104,8 +113,11 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     if is_causal:
         bias = _causal_bias(L, S, query.dtype, query.device)
     elif attn_mask is not None:
-        bias = _as_bias(attn_mask.logical_not(), query.dtype) if attn_mask.dtype is deepforge.bool \
+        bias = (
+            _as_bias(attn_mask.logical_not(), query.dtype)
+            if attn_mask.dtype is deepforge.bool
             else _as_bias(attn_mask, query.dtype)
+        )
     return _attend(query, key, value, bias, dropout_p, s, safe=not is_causal)[0]
 
 
@@ -114,38 +126,50 @@ def _check_mha_shapes(query, key, value, key_padding_mask, attn_mask, num_heads)
         if key.ndim != 3 or value.ndim != 3:
             raise AssertionError(
                 "For batched (3-D) `query`, expected `key` and `value` to be 3-D but found "
-                f"{key.ndim}-D and {value.ndim}-D tensors respectively")
+                f"{key.ndim}-D and {value.ndim}-D tensors respectively"
+            )
         if key_padding_mask is not None and key_padding_mask.ndim != 2:
             raise AssertionError(
                 "For batched (3-D) `query`, expected `key_padding_mask` to be `None` or 2-D but "
-                f"found {key_padding_mask.ndim}-D tensor instead")
+                f"found {key_padding_mask.ndim}-D tensor instead"
+            )
         if attn_mask is not None and attn_mask.ndim not in (2, 3):
             raise AssertionError(
                 "For batched (3-D) `query`, expected `attn_mask` to be `None`, 2-D or 3-D but "
-                f"found {attn_mask.ndim}-D tensor instead")
+                f"found {attn_mask.ndim}-D tensor instead"
+            )
         return True
     if query.ndim == 2:
         if key.ndim != 2 or value.ndim != 2:
             raise AssertionError(
                 "For unbatched (2-D) `query`, expected `key` and `value` to be 2-D but found "
-                f"{key.ndim}-D and {value.ndim}-D tensors respectively")
+                f"{key.ndim}-D and {value.ndim}-D tensors respectively"
+            )
         if key_padding_mask is not None and key_padding_mask.ndim != 1:
             raise AssertionError(
                 "For unbatched (2-D) `query`, expected `key_padding_mask` to be `None` or 1-D but "
-                f"found {key_padding_mask.ndim}-D tensor instead")
+                f"found {key_padding_mask.ndim}-D tensor instead"
+            )
         if attn_mask is not None:
             if attn_mask.ndim not in (2, 3):
                 raise AssertionError(
                     "For unbatched (2-D) `query`, expected `attn_mask` to be `None`, 2-D or 3-D "
-                    f"but found {attn_mask.ndim}-D tensor instead")
-            if attn_mask.ndim == 3 and tuple(attn_mask.shape) != (num_heads, query.shape[0],
-                                                                   key.shape[0]):
+                    f"but found {attn_mask.ndim}-D tensor instead"
+                )
+            if attn_mask.ndim == 3 and tuple(attn_mask.shape) != (
+                num_heads,
+                query.shape[0],
+                key.shape[0],
+            ):
                 raise AssertionError(
                     f"Expected `attn_mask` shape to be {(num_heads, query.shape[0], key.shape[0])} "
-                    f"but got {tuple(attn_mask.shape)}")
+                    f"but got {tuple(attn_mask.shape)}"
+                )
         return False
     raise AssertionError(
-        f"query should be unbatched 2D or batched 3D tensor but received {query.ndim}-D query tensor")
+        f"query should be unbatched 2D or batched 3D tensor but received {query.ndim}-D query "
+        "tensor"
+    )
 
 
 def _split_heads(rows, seq, bsz, heads, batch_first):
@@ -170,16 +194,23 @@ def _check_masks(attn_mask, key_padding_mask, bsz, heads, L, S):
     """PyTorch's checks of MHA's masks, against the sequence lengths before any padding."""
     if attn_mask is not None:
         if attn_mask.ndim == 2 and tuple(attn_mask.shape) != (L, S):
-            raise RuntimeError(f"The shape of the 2D attn_mask is {deepforge.Size(attn_mask.shape)}, "
-                               f"but should be {(L, S)}.")
+            raise RuntimeError(
+                f"The shape of the 2D attn_mask is "
+                f"{deepforge.Size(attn_mask.shape)}, but should be {(L, S)}."
+            )
         if attn_mask.ndim == 3 and tuple(attn_mask.shape) != (bsz * heads, L, S):
-            raise RuntimeError(f"The shape of the 3D attn_mask is {deepforge.Size(attn_mask.shape)}, "
-                               f"but should be {(bsz * heads, L, S)}.")
+            raise RuntimeError(
+                f"The shape of the 3D attn_mask is "
+                f"{deepforge.Size(attn_mask.shape)}, but should be "
+                f"{(bsz * heads, L, S)}."
+            )
     if key_padding_mask is not None:
         for d, n in enumerate((bsz, S)):
             if key_padding_mask.shape[d] != n:
-                raise AssertionError(f"Expected key_padded_mask.shape[{d}] to be {n}, but got "
-                                     f"{key_padding_mask.shape[d]}")
+                raise AssertionError(
+                    f"Expected key_padded_mask.shape[{d}] to be {n}, but got "
+                    f"{key_padding_mask.shape[d]}"
+                )
 
 
 def _project(query, key, value, heads, w_in, b_in, separate, w_q, w_k, w_v):
@@ -189,8 +220,11 @@ def _project(query, key, value, heads, w_in, b_in, separate, w_q, w_k, w_v):
     q2 = query.reshape(-1, E)
     if separate:
         b_q, b_k, b_v = b_in.chunk(3) if b_in is not None else (None, None, None)
-        return (linear(q2, w_q, b_q), linear(key.reshape(-1, key.shape[-1]), w_k, b_k),
-                linear(value.reshape(-1, value.shape[-1]), w_v, b_v))
+        return (
+            linear(q2, w_q, b_q),
+            linear(key.reshape(-1, key.shape[-1]), w_k, b_k),
+            linear(value.reshape(-1, value.shape[-1]), w_v, b_v),
+        )
     if query is key and key is value:
         return linear(q2, w_in, b_in).chunk(3, -1)
     w_q, w_kv = w_in.split([E, 2 * E])
@@ -204,12 +238,34 @@ def _project(query, key, value, heads, w_in, b_in, separate, w_q, w_k, w_v):
     return q, linear(key.reshape(-1, E), w_k, b_k), linear(value.reshape(-1, E), w_v, b_v)
 
 
-def mha_forward(query, key, value, num_heads, in_proj_weight, in_proj_bias, bias_k, bias_v,
-                add_zero_attn, dropout_p, out_proj_weight, out_proj_bias, training=True,
-                key_padding_mask=None, need_weights=True, attn_mask=None,
-                use_separate_proj_weight=False, q_proj_weight=None, k_proj_weight=None,
-                v_proj_weight=None, static_k=None, static_v=None, average_attn_weights=True,
-                is_causal=False, batch_first=False, embed_dim_to_check=None):
+def mha_forward(
+    query,
+    key,
+    value,
+    num_heads,
+    in_proj_weight,
+    in_proj_bias,
+    bias_k,
+    bias_v,
+    add_zero_attn,
+    dropout_p,
+    out_proj_weight,
+    out_proj_bias,
+    training=True,
+    key_padding_mask=None,
+    need_weights=True,
+    attn_mask=None,
+    use_separate_proj_weight=False,
+    q_proj_weight=None,
+    k_proj_weight=None,
+    v_proj_weight=None,
+    static_k=None,
+    static_v=None,
+    average_attn_weights=True,
+    is_causal=False,
+    batch_first=False,
+    embed_dim_to_check=None,
+):
     """Multi-head attention for (L, N, E) inputs, (N, L, E) with ``batch_first``, or unbatched
     (L, E); returns (output, attention weights or None)."""
     batched = _check_mha_shapes(query, key, value, key_padding_mask, attn_mask, num_heads)
@@ -222,16 +278,21 @@ def mha_forward(query, key, value, num_heads, in_proj_weight, in_proj_bias, bias
     L, bsz, E = query.shape[s_dim], query.shape[b_dim], query.shape[2]
     S = key.shape[s_dim]
     if embed_dim_to_check is not None and E != embed_dim_to_check:
-        raise AssertionError(f"was expecting embedding dimension of {embed_dim_to_check}, but got {E}")
+        raise AssertionError(
+            f"was expecting embedding dimension of {embed_dim_to_check}, but got {E}"
+        )
     if tuple(key.shape[:2]) != tuple(value.shape[:2]):
-        raise AssertionError(f"key shape {deepforge.Size(key.shape)} does not match value shape "
-                             f"{deepforge.Size(value.shape)}")
+        raise AssertionError(
+            f"key shape {deepforge.Size(key.shape)} does not match value shape "
+            f"{deepforge.Size(value.shape)}"
+        )
     if E % num_heads:
         raise AssertionError(f"embed_dim {E} not divisible by num_heads {num_heads}")
     if is_causal and attn_mask is None:
         raise RuntimeError(
             "Need attn_mask if specifying the is_causal hint. You may use the Transformer module "
-            "method `generate_square_subsequent_mask` to create this mask.")
+            "method `generate_square_subsequent_mask` to create this mask."
+        )
     _check_masks(attn_mask, key_padding_mask, bsz, num_heads, L, S)
     if is_causal and key_padding_mask is None and not need_weights:
         attn_mask = None  # the hint stands for the mask: SDPA's causal path
@@ -239,19 +300,42 @@ def mha_forward(query, key, value, num_heads, in_proj_weight, in_proj_bias, bias
         is_causal = False
     dtype, hd = query.dtype, E // num_heads
     bias = _as_bias(attn_mask, dtype) if attn_mask is not None else None
-    kpm = _as_bias(key_padding_mask, dtype, "key_padding_mask") \
-        if key_padding_mask is not None else None
-    q, k, v = _project(query, key, value, num_heads, in_proj_weight, in_proj_bias,
-                       use_separate_proj_weight, q_proj_weight, k_proj_weight, v_proj_weight)
+    kpm = (
+        _as_bias(key_padding_mask, dtype, "key_padding_mask")
+        if key_padding_mask is not None
+        else None
+    )
+    q, k, v = _project(
+        query,
+        key,
+        value,
+        num_heads,
+        in_proj_weight,
+        in_proj_bias,
+        use_separate_proj_weight,
+        q_proj_weight,
+        k_proj_weight,
+        v_proj_weight,
+    )
     q = _split_heads(q, L, bsz, num_heads, batch_first)
-    k = _split_heads(k, S, bsz, num_heads, batch_first) if static_k is None \
+    k = (
+        _split_heads(k, S, bsz, num_heads, batch_first)
+        if static_k is None
         else static_k.reshape(bsz, num_heads, -1, hd)
-    v = _split_heads(v, S, bsz, num_heads, batch_first) if static_v is None \
+    )
+    v = (
+        _split_heads(v, S, bsz, num_heads, batch_first)
+        if static_v is None
         else static_v.reshape(bsz, num_heads, -1, hd)
+    )
     extra = []
     if bias_k is not None and bias_v is not None:
-        extra.append((bias_k.reshape(1, num_heads, 1, hd).expand(bsz, num_heads, 1, hd),
-                      bias_v.reshape(1, num_heads, 1, hd).expand(bsz, num_heads, 1, hd)))
+        extra.append(
+            (
+                bias_k.reshape(1, num_heads, 1, hd).expand(bsz, num_heads, 1, hd),
+                bias_v.reshape(1, num_heads, 1, hd).expand(bsz, num_heads, 1, hd),
+            )
+        )
     if add_zero_attn:
         z = deepforge.zeros((bsz, num_heads, 1, hd), dtype=dtype, device=q.device)
         extra.append((z, z))
@@ -281,17 +365,58 @@ def mha_forward(query, key, value, num_heads, in_proj_weight, in_proj_bias, bias
     return out, (w if batched else w.squeeze(0))
 
 
-def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_heads, in_proj_weight,
-                                 in_proj_bias, bias_k, bias_v, add_zero_attn, dropout_p,
-                                 out_proj_weight, out_proj_bias, training=True,
-                                 key_padding_mask=None, need_weights=True, attn_mask=None,
-                                 use_separate_proj_weight=False, q_proj_weight=None,
-                                 k_proj_weight=None, v_proj_weight=None, static_k=None,
-                                 static_v=None, average_attn_weights=True, is_causal=False):
+def multi_head_attention_forward(
+    query,
+    key,
+    value,
+    embed_dim_to_check,
+    num_heads,
+    in_proj_weight,
+    in_proj_bias,
+    bias_k,
+    bias_v,
+    add_zero_attn,
+    dropout_p,
+    out_proj_weight,
+    out_proj_bias,
+    training=True,
+    key_padding_mask=None,
+    need_weights=True,
+    attn_mask=None,
+    use_separate_proj_weight=False,
+    q_proj_weight=None,
+    k_proj_weight=None,
+    v_proj_weight=None,
+    static_k=None,
+    static_v=None,
+    average_attn_weights=True,
+    is_causal=False,
+):
     """``torch.nn.functional.multi_head_attention_forward``: (L, N, E) or unbatched (L, E)."""
-    return mha_forward(query, key, value, num_heads, in_proj_weight, in_proj_bias, bias_k,
-                       bias_v, add_zero_attn, dropout_p, out_proj_weight, out_proj_bias,
-                       training, key_padding_mask, need_weights, attn_mask,
-                       use_separate_proj_weight, q_proj_weight, k_proj_weight, v_proj_weight,
-                       static_k, static_v, average_attn_weights, is_causal,
-                       embed_dim_to_check=embed_dim_to_check)
+    return mha_forward(
+        query,
+        key,
+        value,
+        num_heads,
+        in_proj_weight,
+        in_proj_bias,
+        bias_k,
+        bias_v,
+        add_zero_attn,
+        dropout_p,
+        out_proj_weight,
+        out_proj_bias,
+        training,
+        key_padding_mask,
+        need_weights,
+        attn_mask,
+        use_separate_proj_weight,
+        q_proj_weight,
+        k_proj_weight,
+        v_proj_weight,
+        static_k,
+        static_v,
+        average_attn_weights,
+        is_causal,
+        embed_dim_to_check=embed_dim_to_check,
+    )

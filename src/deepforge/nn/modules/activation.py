@@ -320,6 +320,6 @@ class Hardshrink(Softshrink):
         return F.hardshrink(input, self.lambd)
 
 
-from ._multihead import MultiheadAttention  # noqa: E402 - torch.nn.modules.activation.MultiheadAttention
+from ._multihead import MultiheadAttention  # noqa: E402,F401 - PyTorch's path for it
 
 __all__.append("MultiheadAttention")

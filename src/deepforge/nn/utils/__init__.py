@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import rnn  # noqa: F401
 from .clip_grad import (
     clip_grad_norm,
     clip_grad_norm_,
@@ -9,7 +10,6 @@ from .clip_grad import (
     clip_grads_with_norm_,
     get_total_norm,
 )
-from . import rnn  # noqa: F401
 from .convert_parameters import parameters_to_vector, vector_to_parameters
 
 __all__ = [
