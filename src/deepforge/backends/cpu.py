@@ -408,7 +408,7 @@ def reduce(op, x, axes, keepdim, dtype):
         r = f(x, axis=axes, keepdims=keepdim)
         if r.dtype != dtype:
             r = r.astype(dtype)
-    elif op == "sum" and x.dtype == dtype and dtype.kind == "f" and x.ndim == 2 and axes == (0,) \
+    elif op == "sum" and x.dtype == dtype and x.dtype in _FLOATS and x.ndim == 2 and axes == (0,) \
             and x.flags.c_contiguous and _core is not None and x.shape[0] > 1:
         # column sums of a C-contiguous matrix: numpy's strided pairwise loop is slow here
         r = np.empty(x.shape[1], dtype)
