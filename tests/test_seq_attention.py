@@ -290,3 +290,40 @@ def test_mha_errors():
         m(df.randn(1, 5, 3, 8), k, k)
     with pytest.raises(RuntimeError, match="Need attn_mask if specifying the is_causal hint"):
         m(q, q, q, is_causal=True)
+
+
+def test_sdpa_enable_gqa_matches_torch(device):
+    torch = torch_or_skip()
+    rng = np.random.default_rng(6)
+    arrays = [rng.standard_normal(s) for s in ((2, 4, 3, 5), (2, 2, 6, 5), (2, 2, 6, 3))]
+    ours = [df.tensor(a, device=device, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out = F.scaled_dot_product_attention(*ours, enable_gqa=True)
+    tout = torch.nn.functional.scaled_dot_product_attention(*theirs, enable_gqa=True)
+    compare_results(nn.Module(), torch.nn.Module(), out, tout, ours, theirs, np.float64)
+
+
+@pytest.mark.parametrize("separate", [False, True])
+def test_functional_mha_matches_torch(device, separate):
+    torch = torch_or_skip()
+    rng = np.random.default_rng(7)
+    shapes = [(L, N, E), (S, N, E), (S, N, E), (3 * E, E), (3 * E,), (E, E), (E,), (E, E),
+              (E, E), (E, E)]
+    arrays = [rng.standard_normal(s) for s in shapes]
+    ours = [df.tensor(a, device=device, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    kpm = np.zeros((N, S), bool)
+    kpm[2, 0] = True
+
+    def call(lib, t, dev):
+        q, k, v, w_in, b_in, w_out, b_out, wq, wk, wv = t
+        return lib.nn.functional.multi_head_attention_forward(
+            q, k, v, E, HEADS, None if separate else w_in, b_in, None, None, False, 0.0, w_out,
+            b_out, training=True, key_padding_mask=lib.tensor(kpm, **dev),
+            use_separate_proj_weight=separate, q_proj_weight=wq, k_proj_weight=wk,
+            v_proj_weight=wv)
+
+    keep = [i for i in range(10) if (i >= 7) == separate or i in (0, 1, 2, 4, 5, 6)]
+    compare_results(nn.Module(), torch.nn.Module(), call(df, ours, {"device": device}),
+                    call(torch, theirs, {}), [ours[i] for i in keep], [theirs[i] for i in keep],
+                    np.float64)

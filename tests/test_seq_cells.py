@@ -142,42 +142,48 @@ def test_pointwise_function_double_backward(device, which):
     assert df.autograd.gradgradcheck(fn, tuple(ins), fast_mode=device != "cpu")
 
 
-def _layer_case(which, proj, reverse, batch_sizes, rng, device):
-    H, P = 4, (3 if proj else 4)
+def _layer_case(which, proj, bias, batch_sizes, rng, device, x_grad=True):
+    """Inputs of ``lstm_layer`` (x, w_ih, b, w_hh, w_hr, h0, c0) or ``gru_layer`` (x, w_ih,
+    b_ih, w_hh, b_hh, h0) for an input size 2, hidden size 4 (projected to 3)."""
+    H, P, I = 4, (3 if proj else 4), 2
     N, B = sum(batch_sizes), batch_sizes[0]
     G = (4 if which == "lstm" else 3) * H
 
-    def t(*shape):
-        return df.tensor(rng.standard_normal(shape), device=device, requires_grad=True)
+    def t(*shape, grad=True):
+        return df.tensor(rng.standard_normal(shape), device=device, requires_grad=grad)
 
+    x, w_ih = t(N, I, grad=x_grad), t(G, I)
     if which == "lstm":
-        ins = [t(N, G), t(G, P), t(P, H) if proj else None, t(B, P), t(B, H)]
-    else:
-        ins = [t(N, G), t(G, H), t(G), t(B, H)]
-    return ins
+        return [x, w_ih, t(G) if bias else None, t(G, P), t(P, H) if proj else None, t(B, P),
+                t(B, H)]
+    return [x, w_ih, t(G) if bias else None, t(G, H), t(G) if bias else None, t(B, H)]
 
 
+# (which, proj, bias, reverse, batch_sizes, x needs grad)
 LAYER_CASES = [
-    ("lstm", False, False, (3, 3, 3)), ("lstm", False, True, (3, 2, 2, 1)),
-    ("lstm", True, False, (3, 2, 1)), ("lstm", True, True, (2, 2, 1)),
-    ("gru", False, False, (3, 3, 3)), ("gru", False, True, (3, 2, 2, 1)),
+    ("lstm", False, True, False, (3, 3, 3), True), ("lstm", False, True, True, (3, 2, 2, 1), True),
+    ("lstm", True, True, False, (3, 2, 1), True), ("lstm", True, False, True, (2, 2, 1), False),
+    ("gru", False, True, False, (3, 3, 3), True), ("gru", False, True, True, (3, 2, 2, 1), True),
+    ("gru", False, False, False, (2, 1), False),
 ]
 
 
-@pytest.mark.parametrize("which,proj,reverse,batch_sizes", LAYER_CASES)
-def test_layer_kernels_match_reference(device, which, proj, reverse, batch_sizes):
+@pytest.mark.parametrize("which,proj,bias,reverse,batch_sizes,x_grad", LAYER_CASES)
+def test_layer_kernels_match_reference(device, which, proj, bias, reverse, batch_sizes, x_grad):
     """One direction of a layer through the backend's fused sequence kernels (where it has
     them) against the per-step reference composition: outputs, final states, gradients."""
     results = []
     for ref in (False, True):
-        ins = _layer_case(which, proj, reverse, batch_sizes, np.random.default_rng(6), device)
+        ins = _layer_case(which, proj, bias, batch_sizes, np.random.default_rng(6), device, x_grad)
         with reference_only() if ref else _nullcontext():
             outs = (R.lstm_layer if which == "lstm" else R.gru_layer)(*ins, list(batch_sizes),
                                                                       reverse)
         seeds = [np.random.default_rng(7 + k).standard_normal(tuple(o.shape))
                  for k, o in enumerate(outs)]
         sum((o * df.tensor(s, device=device)).sum() for o, s in zip(outs, seeds)).backward()
-        results.append([to_np(o) for o in outs] + [to_np(i.grad) for i in ins if i is not None])
+        results.append([to_np(o) for o in outs] +
+                       [to_np(i.grad) for i in ins if i is not None and i.requires_grad])
+        assert x_grad or ins[0].grad is None
     for a, b in zip(*results):
         assert_close(a, b, rtol=1e-11, atol=1e-12)
 
@@ -186,16 +192,15 @@ def test_layer_kernels_are_used_on_cpu():
     x = df.zeros(2, 4)
     assert kernel(x, "lstm_layer_forward") is not None
     assert kernel(x, "gru_layer_backward") is not None
-    out = R.lstm_layer(df.zeros(2, 8, requires_grad=True), df.zeros(8, 2), None,
-                       df.zeros(1, 2), df.zeros(1, 2), [1, 1])
+    out = R.lstm_layer(df.zeros(2, 3), df.zeros(8, 3, requires_grad=True), None, df.zeros(8, 2),
+                       None, df.zeros(1, 2), df.zeros(1, 2), [1, 1])
     assert type(out[0].grad_fn).__name__.startswith("LSTMLayer")
 
 
 @pytest.mark.parametrize("which", ["lstm", "gru"])
 @pytest.mark.parametrize("ref", [False, True], ids=["fused", "reference"])
 def test_layer_double_backward(device, which, ref):
-    ins = [t for t in _layer_case(which, which == "lstm", True, (2, 2, 1),
-                                  np.random.default_rng(8), device) if t is not None]
+    ins = _layer_case(which, which == "lstm", True, (2, 2, 1), np.random.default_rng(8), device)
     fn = R.lstm_layer if which == "lstm" else R.gru_layer
 
     def f(*a):

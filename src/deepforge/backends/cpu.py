@@ -1127,8 +1127,8 @@ if _core is None or not hasattr(_core, "im2col"):  # unbuilt checkout: the ops' 
 # ---------------------------------------------------------------------- recurrent-layer kernels
 # One direction of one LSTM / GRU layer over time-major rows: the rows of step t are
 # offsets[t]:offsets[t + 1] with batch_sizes[t] rows (non-increasing: packed sequences; equal:
-# padded ones).  The input projection x W_ih^T + b is one GEMM done by the caller; here each
-# step is one small GEMM and one fused pointwise kernel (_core_rnn.pxi).  The recurrent product
+# padded ones).  The input projection x W_ih^T + b is one GEMM over all steps; then each step
+# is one small GEMM and one fused pointwise kernel (_core_rnn.pxi).  The recurrent product
 # is computed as W_hh h^T (G, bs): for a small batch that GEMM shape runs about twice as fast in
 # OpenBLAS as h W_hh^T, and the kernels read it transposed.  States live in (B, .) buffers
 # updated in place: a shorter step updates its first rows and leaves the others (their final
@@ -1137,8 +1137,9 @@ if _core is None or not hasattr(_core, "im2col"):  # unbuilt checkout: the ops' 
 #
 # A step's GEMM is small (batch x hidden): OpenBLAS's threads cost more to wake than they save
 # there, and on a loaded machine they collapse (a 20x256x1024 GEMM measured 55 ms on 2 threads
-# against 0.6 ms on one).  The step loops therefore run BLAS on one thread when threadpoolctl is
-# installed to switch it (the input projection and weight-gradient GEMMs stay threaded).
+# against 0.6 ms on one; a 700x256x1024 one 16-28 ms against 3.9 ms).  A layer whose step GEMM
+# is below _SERIAL_STEP_MACS therefore runs all its GEMMs, the input projection and the
+# weight gradients included, on one BLAS thread when threadpoolctl is installed to switch it.
 _SERIAL_STEP_MACS = 1 << 24
 _blas_ctl: list = []
 
@@ -1180,12 +1181,25 @@ def _rnn_steps(batch_sizes, reverse):
     return [(offs[t], offs[t + 1]) for t in order]
 
 
-def lstm_layer_forward(xw, w_hh, w_hr, h0, c0, batch_sizes, reverse):
-    """xw (N, 4H) input gates of every step, w_hh (4H, P), w_hr (P, H) or None, h0 (B, P),
-    c0 (B, H) -> output (N, P), h_n, c_n and the arrays the backward needs."""
-    dt = xw.dtype
-    xw = np.ascontiguousarray(xw)
-    N, G = xw.shape
+def _project(x, w_ih, b):
+    """x W_ih^T (+ b): the input gates of every step, one GEMM."""
+    xw = np.matmul(x, w_ih.T)
+    if b is not None:
+        xw += b
+    return xw
+
+
+def _input_grads(dg, x, w_ih, need_dx):
+    """(d x or None, d W_ih, d b) from the gate gradients dg (N, G) of xw = x W_ih^T + b."""
+    return (dg @ w_ih if need_dx else None), dg.T @ x, dg.sum(0)
+
+
+def lstm_layer_forward(x, w_ih, b, w_hh, w_hr, h0, c0, batch_sizes, reverse):
+    """x (N, I) rows of every step, w_ih (4H, I), b (4H,) = b_ih + b_hh or None, w_hh (4H, P),
+    w_hr (P, H) or None, h0 (B, P), c0 (B, H) -> output (N, P), h_n, c_n and the arrays the
+    backward needs."""
+    dt = x.dtype
+    N, G = x.shape[0], w_ih.shape[0]
     H, P, B = G // 4, h0.shape[1], h0.shape[0]
     h, c = np.array(h0, dt, order="C"), np.array(c0, dt, order="C")
     act, hg = np.empty((N, G), dt), np.empty(B * G, dt)
@@ -1196,6 +1210,7 @@ def lstm_layer_forward(xw, w_hh, w_hr, h0, c0, batch_sizes, reverse):
     step, matmul = _core.lstm_cell_forward, np.matmul
     blas = _serial_blas(B * G * P)
     try:
+        xw = _project(x, w_ih, b)
         for r0, r1 in _rnn_steps(batch_sizes, reverse):
             bs = r1 - r0
             hp = h[:bs]
@@ -1214,9 +1229,10 @@ def lstm_layer_forward(xw, w_hh, w_hr, h0, c0, batch_sizes, reverse):
     return out, h, c, (act, cprev, cnew, hprev, hraw)
 
 
-def lstm_layer_backward(dout, dh_n, dc_n, w_hh, w_hr, saved, batch_sizes, reverse):
+def lstm_layer_backward(dout, dh_n, dc_n, x, w_ih, w_hh, w_hr, saved, batch_sizes, reverse,
+                        need_dx):
     """Gradients of ``lstm_layer_forward`` from those of its output (N, P), h_n and c_n:
-    (d xw (N, 4H), d w_hh, d w_hr or None, d h0, d c0)."""
+    (d x or None, d w_ih, d b, d w_hh, d w_hr or None, d h0, d c0)."""
     act, cprev, cnew, hprev, hraw = saved
     dt = act.dtype
     N, G = act.shape
@@ -1240,19 +1256,19 @@ def lstm_layer_backward(dout, dh_n, dc_n, w_hh, w_hr, saved, batch_sizes, revers
                 matmul(dhs[r0:r1], w_hr, out=dhh[:bs])
                 step(dhh[:bs], no_rows, dc[:bs], *saved_rows)
             matmul(dg[r0:r1], w_hh, out=dh[:bs])
+        dw_hh = dg.T @ hprev
+        dw_hr = dhs.T @ hraw if dhs is not None else None
+        dx, dw_ih, db = _input_grads(dg, x, w_ih, need_dx)
     finally:
         _restore_blas(blas)
-    dw_hh = dg.T @ hprev
-    dw_hr = dhs.T @ hraw if dhs is not None else None
-    return dg, dw_hh, dw_hr, dh, dc
+    return dx, dw_ih, db, dw_hh, dw_hr, dh, dc
 
 
-def gru_layer_forward(xw, w_hh, b_hh, h0, batch_sizes, reverse):
-    """xw (N, 3H) = x W_ih^T + b_ih of every step, w_hh (3H, H), b_hh (3H,) or None, h0 (B, H)
-    -> output (N, H), h_n and the arrays the backward needs."""
-    dt = xw.dtype
-    xw = np.ascontiguousarray(xw)
-    N, G = xw.shape
+def gru_layer_forward(x, w_ih, b_ih, w_hh, b_hh, h0, batch_sizes, reverse):
+    """x (N, I) rows of every step, w_ih (3H, I), b_ih (3H,) or None, w_hh (3H, H), b_hh (3H,)
+    or None, h0 (B, H) -> output (N, H), h_n and the arrays the backward needs."""
+    dt = x.dtype
+    N, G = x.shape[0], w_ih.shape[0]
     H, B = G // 3, h0.shape[0]
     h = np.array(h0, dt, order="C")
     act, hg = np.empty((N, 4 * H), dt), np.empty(B * G, dt)
@@ -1261,6 +1277,7 @@ def gru_layer_forward(xw, w_hh, b_hh, h0, batch_sizes, reverse):
     step, matmul = _core.gru_cell_forward, np.matmul
     blas = _serial_blas(B * G * H)
     try:
+        xw = _project(x, w_ih, b_ih)
         for r0, r1 in _rnn_steps(batch_sizes, reverse):
             bs = r1 - r0
             hgt = hg[: G * bs].reshape(G, bs)
@@ -1271,9 +1288,9 @@ def gru_layer_forward(xw, w_hh, b_hh, h0, batch_sizes, reverse):
     return out, h, (act, hprev)
 
 
-def gru_layer_backward(dout, dh_n, w_hh, saved, batch_sizes, reverse):
+def gru_layer_backward(dout, dh_n, x, w_ih, w_hh, saved, batch_sizes, reverse, need_dx):
     """Gradients of ``gru_layer_forward`` from those of its output (N, H) and h_n:
-    (d xw (N, 3H), d w_hh, d b_hh, d h0)."""
+    (d x or None, d w_ih, d b_ih, d w_hh, d b_hh, d h0)."""
     act, hprev = saved
     dt = act.dtype
     N, H = hprev.shape
@@ -1290,9 +1307,11 @@ def gru_layer_backward(dout, dh_n, w_hh, saved, batch_sizes, reverse):
             step(dh[:bs], dout[r0:r1], *rows, direct[:bs])
             matmul(dgh[r0:r1], w_hh, out=dh[:bs])
             dh[:bs] += direct[:bs]
+        dw_hh, db_hh = dgh.T @ hprev, dgh.sum(0)
+        dx, dw_ih, db_ih = _input_grads(dgx, x, w_ih, need_dx)
     finally:
         _restore_blas(blas)
-    return dgx, dgh.T @ hprev, dgh.sum(0), dh
+    return dx, dw_ih, db_ih, dw_hh, db_hh, dh
 
 
 if _core is None or not hasattr(_core, "lstm_cell_forward"):  # unbuilt: per-step reference path

@@ -4,9 +4,10 @@
   instead of ~15) with backwards written in Tensor ops, so they run on every backend;
   ``*_cell_reference`` are the plain compositions they are tested against.
 * ``lstm_layer`` / ``gru_layer`` run one direction of one layer over time-major rows (packed or
-  padded). Where the backend has the fused sequence kernels (``lstm_layer_forward`` ...; the
-  CPU's run a BLAS GEMM and a Cython pointwise kernel per step) the whole direction is one
-  graph node whose backward forms the weight gradients with one GEMM over all steps; elsewhere
+  padded), input projection included. Where the backend has the fused sequence kernels
+  (``lstm_layer_forward`` ...; the CPU's run a BLAS GEMM and a Cython pointwise kernel per
+  step) the whole direction is one graph node whose backward forms the weight gradients with
+  one GEMM over all steps; elsewhere
   (or inside ``deepforge.ops._fused.reference_only()``) it is the per-step composition
   ``*_layer_reference``, which is also what a second-order backward differentiates.
 """
@@ -149,9 +150,11 @@ def _keep_rows(new, old, bs):
     return new if bs == old.shape[0] else deepforge.cat([new, old[bs:]], 0)
 
 
-def lstm_layer_reference(xw, w_hh, w_hr, h, c, batch_sizes, reverse=False):
-    """One direction of an LSTM layer step by step: xw (N, 4H) = x W_ih^T + b_ih + b_hh of
-    every step, states h (B, P), c (B, H) -> (output (N, P), h_n, c_n)."""
+def lstm_layer_reference(x, w_ih, b, w_hh, w_hr, h, c, batch_sizes, reverse=False):
+    """One direction of an LSTM layer step by step: x (N, I) holds the rows of every step (see
+    ``_steps``), b = b_ih + b_hh or None, states h (B, P), c (B, H) -> (output (N, P), h_n,
+    c_n)."""
+    xw = _lin(x, w_ih, b)  # the input projection of all steps: one GEMM
     outs = [None] * len(batch_sizes)
     w_hh_t = w_hh.t()
     for t, r0, r1 in _steps(batch_sizes, reverse):
@@ -164,9 +167,10 @@ def lstm_layer_reference(xw, w_hh, w_hr, h, c, batch_sizes, reverse=False):
     return deepforge.cat(outs, 0), h, c
 
 
-def gru_layer_reference(xw, w_hh, b_hh, h, batch_sizes, reverse=False):
-    """One direction of a GRU layer step by step: xw (N, 3H) = x W_ih^T + b_ih of every step,
+def gru_layer_reference(x, w_ih, b_ih, w_hh, b_hh, h, batch_sizes, reverse=False):
+    """One direction of a GRU layer step by step: x (N, I) holds the rows of every step,
     state h (B, H) -> (output (N, H), h_n)."""
+    xw = _lin(x, w_ih, b_ih)
     outs = [None] * len(batch_sizes)
     w_hh_t = w_hh.t()
     for t, r0, r1 in _steps(batch_sizes, reverse):
@@ -190,47 +194,51 @@ class LSTMLayer(Function):
     """``lstm_layer_reference`` as one graph node through the backend's sequence kernels."""
 
     @staticmethod
-    def forward(ctx, xw, w_hh, w_hr, h0, c0, batch_sizes, reverse):
-        out, hn, cn, ctx.work = kernel(xw, "lstm_layer_forward")(
-            xw._data, w_hh._data, _arr(w_hr), h0._data, c0._data, batch_sizes, reverse)
+    def forward(ctx, x, w_ih, b, w_hh, w_hr, h0, c0, batch_sizes, reverse):
+        out, hn, cn, ctx.work = kernel(x, "lstm_layer_forward")(
+            x._data, w_ih._data, _arr(b), w_hh._data, _arr(w_hr), h0._data, c0._data,
+            batch_sizes, reverse)
         ctx.batch_sizes, ctx.reverse = batch_sizes, reverse
-        ctx.save_for_backward(xw, w_hh, w_hr, h0, c0)
-        return _wrap(out, xw), _wrap(hn, xw), _wrap(cn, xw)
+        ctx.save_for_backward(x, w_ih, b, w_hh, w_hr, h0, c0)
+        return _wrap(out, x), _wrap(hn, x), _wrap(cn, x)
 
     @staticmethod
     def backward(ctx, gout, ghn, gcn):
         if deepforge.is_grad_enabled():
             return (*_grad_through(lstm_layer_reference, ctx.saved_tensors, (gout, ghn, gcn),
                                    (ctx.batch_sizes, ctx.reverse)), None, None)
-        xw, w_hh, w_hr, _, _ = ctx.saved_tensors
-        dxw, dw_hh, dw_hr, dh0, dc0 = kernel(xw, "lstm_layer_backward")(
-            gout._data, ghn._data, gcn._data, w_hh._data, _arr(w_hr), ctx.work, ctx.batch_sizes,
-            ctx.reverse)
-        return (_wrap(dxw, xw), _wrap(dw_hh, xw), _wrap(dw_hr, xw), _wrap(dh0, xw),
-                _wrap(dc0, xw), None, None)
+        x, w_ih, b, w_hh, w_hr, _, _ = ctx.saved_tensors
+        grads = kernel(x, "lstm_layer_backward")(
+            gout._data, ghn._data, gcn._data, x._data, w_ih._data, w_hh._data, _arr(w_hr),
+            ctx.work, ctx.batch_sizes, ctx.reverse, ctx.needs_input_grad[0])
+        dx, dw_ih, db, dw_hh, dw_hr, dh0, dc0 = (_wrap(g, x) for g in grads)
+        return dx, dw_ih, db if b is not None else None, dw_hh, dw_hr, dh0, dc0, None, None
 
 
 class GRULayer(Function):
     """``gru_layer_reference`` as one graph node through the backend's sequence kernels."""
 
     @staticmethod
-    def forward(ctx, xw, w_hh, b_hh, h0, batch_sizes, reverse):
-        out, hn, ctx.work = kernel(xw, "gru_layer_forward")(
-            xw._data, w_hh._data, _arr(b_hh), h0._data, batch_sizes, reverse)
+    def forward(ctx, x, w_ih, b_ih, w_hh, b_hh, h0, batch_sizes, reverse):
+        out, hn, ctx.work = kernel(x, "gru_layer_forward")(
+            x._data, w_ih._data, _arr(b_ih), w_hh._data, _arr(b_hh), h0._data, batch_sizes,
+            reverse)
         ctx.batch_sizes, ctx.reverse = batch_sizes, reverse
-        ctx.save_for_backward(xw, w_hh, b_hh, h0)
-        return _wrap(out, xw), _wrap(hn, xw)
+        ctx.save_for_backward(x, w_ih, b_ih, w_hh, b_hh, h0)
+        return _wrap(out, x), _wrap(hn, x)
 
     @staticmethod
     def backward(ctx, gout, ghn):
         if deepforge.is_grad_enabled():
             return (*_grad_through(gru_layer_reference, ctx.saved_tensors, (gout, ghn),
                                    (ctx.batch_sizes, ctx.reverse)), None, None)
-        xw, w_hh, b_hh, _ = ctx.saved_tensors
-        dxw, dw_hh, db_hh, dh0 = kernel(xw, "gru_layer_backward")(
-            gout._data, ghn._data, w_hh._data, ctx.work, ctx.batch_sizes, ctx.reverse)
-        return (_wrap(dxw, xw), _wrap(dw_hh, xw), _wrap(db_hh, xw) if b_hh is not None else None,
-                _wrap(dh0, xw), None, None)
+        x, w_ih, b_ih, w_hh, b_hh, _ = ctx.saved_tensors
+        grads = kernel(x, "gru_layer_backward")(
+            gout._data, ghn._data, x._data, w_ih._data, w_hh._data, ctx.work, ctx.batch_sizes,
+            ctx.reverse, ctx.needs_input_grad[0])
+        dx, dw_ih, db_ih, dw_hh, db_hh, dh0 = (_wrap(g, x) for g in grads)
+        return (dx, dw_ih, db_ih if b_ih is not None else None, dw_hh,
+                db_hh if b_hh is not None else None, dh0, None, None)
 
 
 def _fusable(name, x, *others):
@@ -239,15 +247,15 @@ def _fusable(name, x, *others):
     return all(t is None or (t._dtype is x._dtype and t._device is x._device) for t in others)
 
 
-def lstm_layer(xw, w_hh, w_hr, h0, c0, batch_sizes, reverse=False):
+def lstm_layer(x, w_ih, b, w_hh, w_hr, h0, c0, batch_sizes, reverse=False):
     """One direction of an LSTM layer (see ``lstm_layer_reference``), fused where possible."""
-    if _fusable("lstm_layer_forward", xw, w_hh, w_hr, h0, c0):
-        return LSTMLayer.apply(xw, w_hh, w_hr, h0, c0, tuple(batch_sizes), reverse)
-    return lstm_layer_reference(xw, w_hh, w_hr, h0, c0, batch_sizes, reverse)
+    if _fusable("lstm_layer_forward", x, w_ih, b, w_hh, w_hr, h0, c0):
+        return LSTMLayer.apply(x, w_ih, b, w_hh, w_hr, h0, c0, tuple(batch_sizes), reverse)
+    return lstm_layer_reference(x, w_ih, b, w_hh, w_hr, h0, c0, batch_sizes, reverse)
 
 
-def gru_layer(xw, w_hh, b_hh, h0, batch_sizes, reverse=False):
+def gru_layer(x, w_ih, b_ih, w_hh, b_hh, h0, batch_sizes, reverse=False):
     """One direction of a GRU layer (see ``gru_layer_reference``), fused where possible."""
-    if _fusable("gru_layer_forward", xw, w_hh, b_hh, h0):
-        return GRULayer.apply(xw, w_hh, b_hh, h0, tuple(batch_sizes), reverse)
-    return gru_layer_reference(xw, w_hh, b_hh, h0, batch_sizes, reverse)
+    if _fusable("gru_layer_forward", x, w_ih, b_ih, w_hh, b_hh, h0):
+        return GRULayer.apply(x, w_ih, b_ih, w_hh, b_hh, h0, tuple(batch_sizes), reverse)
+    return gru_layer_reference(x, w_ih, b_ih, w_hh, b_hh, h0, batch_sizes, reverse)

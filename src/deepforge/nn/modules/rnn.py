@@ -2,9 +2,9 @@
 (``weight_ih_l0``, ``bias_hh_l1_reverse``, ``weight_hr_l0``), gate orders (LSTM i,f,g,o; GRU
 r,z,n), initial states, bidirectional stacks, inter-layer dropout and packed sequences.
 
-Each direction of each layer is one input projection (a GEMM over all time steps) followed by
-``functional._rnn.lstm_layer`` / ``gru_layer`` (fused on backends with sequence kernels) or, for
-plain RNNs, a per-step loop of Tensor ops."""
+Each direction of each layer is ``ops.recurrent.lstm_layer`` / ``gru_layer`` (one input
+projection GEMM over all time steps, then the steps; one fused graph node on backends with
+sequence kernels) or, for plain RNNs, the projection and a per-step loop of Tensor ops."""
 
 from __future__ import annotations
 
@@ -229,10 +229,10 @@ class RNNBase(Module):
         w_ih, w_hh, b_ih, b_hh, w_hr = self._weights(layer, d)
         reverse = d == 1
         if self.mode == "LSTM":
-            xw = linear(data, w_ih, b_ih + b_hh if b_ih is not None else None)
-            return R.lstm_layer(xw, w_hh, w_hr, h, c, batch_sizes, reverse)
+            b = b_ih + b_hh if b_ih is not None else None
+            return R.lstm_layer(data, w_ih, b, w_hh, w_hr, h, c, batch_sizes, reverse)
         if self.mode == "GRU":
-            y, h = R.gru_layer(linear(data, w_ih, b_ih), w_hh, b_hh, h, batch_sizes, reverse)
+            y, h = R.gru_layer(data, w_ih, b_ih, w_hh, b_hh, h, batch_sizes, reverse)
             return y, h, None
         xw = linear(data, w_ih, b_ih)
         act = deepforge.tanh if self.mode == "RNN_TANH" else deepforge.relu
