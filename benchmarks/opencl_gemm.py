@@ -8,8 +8,9 @@ and sets POCL_AFFINITY=1 (as the OpenCL backend does) unless the caller set it.
 
 Each case: GFLOP/s of ``deepforge.backends.opencl.gemm.matmul`` (timed with queue.finish()
 before and after, min over --repeat runs after --warmup), of numpy's matmul on the same host
-arrays (min over the same number of runs, interleaved with the OpenCL runs so background load
-hits both alike), and their ratio.
+arrays (likewise), and their ratio. Each contender runs as one block after a --pause: runs
+are not interleaved, because OpenBLAS's (and torch's OpenMP) threads keep spinning for a
+while after a call and steal the cores from whatever runs next.
 
 ``--per-core`` is for shared, loaded machines, where wall-clock GFLOP/s mostly measure the
 neighbours: one thread each (POCL_MAX_PTHREAD_COUNT=1, OPENBLAS_NUM_THREADS=1, torch 1) and
@@ -35,6 +36,7 @@ def _parse():
     p.add_argument("--variant", default=None, choices=["packed", "tiled", "naive"])
     p.add_argument("--repeat", type=int, default=7)
     p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--pause", type=float, default=0.3, help="seconds of rest between contenders")
     p.add_argument("--torch", action="store_true", help="also time torch.matmul on the CPU")
     p.add_argument("--keep-openblas-env", action="store_true")
     p.add_argument(
@@ -68,6 +70,10 @@ def main():
     args = _parse()
     _clean_env(args)
     os.environ.setdefault("POCL_AFFINITY", "1")
+    try:
+        import deepforge  # noqa: F401
+    except ImportError:  # not installed: run from the source tree
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 
     import time
 
@@ -160,13 +166,14 @@ def main():
                 ta = torch.from_numpy(np.ascontiguousarray(a.T)).mT
                 tb = torch.from_numpy(np.ascontiguousarray(b.T)).mT
             runners.append(lambda ta=ta, tb=tb: torch.matmul(ta, tb))
-        for _ in range(args.warmup):
-            for r in runners:
+        best = []
+        for r in runners:
+            # each contender in its own block, after a pause: BLAS and OpenMP worker threads
+            # spin for a while after a call and would slow down whatever runs right after
+            time.sleep(args.pause)
+            for _ in range(args.warmup):
                 r()
-        best = [float("inf")] * len(runners)
-        for _ in range(args.repeat):
-            for i, r in enumerate(runners):
-                best[i] = min(best[i], timed(r))
+            best.append(min(timed(r) for _ in range(args.repeat)))
         gf = [flops / t / 1e9 for t in best]
         line = f"{name:<24}{gf[0]:>12.1f}{gf[1]:>12.1f}{gf[0] / gf[1]:>8.2f}"
         if torch is not None:
