@@ -179,8 +179,10 @@ def test_warm_restarts_fractional_epochs_match_torch():
             s.step(e)
             out.append((s.get_last_lr()[0], s.T_i, s.T_cur, s.last_epoch))
         seqs.append(out)
-    for ours, ref in zip(*seqs):
-        assert list(ours) == pytest.approx(list(ref), rel=1e-12)
+    ours, ref = seqs
+    assert len(ours) == len(ref) == 7
+    for a, b in zip(ours, ref):
+        assert list(a) == pytest.approx(list(b), rel=1e-12)
 
 
 @pytest.mark.parametrize("kw", [
@@ -325,5 +327,7 @@ def test_tensor_lr_is_updated_in_place_like_torch():
             assert opt.param_groups[0]["lr"] is lr
             out.append(float(lr))
         seqs.append(out)
-    for ours, ref in zip(*seqs):
-        assert list(ours) == pytest.approx(list(ref), rel=1e-12)
+    ours, ref = seqs
+    assert len(ours) == len(ref) == 8
+    for a, b in zip(ours, ref):
+        assert a == pytest.approx(b, rel=1e-12)
