@@ -200,10 +200,6 @@ def _erf(x):
 
 
 def _sigmoid(x, dtype):
-    if _core is not None and x.dtype in (np.float32, np.float64) and x.flags.c_contiguous:
-        out = np.empty_like(x)
-        _core.sigmoid(x.reshape(-1), out.reshape(-1))
-        return out
     out = np.negative(x, dtype=dtype, out=np.empty(x.shape, dtype))  # out=: 0-d stays an array
     np.exp(out, out=out)
     out += 1
@@ -224,7 +220,8 @@ def _gelu_tanh(x, dtype):
 
 
 def _silu(x, dtype):
-    return (x * _sigmoid(x, dtype)).astype(dtype, copy=False)
+    s = unary("sigmoid", x, dtype)
+    return np.multiply(x, s, out=s, dtype=dtype, casting="unsafe")
 
 
 def _softplus(x, dtype):
@@ -264,8 +261,50 @@ _UNARY_PY = {
 _NO_DTYPE_ARG = frozenset(("logical_not", "isnan", "isinf", "isfinite", "signbit", "bitwise_not"))
 
 
+# ops with a threaded, vectorised Cython kernel (float32/float64); numpy's versions are
+# single-threaded, and its gelu composition (erf) is far slower
+_CORE_UNARY = ("relu", "sigmoid", "tanh", "gelu", "silu", "exp")
+_CORE_BACKWARD = ("relu", "gelu", "silu")
+
+
+def _core_unary(op, x, dtype, out):
+    """``op`` through its _core kernel, or None when it does not apply."""
+    if dtype == np.float16 and x.size:  # computed in float32 and rounded, as PyTorch does
+        return _core_unary(op, x, np.dtype(np.float32), None).astype(np.float16)
+    if dtype not in _FLOATS or x.size == 0:
+        return None
+    xc = np.ascontiguousarray(x, dtype=dtype)
+    if out is not None and out.dtype == dtype and out.flags.c_contiguous \
+            and not np.shares_memory(out, xc):
+        r = out
+    else:
+        r = np.empty(x.shape, dtype)
+    getattr(_core, op)(xc.reshape(-1), r.reshape(-1))
+    return r
+
+
+def unary_grad(op, saved, g):
+    """Fused backward of relu (saved: the result) or gelu/silu (saved: the input), or None
+    when no kernel applies."""
+    if _core is None or op not in _CORE_BACKWARD or saved.dtype not in _FLOATS \
+            or g.dtype != saved.dtype or g.shape != saved.shape or g.size == 0:
+        return None
+    gx = np.empty(saved.shape, saved.dtype)
+    getattr(_core, op + "_backward")(
+        np.ascontiguousarray(saved).reshape(-1), np.ascontiguousarray(g).reshape(-1), gx.reshape(-1)
+    )
+    return gx
+
+
 def unary(op, x, dtype, out=None):
     """Elementwise ``op`` of ``x`` computed and returned in ``dtype``."""
+    if _core is not None and op in _CORE_UNARY:
+        r = _core_unary(op, x, dtype, out)
+        if r is not None:
+            if out is not None and r is not out:
+                np.copyto(out, r, casting="unsafe")
+                return out
+            return r
     f = _UNARY.get(op)
     if f is not None:
         if op in _NO_DTYPE_ARG:
@@ -399,6 +438,22 @@ _REDUCE = {"sum": np.sum, "prod": np.prod, "max": np.max, "min": np.min, "all": 
            "any": np.any, "mean": np.mean, "nansum": np.nansum, "nanmean": np.nanmean}
 
 
+def _span3(x, axes):
+    """(outer, n, inner) view of C-contiguous ``x`` when ``axes`` (None = all) is one run of
+    adjacent dims, else None."""
+    if axes is None:
+        return x.reshape(1, x.size, 1)
+    if not axes:
+        return None
+    lo, hi = min(axes), max(axes)
+    if hi - lo + 1 != len(axes):
+        return None
+    shape = x.shape
+    outer = int(np.prod(shape[:lo], dtype=np.int64))
+    inner = int(np.prod(shape[hi + 1:], dtype=np.int64))
+    return x.reshape(outer, x.size // max(outer * inner, 1), inner)
+
+
 def reduce(op, x, axes, keepdim, dtype):
     """Reduce ``x`` over ``axes`` (a tuple, or None for all) in ``dtype``."""
     f = _REDUCE[op]
@@ -408,13 +463,15 @@ def reduce(op, x, axes, keepdim, dtype):
         r = f(x, axis=axes, keepdims=keepdim)
         if r.dtype != dtype:
             r = r.astype(dtype)
-    elif op == "sum" and x.dtype == dtype and x.dtype in _FLOATS and x.ndim == 2 and axes == (0,) \
-            and x.flags.c_contiguous and _core is not None and x.shape[0] > 1:
-        # column sums of a C-contiguous matrix: numpy's strided pairwise loop is slow here
-        r = np.empty(x.shape[1], dtype)
-        _core.reduce_sum(x.reshape(x.shape[0], 1, x.shape[1]).transpose(1, 0, 2), r.reshape(1, -1))
-        if keepdim:
-            r = r.reshape(1, -1)
+    elif op in ("sum", "mean") and x.dtype == dtype and x.flags.c_contiguous \
+            and _use_core(x) and (x3 := _span3(x, axes)) is not None:
+        # threaded Cython kernel with double accumulators: numpy's sum is single-threaded and its
+        # strided (non-last-axis) loop is slow
+        r = np.empty((x3.shape[0], x3.shape[2]), dtype)
+        (_core.reduce_sum if op == "sum" else _core.reduce_mean)(x3, r)
+        kept = tuple(1 if axes is None or d in axes else n for d, n in enumerate(x.shape))
+        r = r.reshape(kept if keepdim else tuple(n for d, n in enumerate(x.shape)
+                                                 if axes is not None and d not in axes))
     else:
         r = f(x, axis=axes, keepdims=keepdim, dtype=dtype)
     return r if type(r) is np.ndarray else np.asarray(r)

@@ -7,6 +7,7 @@ import math
 
 from .. import _dtype as dt
 from ..autograd.function import Function
+from ..autograd.grad_mode import is_grad_enabled
 from . import _dispatch as D
 from ._common import call, check_inplace, commit_inplace, with_out
 
@@ -86,10 +87,13 @@ UNARY_GRADS = {
 }
 
 
+# backward ops a backend may fuse into one kernel (``unary_grad``)
+_FUSED_GRADS = frozenset(("relu", "gelu", "silu"))
 _FLOAT_ONLY = frozenset(("frac", "gelu", "gelu_tanh", "silu", "softplus"))
 
 
 def _make_unary(name, save, grad, float_out):
+    fused_grad = name in _FUSED_GRADS
     def forward(ctx, x):
         d = x._dtype
         if name in _FLOAT_ONLY and d.category < 2:
@@ -111,6 +115,14 @@ def _make_unary(name, save, grad, float_out):
         return y
 
     def backward(ctx, g):
+        if fused_grad:
+            (s,) = ctx.saved_tensors
+            if not is_grad_enabled():  # a fused kernel has no graph: only without create_graph
+                fn = getattr(D.backend_of(g), "unary_grad", None)
+                r = fn(name, s._data, g._data) if fn is not None else None
+                if r is not None:
+                    return D.wrap(r, g._dtype, g._device)
+            return grad(s, None, g) if save == "x" else grad(None, s, g)
         if save == "x":
             (x,) = ctx.saved_tensors
             return grad(x, None, g)
