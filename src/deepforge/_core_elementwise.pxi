@@ -195,3 +195,79 @@ def adam_step(floating[::1] param, const floating[::1] grad, floating[::1] exp_a
                     df_adam_d(pp + lo, gp + lo, mp + lo, vp + lo, xp + lo if amsgrad else NULL,
                               _cb(n, c + 1, nch) - lo, w1, decay, fwd, fb2, omb2, neg_step, inv_bc2, feps,
                               decoupled, amsgrad, maximize)
+
+
+# Large same-shape add/sub/mul (numpy's loops are single-threaded; a memory-bound pass gains from
+# a second core's bandwidth).  b is an array of n elements, or NULL with the scalar s.  Division
+# is left to numpy: -ffast-math may turn x / s into x * (1 / s), which is not bitwise numpy's.
+cdef enum:
+    BIN_ADD = 0
+    BIN_SUB = 1
+    BIN_MUL = 2
+    BIN_RSUB = 3
+
+
+cdef inline void _bin_range(int op, const floating* a, const floating* b, floating s,
+                            floating* y, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    if b != NULL:
+        if op == BIN_ADD:
+            for i in range(n):
+                y[i] = a[i] + b[i]
+        elif op == BIN_SUB:
+            for i in range(n):
+                y[i] = a[i] - b[i]
+        else:
+            for i in range(n):
+                y[i] = a[i] * b[i]
+    elif op == BIN_ADD:
+        for i in range(n):
+            y[i] = a[i] + s
+    elif op == BIN_SUB:
+        for i in range(n):
+            y[i] = a[i] - s
+    elif op == BIN_RSUB:
+        for i in range(n):
+            y[i] = s - a[i]
+    else:
+        for i in range(n):
+            y[i] = a[i] * s
+
+
+cdef int _binary(str fname, int op, const floating[::1] a, const floating* b, floating s,
+                 floating[::1] out) except -1:
+    cdef Py_ssize_t n = a.shape[0], c, lo
+    _check1(fname, "out", n, out.shape[0])
+    if n == 0:
+        return 0
+    cdef int nch = _nthreads if _par(n) else 1
+    cdef const floating* ap = &a[0]
+    cdef floating* yp = &out[0]
+    if nch == 1:
+        with nogil:
+            _bin_range(op, ap, b, s, yp, n)
+        return 0
+    for c in prange(nch, nogil=True, schedule='static', num_threads=nch):
+        lo = _cb(n, c, nch)
+        _bin_range(op, ap + lo, b + lo if b != NULL else NULL, s, yp + lo, _cb(n, c + 1, nch) - lo)
+    return 0
+
+
+_BINARY_OPS = {"add": BIN_ADD, "sub": BIN_SUB, "mul": BIN_MUL, "rsub": BIN_RSUB}
+
+
+def binary(str op, const floating[::1] a, const floating[::1] b, floating[::1] out):
+    """out = a op b for op in add / sub / mul (out may be a or b for in-place)."""
+    if op not in _BINARY_OPS or op == "rsub":
+        raise ValueError(f"binary: unsupported op {op!r}")
+    cdef int code = _BINARY_OPS[op]
+    _check1("binary", "b", a.shape[0], b.shape[0])
+    _binary("binary", code, a, &b[0] if b.shape[0] > 0 else NULL, <floating>0, out)
+
+
+def binary_scalar(str op, const floating[::1] a, double s, floating[::1] out):
+    """out = a op s for op in add / sub / mul, or s - a for rsub (out may be a)."""
+    if op not in _BINARY_OPS:
+        raise ValueError(f"binary_scalar: unsupported op {op!r}")
+    cdef int code = _BINARY_OPS[op]
+    _binary("binary_scalar", code, a, NULL, <floating>s, out)

@@ -275,11 +275,58 @@ _COMPARE = {
 }
 
 
+# large contiguous add/sub/mul: threaded _core loops (numpy's are single-threaded); below
+# _CORE_BINARY_MIN elements numpy's lower call overhead wins
+_CORE_BINARY = frozenset(("add", "sub", "mul"))
+_CORE_BINARY_MIN = 1 << 16
+
+
+def _core_binary(op, a, b, dtype, out):
+    """``a op b`` through _core for a large contiguous array and a same-shape array or a
+    Python scalar; None when that does not apply."""
+    if not isinstance(a, np.ndarray):
+        if op == "sub":
+            op = "rsub"
+        a, b = b, a
+    if (
+        not isinstance(a, np.ndarray)
+        or a.dtype != dtype
+        or a.size < _CORE_BINARY_MIN
+        or not a.flags.c_contiguous
+        or _core.num_threads() < 2
+    ):
+        return None
+    if isinstance(b, np.ndarray):
+        if op == "rsub" or b.shape != a.shape or b.dtype != dtype or not b.flags.c_contiguous:
+            return None
+    elif type(b) not in (int, float) or (type(b) is int and abs(b) > 1 << 53):
+        return None
+    if out is None:
+        out = np.empty(a.shape, dtype)
+    elif out.shape != a.shape or out.dtype != dtype or not out.flags.c_contiguous or (
+        not _same_buffer(out, a) and np.may_share_memory(out, a)
+    ) or (isinstance(b, np.ndarray) and not _same_buffer(out, b) and np.may_share_memory(out, b)):
+        return None
+    if isinstance(b, np.ndarray):
+        _core.binary(op, a.reshape(-1), b.reshape(-1), out.reshape(-1))
+    else:
+        _core.binary_scalar(op, a.reshape(-1), b, out.reshape(-1))
+    return out
+
+
+def _same_buffer(x, y):
+    return x.__array_interface__["data"][0] == y.__array_interface__["data"][0]
+
+
 def binary(op, a, b, dtype, out=None):
     """``op(a, b)`` with broadcasting; ``a``/``b`` are arrays or Python scalars.
 
     ``dtype`` is the computation (and result) dtype; comparison/logical ops return bool.
     """
+    if op in _CORE_BINARY and _core is not None and dtype in _FLOATS:
+        r = _core_binary(op, a, b, dtype, out)
+        if r is not None:
+            return r
     f = _BINARY.get(op)
     if f is None:
         f = _COMPARE[op]
