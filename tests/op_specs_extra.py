@@ -14,6 +14,14 @@ FH, FHI, FI, INT, INTB, NG, NUM, NUMB, S1, S2, S3, SAME, SD, SN, SR, Arg, B, C, 
     L.FH, L.FHI, L.FI, L.INT, L.INTB, L.NG, L.NUM, L.NUMB, L.S1, L.S2, L.S3, L.SAME, L.SD, L.SN, L.SR, L.Arg, L.B, L.C, L.F, L.Spec, L.U, L._set, L._shape_of, L.const, L.index_for, L.mask)
 
 _idx0 = Arg(index_for(0, 0))
+
+
+def _svd_parts(r):
+    """u_j v_j^T for each singular triple, and S (independent of the vectors' signs)."""
+    U, S, Vh = r
+    return U[..., :, :, None] * Vh[..., None, :, :], S
+
+
 SG = [(5, 4), (3, 2, 4)]
 INDEXING = [
     C("getitem_int", lambda m, x: x[1], SAME, [(3, 4), (5,), (2, 3, 4)], dtypes=NUMB),
@@ -68,7 +76,12 @@ INDEXING = [
 ] + [
     C(f"scatter_reduce_{r}", lambda m, x, i, s, r=r: m.scatter_reduce(x, 0, i, s, r),
       lambda x, i, s, r=r: R.scatter_reduce(x, 0, i, s, r), [((4, 3), (5, 3), (5, 3))],
-      ("real", _idx0, "real"), F, **NG) for r in ("prod", "mean", "amax", "amin")
+      ("real", _idx0, "real"), F) for r in ("prod", "mean", "amax", "amin")
+] + [
+    C(f"scatter_reduce_{r}_noself", lambda m, x, i, s, r=r: m.scatter_reduce(x, 1, i, s, r, include_self=False),
+      lambda x, i, s, r=r: R.scatter_reduce(x, 1, i, s, r, False),
+      [((3, 4), (3, 5), (3, 5)), ((2, 4, 2), (2, 3, 2), (2, 3, 2))], ("real", Arg(index_for(0, 1)), "real"))
+    for r in ("prod", "mean", "amax", "amin")
 ] + [
     C("index_add", lambda m, x, i, s: m.index_add(x, 0, i, s, alpha=2), lambda x, i, s: R.index_add(
         x, 0, i, s, 2), [((4, 3), (6,), (6, 3)), ((5,), (2,), (2,))], ("real", _idx0, "real"), FI),
@@ -145,6 +158,18 @@ LINALG = [
       [(3, 4), (2, 3, 4)], ("away0",)),
     C("matrix_norm_inf", lambda m, x: m.linalg.matrix_norm(x, -float("inf"), keepdim=True),
       lambda x: np.linalg.norm(x, -np.inf, (-2, -1), keepdims=True), [(3, 4)], ("away0",)),
+] + [
+    C(f"matrix_norm_{o}", lambda m, x, o=o: m.linalg.matrix_norm(x, o), lambda x, o=o: np.linalg.norm(x, o, (-2, -1)),
+      [(3, 4), (2, 3, 4), (4, 2), (1, 1)]) for o in (2, -2, "nuc")
+] + [
+    C("matrix_norm_nuc_dims", lambda m, x: m.linalg.matrix_norm(x, "nuc", (2, 0), keepdim=True),
+      lambda x: np.linalg.norm(x, "nuc", (2, 0), keepdims=True), [(3, 2, 4)]),
+    C("linalg_norm_2", lambda m, x: m.linalg.norm(x, 2), lambda x: np.linalg.norm(x, 2), [(3, 4), (5, 2)]),
+    C("svdvals", lambda m, x: m.linalg.svdvals(x), lambda x: np.linalg.svd(x, compute_uv=False),
+      [(3, 4), (2, 3, 4), (4, 2), (1, 1)]),
+    # u_j v_j^T per singular triple and S: what the SVD determines (each vector's sign is not)
+    C("linalg_svd", lambda m, x: _svd_parts(m.linalg.svd(x, full_matrices=False)),
+      lambda x: _svd_parts(np.linalg.svd(x, full_matrices=False)), [(3, 4), (2, 3, 2), (4, 2)]),
 ]
 for _eq, _shapes in [("ij,jk->ik", ((3, 4), (4, 5))), ("bij,bjk->bik", ((2, 3, 4), (2, 4, 5))),
                      ("i,i->", ((4,), (4,))), ("i,j->ij", ((3,), (4,))), ("ij,ij->ij", ((3, 4), (3, 4))),

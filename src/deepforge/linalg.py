@@ -1,4 +1,5 @@
-"""``deepforge.linalg``: vector and matrix norms, cross products, matmul (``torch.linalg``)."""
+"""``deepforge.linalg``: vector and matrix norms, singular value decomposition, cross
+products, matmul (``torch.linalg``)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,24 @@ from . import _dtype as dt
 from .ops import reduction as _red
 from .ops import shape as _shape
 from .ops._common import wrap_dim, wrap_dims
+from .ops.decomposition import LinAlgError
+from .ops.decomposition import linalg_svd as svd
+from .ops.decomposition import linalg_svdvals as svdvals
 from .ops.linalg import cross as _cross
 from .ops.linalg import matmul
 from .tensor import Tensor
 
-__all__ = ["norm", "vector_norm", "matrix_norm", "cross", "matmul", "vecdot"]
+__all__ = [
+    "norm",
+    "vector_norm",
+    "matrix_norm",
+    "svd",
+    "svdvals",
+    "cross",
+    "matmul",
+    "vecdot",
+    "LinAlgError",
+]
 
 
 def _float_input(x: Tensor, op: str, dtype) -> Tensor:
@@ -49,7 +63,9 @@ def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None
 
 
 def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None) -> Tensor:
-    """Frobenius, nuclear-free operator norms: ``'fro'``, ``1``, ``-1``, ``inf``, ``-inf``."""
+    """Matrix norms over ``dim``: ``'fro'``, ``'nuc'`` (sum of singular values), ``2`` / ``-2``
+    (largest / smallest singular value), ``1`` / ``-1`` (max / min column sum of ``|A|``),
+    ``inf`` / ``-inf`` (max / min row sum)."""
     A = _float_input(A, "matrix_norm", dtype)
     if A.ndim < 2:
         raise RuntimeError(
@@ -62,11 +78,8 @@ def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dt
         raise RuntimeError(f"linalg.matrix_norm: dims must be different. Got ({dim[0]}, {dim[1]})")
     if ord == "fro":
         return _red.norm(A, 2, (d0, d1), keepdim)
-    if ord == "nuc" or ord in (2, -2):
-        raise NotImplementedError(
-            f"linalg.matrix_norm: ord={ord!r} needs singular values, which deepforge does not "
-            "compute yet; use ord='fro', 1, -1, inf or -inf"
-        )
+    if ord == "nuc" or (not isinstance(ord, str) and ord in (2, -2)):
+        return _singular_value_norm(A, ord, d0, d1, keepdim)
     if ord not in (1, -1, math.inf, -math.inf):
         raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
     # ord=+-1: max/min column sum (sum over d0, pick over d1); ord=+-inf: rows
@@ -74,6 +87,24 @@ def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dt
     s = _red.sum(A.abs(), sum_dim, keepdim=True)
     r = _red.amax(s, pick_dim, keepdim=True) if ord > 0 else _red.amin(s, pick_dim, keepdim=True)
     return r if keepdim else _shape.squeeze(r, (d0, d1))
+
+
+def _singular_value_norm(A: Tensor, ord, d0: int, d1: int, keepdim: bool) -> Tensor:
+    """The nuclear / spectral norms: a reduction of the singular values of the (d0, d1)
+    matrices, differentiable through ``svdvals``."""
+    rest = [d for d in range(A.ndim) if d not in (d0, d1)]
+    M = A.permute(*rest, d0, d1)
+    sv = svdvals(M)
+    if ord == -2 and sv.shape[-1] == 0:  # the smallest of no singular values: PyTorch's error
+        raise IndexError("amin(): Expected reduction dim -1 to have non-zero size.")
+    if ord == "nuc" or sv.numel() == 0:  # an empty matrix has norm 0
+        r = _red.sum(sv, -1)
+    else:
+        r = _red.amax(sv, -1) if ord == 2 else _red.amin(sv, -1)
+    if keepdim:
+        lo, hi = sorted((d0, d1))
+        r = r.unsqueeze(lo).unsqueeze(hi)
+    return r
 
 
 def norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:

@@ -38,6 +38,7 @@ __all__ = [
     "cdist",
     "chain_matmul",
     "block_diag",
+    "svd",
 ]
 
 
@@ -450,3 +451,4 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0) -> Tensor:
 
 
 from .contraction import einsum  # noqa: E402,F401 - contraction.py; importable from here too
+from .decomposition import svd  # noqa: E402 - decomposition.py; torch.svd / Tensor.svd

@@ -3,8 +3,6 @@ masked_fill/select/scatter, nonzero, take. Indices are checked here, before any 
 
 from __future__ import annotations
 
-import numpy as np
-
 from .. import _dtype as dt
 from ..autograd.function import Function
 from ..tensor import Tensor, make_tensor
@@ -196,45 +194,6 @@ def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     return call(Scatter, input, axis, index, src, "add")
 
 
-def scatter_reduce(
-    input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: str, *, include_self: bool = True
-) -> Tensor:
-    if reduce not in ("sum", "prod", "mean", "amax", "amin"):
-        raise RuntimeError(
-            f"reduce argument must be either sum, prod, mean, amax or amin, got {reduce}"
-        )
-    axis, index = _scatter_checked("scatter_reduce", input, dim, index, src, reduce)
-    if reduce == "sum":
-        base = input if include_self else scatter(input, axis, index, 0.0)
-        return scatter_add(base, axis, index, src)
-    if reduce == "mean":
-        from .creation import ones_like
-
-        total = scatter_reduce(input, axis, index, src, "sum", include_self=include_self)
-        cnt = scatter_add(
-            ones_like(input) if include_self else scatter(ones_like(input) * 0, axis, index, 0.0),
-            axis,
-            index,
-            ones_like(src),
-        )
-        cnt = cnt.clamp(min=1)
-        r = total / cnt
-        return r if input._dtype.category >= 2 else r.floor().to(input._dtype)
-    base = (
-        input
-        if include_self
-        else scatter(input, axis, index, {"prod": 1.0, "amax": -np.inf, "amin": np.inf}[reduce])
-    )
-    if input._rg or src._rg:
-        raise NotImplementedError(
-            f"scatter_reduce with reduce={reduce!r} is not differentiable in deepforge yet"
-        )
-    be = D.backend_of(base)
-    out = be.clone(base._data)
-    be.scatter_(out, axis, index._data, src._data, reduce)
-    return make_tensor(out, input._dtype, input._device)
-
-
 def _scatter_into_zeros(g, axis, idx, shape):
     from .creation import zeros
 
@@ -418,3 +377,7 @@ def take_along_dim(input: Tensor, indices: Tensor, dim=None) -> Tensor:
     js = list(b)
     js[axis] = indices._data.shape[axis]
     return gather(input.expand(tuple(xs)), axis, indices.expand(tuple(js)))
+
+
+# the scatter_reduce family and its gradients live in their own module
+from .scatter_reduce import scatter_reduce  # noqa: E402
