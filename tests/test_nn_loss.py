@@ -192,6 +192,18 @@ def _mk(lib, arrays, dtype, requires_grad=True):
     return out
 
 
+def _float64_case(name, device):
+    """``LOSSES[name]``'s call and its float64 inputs on ``device`` (differentiable ones with
+    requires_grad set after the move, so they are leaves)."""
+    make, call = LOSSES[name]
+    arrays = make()
+    ins = [t.to(device) for t in _mk(df, arrays, "float64", requires_grad=False)]
+    for t, (_, diff) in zip(ins, arrays):
+        if diff:
+            t.requires_grad_(True)
+    return call, ins
+
+
 @pytest.mark.filterwarnings("ignore:reduction. 'mean' divides the total loss")
 @pytest.mark.parametrize("dtype,rtol", [("float32", 2e-5), ("float64", 1e-10)])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -218,12 +230,7 @@ def test_matches_torch(name, reduction, dtype, rtol):
 
 @pytest.mark.parametrize("name", sorted(LOSSES))
 def test_gradcheck(name, device):
-    make, call = LOSSES[name]
-    arrays = make()
-    ins = [t.to(device) for t in _mk(df, arrays, "float64", requires_grad=False)]
-    for t, (_, diff) in zip(ins, arrays):
-        if diff:
-            t.requires_grad_(True)
+    call, ins = _float64_case(name, device)
     for reduction in ("sum", "none"):
         assert gradcheck(lambda *a, r=reduction: call(F, *a, r), tuple(ins))
 
@@ -424,10 +431,5 @@ def test_broadcast_target_gradcheck(device):
     ],
 )
 def test_gradgradcheck(name, device):
-    make, call = LOSSES[name]
-    arrays = make()
-    ins = [t.to(device) for t in _mk(df, arrays, "float64", requires_grad=False)]
-    for t, (_, diff) in zip(ins, arrays):
-        if diff:
-            t.requires_grad_(True)
+    call, ins = _float64_case(name, device)
     assert gradgradcheck(lambda *a: call(F, *a, "sum"), tuple(ins))

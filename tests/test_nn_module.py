@@ -7,46 +7,11 @@ import pickle
 
 import numpy as np
 import pytest
-from helpers import assert_close, to_np
+from helpers import Net, assert_close, to_np
 
 import deepforge as df
 import deepforge.nn as nn
 import deepforge.nn.functional as F
-
-
-class Net(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc1 = nn.Linear(4, 8)
-        self.act = nn.ReLU()
-        self.block = nn.Sequential(nn.Linear(8, 8), nn.Tanh())
-        self.head = nn.Linear(8, 3)
-        self.register_buffer("steps", df.zeros((), dtype=df.int64))
-        self.register_buffer("scratch", df.zeros(2), persistent=False)
-        self.scale = nn.Parameter(df.ones(1))
-
-    def forward(self, x):
-        return self.head(self.block(self.act(self.fc1(x)))) * self.scale
-
-
-def _torch_net(torch):
-    tnn = torch.nn
-
-    class TNet(tnn.Module):
-        def __init__(self):
-            super().__init__()
-            self.fc1 = tnn.Linear(4, 8)
-            self.act = tnn.ReLU()
-            self.block = tnn.Sequential(tnn.Linear(8, 8), tnn.Tanh())
-            self.head = tnn.Linear(8, 3)
-            self.register_buffer("steps", torch.zeros((), dtype=torch.int64))
-            self.register_buffer("scratch", torch.zeros(2), persistent=False)
-            self.scale = tnn.Parameter(torch.ones(1))
-
-        def forward(self, x):
-            return self.head(self.block(self.act(self.fc1(x)))) * self.scale
-
-    return TNet()
 
 
 # -- registration and iteration ---------------------------------------------------------------

@@ -7,45 +7,10 @@ from collections import OrderedDict
 
 import numpy as np
 import pytest
-from helpers import assert_close
+from helpers import Net, assert_close, torch_net
 
 import deepforge as df
 import deepforge.nn as nn
-
-
-class Net(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc1 = nn.Linear(4, 8)
-        self.act = nn.ReLU()
-        self.block = nn.Sequential(nn.Linear(8, 8), nn.Tanh())
-        self.head = nn.Linear(8, 3)
-        self.register_buffer("steps", df.zeros((), dtype=df.int64))
-        self.register_buffer("scratch", df.zeros(2), persistent=False)
-        self.scale = nn.Parameter(df.ones(1))
-
-    def forward(self, x):
-        return self.head(self.block(self.act(self.fc1(x)))) * self.scale
-
-
-def _torch_net(torch):
-    tnn = torch.nn
-
-    class TNet(tnn.Module):
-        def __init__(self):
-            super().__init__()
-            self.fc1 = tnn.Linear(4, 8)
-            self.act = tnn.ReLU()
-            self.block = tnn.Sequential(tnn.Linear(8, 8), tnn.Tanh())
-            self.head = tnn.Linear(8, 3)
-            self.register_buffer("steps", torch.zeros((), dtype=torch.int64))
-            self.register_buffer("scratch", torch.zeros(2), persistent=False)
-            self.scale = tnn.Parameter(torch.ones(1))
-
-        def forward(self, x):
-            return self.head(self.block(self.act(self.fc1(x)))) * self.scale
-
-    return TNet()
 
 
 # -- state dict -------------------------------------------------------------------------------
@@ -179,7 +144,7 @@ def test_extra_state():
 
 def test_weights_exported_from_torch_load_and_match():
     torch = pytest.importorskip("torch")
-    tnet = _torch_net(torch)
+    tnet = torch_net(torch)
     sd = {k: v.detach().numpy() for k, v in tnet.state_dict().items()}
     net = Net()
     assert list(net.state_dict()) == list(sd)
@@ -192,7 +157,7 @@ def test_weights_exported_from_torch_load_and_match():
 # -- repr -------------------------------------------------------------------------------------
 def test_repr_matches_torch_for_nested_model():
     torch = pytest.importorskip("torch")
-    assert repr(Net()).replace("Net", "TNet") == repr(_torch_net(torch))
+    assert repr(Net()).replace("Net", "TNet") == repr(torch_net(torch))
     assert repr(nn.Sequential(nn.Linear(2, 3), nn.ReLU())) == (
         "Sequential(\n  (0): Linear(in_features=2, out_features=3, bias=True)\n  (1): ReLU()\n)"
     )

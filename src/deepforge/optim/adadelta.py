@@ -5,7 +5,16 @@ from __future__ import annotations
 import deepforge
 from deepforge import Tensor
 
-from .optimizer import Optimizer, _check_lr, _get_scalar_dtype, _increment, _scalar, _use_grad
+from .optimizer import (
+    Optimizer,
+    _check_lr,
+    _check_nonnegative,
+    _increment,
+    _scalar,
+    _states,
+    _step_counter,
+    _use_grad,
+)
 
 __all__ = ["Adadelta", "adadelta"]
 
@@ -25,10 +34,8 @@ class Adadelta(Optimizer):
         _check_lr(lr)
         if not 0.0 <= rho <= 1.0:
             raise ValueError(f"Invalid rho value: {rho}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_nonnegative("epsilon", eps)
+        _check_nonnegative("weight_decay", weight_decay)
         defaults = {
             "lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay,
             "maximize": maximize, "capturable": capturable, "foreach": foreach,
@@ -36,26 +43,19 @@ class Adadelta(Optimizer):
         }
         super().__init__(params, defaults)
 
+    def _init_state(self, p, state, group) -> None:
+        state["step"] = _step_counter()
+        state["square_avg"] = deepforge.zeros_like(p)
+        state["acc_delta"] = deepforge.zeros_like(p)
+
     @_use_grad
     def step(self, closure=None):
         """Perform a single optimization step; ``closure`` re-evaluates the loss."""
         loss = self._closure_loss(closure)
         for group in self.param_groups:
-            params, grads, square_avgs, acc_deltas, steps = [], [], [], [], []
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                params.append(p)
-                grads.append(p.grad)
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = deepforge.zeros((), dtype=_get_scalar_dtype())
-                    state["square_avg"] = deepforge.zeros_like(p)
-                    state["acc_delta"] = deepforge.zeros_like(p)
-                square_avgs.append(state["square_avg"])
-                acc_deltas.append(state["acc_delta"])
-                steps.append(state["step"])
-            adadelta(params, grads, square_avgs, acc_deltas, steps, lr=group["lr"],
+            params, grads, states = self._group_states(group)
+            adadelta(params, grads, _states(states, "square_avg"), _states(states, "acc_delta"),
+                     _states(states, "step"), lr=group["lr"],
                      rho=group["rho"], eps=group["eps"], weight_decay=group["weight_decay"],
                      maximize=group["maximize"], differentiable=group["differentiable"])
         return loss

@@ -9,9 +9,11 @@ from .optimizer import (
     Optimizer,
     _check_fused,
     _check_lr,
-    _get_scalar_dtype,
+    _check_nonnegative,
     _increment,
     _scalar,
+    _states,
+    _step_counter,
     _use_grad,
 )
 
@@ -33,15 +35,10 @@ class Adagrad(Optimizer):
                  eps: float = 1e-10, foreach: bool | None = None, *, maximize: bool = False,
                  differentiable: bool = False, fused: bool | None = None) -> None:
         _check_lr(lr)
-        if not 0.0 <= lr_decay:
-            raise ValueError(f"Invalid lr_decay value: {lr_decay}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if not 0.0 <= initial_accumulator_value:
-            raise ValueError(
-                f"Invalid initial_accumulator_value value: {initial_accumulator_value}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
+        _check_nonnegative("lr_decay", lr_decay)
+        _check_nonnegative("weight_decay", weight_decay)
+        _check_nonnegative("initial_accumulator_value", initial_accumulator_value)
+        _check_nonnegative("epsilon", eps)
         defaults = {
             "lr": lr, "lr_decay": lr_decay, "eps": eps, "weight_decay": weight_decay,
             "initial_accumulator_value": initial_accumulator_value, "foreach": foreach,
@@ -51,12 +48,10 @@ class Adagrad(Optimizer):
         _check_fused(fused, foreach, differentiable)
         for group in self.param_groups:
             for p in group["params"]:
-                self._init_state(p, group)
+                self._init_state(p, self.state[p], group)
 
-    def _init_state(self, p, group) -> None:
-        state = self.state[p]
-        dtype = deepforge.float32 if group["fused"] else _get_scalar_dtype()
-        state["step"] = deepforge.tensor(0.0, dtype=dtype)
+    def _init_state(self, p, state, group) -> None:
+        state["step"] = _step_counter(deepforge.float32 if group["fused"] else None)
         state["sum"] = deepforge.full_like(p, self.defaults["initial_accumulator_value"])
 
     def share_memory(self) -> None:
@@ -67,18 +62,8 @@ class Adagrad(Optimizer):
         """Perform a single optimization step; ``closure`` re-evaluates the loss."""
         loss = self._closure_loss(closure)
         for group in self.param_groups:
-            params, grads, sums, steps = [], [], [], []
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                params.append(p)
-                grads.append(p.grad)
-                state = self.state[p]
-                if len(state) == 0:
-                    self._init_state(p, group)
-                sums.append(state["sum"])
-                steps.append(state["step"])
-            adagrad(params, grads, sums, steps, lr=group["lr"],
+            params, grads, states = self._group_states(group)
+            adagrad(params, grads, _states(states, "sum"), _states(states, "step"), lr=group["lr"],
                     weight_decay=group["weight_decay"], lr_decay=group["lr_decay"],
                     eps=group["eps"], maximize=group["maximize"],
                     differentiable=group["differentiable"])

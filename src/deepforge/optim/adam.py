@@ -8,12 +8,12 @@ from deepforge.ops import fused_optim
 
 from .optimizer import (
     Optimizer,
-    _check_betas,
+    _check_adam_args,
     _check_fused,
-    _check_lr,
-    _get_scalar_dtype,
     _increment,
     _scalar,
+    _states,
+    _step_counter,
     _use_grad,
 )
 
@@ -39,12 +39,7 @@ class Adam(Optimizer):
                  weight_decay: float = 0, amsgrad: bool = False, *, foreach: bool | None = None,
                  maximize: bool = False, capturable: bool = False, differentiable: bool = False,
                  fused: bool | None = None, decoupled_weight_decay: bool = False) -> None:
-        _check_lr(lr)
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        _check_betas(betas)
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_adam_args(lr, eps, betas, weight_decay)
         if not (isinstance(betas[0], float) and isinstance(betas[1], float)
                 or isinstance(betas[0], Tensor) and isinstance(betas[1], Tensor)):
             raise ValueError("betas must be either both floats or both Tensors")
@@ -58,37 +53,24 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
         _check_fused(fused, foreach, differentiable)
 
-    def _init_group(self, group, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs,
-                    state_steps) -> None:
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            params.append(p)
-            grads.append(p.grad)
-            state = self.state[p]
-            if len(state) == 0:
-                f32 = group["fused"] or group["capturable"]
-                state["step"] = deepforge.tensor(0.0, dtype=deepforge.float32 if f32
-                                                 else _get_scalar_dtype())
-                state["exp_avg"] = deepforge.zeros_like(p)
-                state["exp_avg_sq"] = deepforge.zeros_like(p)
-                if group["amsgrad"]:
-                    state["max_exp_avg_sq"] = deepforge.zeros_like(p)
-            exp_avgs.append(state["exp_avg"])
-            exp_avg_sqs.append(state["exp_avg_sq"])
-            if group["amsgrad"]:
-                max_exp_avg_sqs.append(state["max_exp_avg_sq"])
-            state_steps.append(state["step"])
+    def _init_state(self, p, state, group) -> None:
+        f32 = group["fused"] or group["capturable"]
+        state["step"] = _step_counter(deepforge.float32 if f32 else None)
+        state["exp_avg"] = deepforge.zeros_like(p)
+        state["exp_avg_sq"] = deepforge.zeros_like(p)
+        if group["amsgrad"]:
+            state["max_exp_avg_sq"] = deepforge.zeros_like(p)
 
     @_use_grad
     def step(self, closure=None):
         """Perform a single optimization step; ``closure`` re-evaluates the loss."""
         loss = self._closure_loss(closure)
         for group in self.param_groups:
-            params, grads, exp_avgs, exp_avg_sqs, max_sqs, steps = [], [], [], [], [], []
-            self._init_group(group, params, grads, exp_avgs, exp_avg_sqs, max_sqs, steps)
+            params, grads, states = self._group_states(group)
+            max_sqs = _states(states, "max_exp_avg_sq") if group["amsgrad"] else []
             beta1, beta2 = group["betas"]
-            adam(params, grads, exp_avgs, exp_avg_sqs, max_sqs, steps,
+            adam(params, grads, _states(states, "exp_avg"), _states(states, "exp_avg_sq"),
+                 max_sqs, _states(states, "step"),
                  amsgrad=group["amsgrad"], beta1=beta1, beta2=beta2, lr=group["lr"],
                  weight_decay=group["weight_decay"], eps=group["eps"],
                  maximize=group["maximize"], fused=group["fused"],

@@ -7,11 +7,11 @@ from deepforge import Tensor
 
 from .optimizer import (
     Optimizer,
-    _check_betas,
-    _check_lr,
-    _get_scalar_dtype,
+    _check_adam_args,
     _increment,
     _scalar,
+    _states,
+    _step_counter,
     _use_grad,
 )
 
@@ -28,12 +28,7 @@ class Adamax(Optimizer):
     def __init__(self, params, lr: float | Tensor = 2e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0, foreach: bool | None = None, *, maximize: bool = False,
                  differentiable: bool = False, capturable: bool = False) -> None:
-        _check_lr(lr)
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        _check_betas(betas)
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_adam_args(lr, eps, betas, weight_decay)
         defaults = {
             "lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay,
             "foreach": foreach, "maximize": maximize, "differentiable": differentiable,
@@ -41,27 +36,20 @@ class Adamax(Optimizer):
         }
         super().__init__(params, defaults)
 
+    def _init_state(self, p, state, group) -> None:
+        state["step"] = _step_counter()
+        state["exp_avg"] = deepforge.zeros_like(p)
+        state["exp_inf"] = deepforge.zeros_like(p)
+
     @_use_grad
     def step(self, closure=None):
         """Perform a single optimization step; ``closure`` re-evaluates the loss."""
         loss = self._closure_loss(closure)
         for group in self.param_groups:
-            params, grads, exp_avgs, exp_infs, steps = [], [], [], [], []
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                params.append(p)
-                grads.append(p.grad)
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = deepforge.tensor(0.0, dtype=_get_scalar_dtype())
-                    state["exp_avg"] = deepforge.zeros_like(p)
-                    state["exp_inf"] = deepforge.zeros_like(p)
-                exp_avgs.append(state["exp_avg"])
-                exp_infs.append(state["exp_inf"])
-                steps.append(state["step"])
+            params, grads, states = self._group_states(group)
             beta1, beta2 = group["betas"]
-            adamax(params, grads, exp_avgs, exp_infs, steps, eps=group["eps"], beta1=beta1,
+            adamax(params, grads, _states(states, "exp_avg"), _states(states, "exp_inf"),
+                   _states(states, "step"), eps=group["eps"], beta1=beta1,
                    beta2=beta2, lr=group["lr"], weight_decay=group["weight_decay"],
                    maximize=group["maximize"], differentiable=group["differentiable"])
         return loss

@@ -5,7 +5,17 @@ from __future__ import annotations
 import deepforge
 from deepforge import Tensor
 
-from .optimizer import Optimizer, _check_lr, _get_scalar_dtype, _increment, _scalar, _use_grad
+from .optimizer import (
+    Optimizer,
+    _check_lr,
+    _check_nonnegative,
+    _get_scalar_dtype,
+    _increment,
+    _scalar,
+    _states,
+    _step_counter,
+    _use_grad,
+)
 
 __all__ = ["ASGD", "asgd"]
 
@@ -20,8 +30,7 @@ class ASGD(Optimizer):
                  maximize: bool = False, differentiable: bool = False,
                  capturable: bool = False) -> None:
         _check_lr(lr)
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_nonnegative("weight_decay", weight_decay)
         defaults = {
             "lr": lr, "lambd": lambd, "alpha": alpha, "t0": t0, "weight_decay": weight_decay,
             "foreach": foreach, "maximize": maximize, "differentiable": differentiable,
@@ -29,28 +38,21 @@ class ASGD(Optimizer):
         }
         super().__init__(params, defaults)
 
+    def _init_state(self, p, state, group) -> None:
+        state["step"] = _step_counter()
+        state["eta"] = deepforge.tensor(_scalar(group["lr"]), dtype=_get_scalar_dtype())
+        state["mu"] = deepforge.ones((), dtype=_get_scalar_dtype())
+        state["ax"] = deepforge.zeros_like(p)
+
     @_use_grad
     def step(self, closure=None):
         """Perform a single optimization step; ``closure`` re-evaluates the loss."""
         loss = self._closure_loss(closure)
         for group in self.param_groups:
-            params, grads, mus, axs, etas, steps = [], [], [], [], [], []
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                params.append(p)
-                grads.append(p.grad)
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = deepforge.zeros((), dtype=_get_scalar_dtype())
-                    state["eta"] = deepforge.tensor(_scalar(group["lr"]), dtype=_get_scalar_dtype())
-                    state["mu"] = deepforge.ones((), dtype=_get_scalar_dtype())
-                    state["ax"] = deepforge.zeros_like(p)
-                mus.append(state["mu"])
-                axs.append(state["ax"])
-                etas.append(state["eta"])
-                steps.append(state["step"])
-            asgd(params, grads, axs, mus, etas, steps, lambd=group["lambd"], lr=group["lr"],
+            params, grads, states = self._group_states(group)
+            asgd(params, grads, _states(states, "ax"), _states(states, "mu"),
+                 _states(states, "eta"), _states(states, "step"), lambd=group["lambd"],
+                 lr=group["lr"],
                  t0=group["t0"], alpha=group["alpha"], weight_decay=group["weight_decay"],
                  maximize=group["maximize"])
         return loss

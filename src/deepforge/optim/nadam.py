@@ -7,11 +7,13 @@ from deepforge import Tensor
 
 from .optimizer import (
     Optimizer,
-    _check_betas,
-    _check_lr,
+    _check_adam_args,
+    _check_nonnegative,
     _get_scalar_dtype,
     _increment,
     _scalar,
+    _states,
+    _step_counter,
     _use_grad,
 )
 
@@ -35,14 +37,8 @@ class NAdam(Optimizer):
                  decoupled_weight_decay: bool = False, *, foreach: bool | None = None,
                  maximize: bool = False, capturable: bool = False,
                  differentiable: bool = False) -> None:
-        _check_lr(lr)
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        _check_betas(betas)
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if not 0.0 <= momentum_decay:
-            raise ValueError(f"Invalid momentum_decay value: {momentum_decay}")
+        _check_adam_args(lr, eps, betas, weight_decay)
+        _check_nonnegative("momentum_decay", momentum_decay)
         defaults = {
             "lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay,
             "momentum_decay": momentum_decay, "decoupled_weight_decay": decoupled_weight_decay,
@@ -51,29 +47,21 @@ class NAdam(Optimizer):
         }
         super().__init__(params, defaults)
 
+    def _init_state(self, p, state, group) -> None:
+        state["step"] = _step_counter()
+        state["mu_product"] = deepforge.ones((), dtype=_get_scalar_dtype())
+        state["exp_avg"] = deepforge.zeros_like(p)
+        state["exp_avg_sq"] = deepforge.zeros_like(p)
+
     @_use_grad
     def step(self, closure=None):
         """Perform a single optimization step; ``closure`` re-evaluates the loss."""
         loss = self._closure_loss(closure)
         for group in self.param_groups:
-            params, grads, exp_avgs, exp_avg_sqs, mu_products, steps = [], [], [], [], [], []
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                params.append(p)
-                grads.append(p.grad)
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = deepforge.tensor(0.0, dtype=_get_scalar_dtype())
-                    state["mu_product"] = deepforge.tensor(1.0, dtype=_get_scalar_dtype())
-                    state["exp_avg"] = deepforge.zeros_like(p)
-                    state["exp_avg_sq"] = deepforge.zeros_like(p)
-                exp_avgs.append(state["exp_avg"])
-                exp_avg_sqs.append(state["exp_avg_sq"])
-                mu_products.append(state["mu_product"])
-                steps.append(state["step"])
+            params, grads, states = self._group_states(group)
             beta1, beta2 = group["betas"]
-            nadam(params, grads, exp_avgs, exp_avg_sqs, mu_products, steps, beta1=beta1,
+            nadam(params, grads, _states(states, "exp_avg"), _states(states, "exp_avg_sq"),
+                  _states(states, "mu_product"), _states(states, "step"), beta1=beta1,
                   beta2=beta2, lr=group["lr"], weight_decay=group["weight_decay"],
                   momentum_decay=group["momentum_decay"], eps=group["eps"],
                   maximize=group["maximize"],

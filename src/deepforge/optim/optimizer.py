@@ -111,6 +111,16 @@ def _get_scalar_dtype():
     return deepforge.float64 if f64 else deepforge.float32
 
 
+def _step_counter(dtype=None) -> Tensor:
+    """A new 0-dim ``step`` counter at zero, in ``dtype`` (default: ``_get_scalar_dtype()``)."""
+    return deepforge.zeros((), dtype=dtype if dtype is not None else _get_scalar_dtype())
+
+
+def _states(states: list[dict], key: str) -> list:
+    """``state[key]`` of each state in ``states`` (see ``Optimizer._group_states``)."""
+    return [state[key] for state in states]
+
+
 def _scalar(x):
     """A hyperparameter as a Python number (a 1-element Tensor ``lr`` is read once per step)."""
     return x.item() if isinstance(x, Tensor) else x
@@ -136,6 +146,11 @@ def _typename(obj) -> str:
     return f"{t.__module__}.{t.__qualname__}"
 
 
+def _check_nonnegative(what: str, value) -> None:
+    if not 0.0 <= value:
+        raise ValueError(f"Invalid {what} value: {value}")
+
+
 def _check_betas(betas) -> None:
     if not 0.0 <= betas[0] < 1.0:
         raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
@@ -148,6 +163,14 @@ def _check_lr(lr) -> None:
         raise ValueError("Tensor lr must be 1-element")
     if not 0.0 <= lr:
         raise ValueError(f"Invalid learning rate: {lr}")
+
+
+def _check_adam_args(lr, eps, betas, weight_decay) -> None:
+    """The checks of the Adam family's ``lr``, ``eps``, ``betas`` and ``weight_decay``."""
+    _check_lr(lr)
+    _check_nonnegative("epsilon", eps)
+    _check_betas(betas)
+    _check_nonnegative("weight_decay", weight_decay)
 
 
 def _check_fused(fused, foreach, differentiable) -> None:
@@ -313,6 +336,26 @@ class Optimizer:
     def step(self, closure=None):
         """Perform a single optimization step (subclasses implement it)."""
         raise NotImplementedError
+
+    def _init_state(self, p: Tensor, state: dict, group: dict) -> None:
+        """Fill the (empty) state of parameter ``p`` before its first step."""
+
+    def _group_states(self, group: dict) -> tuple[list[Tensor], list[Tensor], list[dict]]:
+        """The parameters of ``group`` that have a gradient, their gradients and their states
+        (an empty state is filled by ``_init_state`` first)."""
+        params, grads, states = [], [], []
+        state_of = self.state
+        for p in group["params"]:
+            grad = p.grad
+            if grad is None:
+                continue
+            params.append(p)
+            grads.append(grad)
+            state = state_of[p]
+            if len(state) == 0:
+                self._init_state(p, state, group)
+            states.append(state)
+        return params, grads, states
 
     def _closure_loss(self, closure):
         if closure is None:

@@ -5,7 +5,16 @@ from __future__ import annotations
 import deepforge
 from deepforge import Tensor
 
-from .optimizer import Optimizer, _check_lr, _get_scalar_dtype, _increment, _scalar, _use_grad
+from .optimizer import (
+    Optimizer,
+    _check_lr,
+    _check_nonnegative,
+    _increment,
+    _scalar,
+    _states,
+    _step_counter,
+    _use_grad,
+)
 
 __all__ = ["RMSprop", "rmsprop"]
 
@@ -24,14 +33,10 @@ class RMSprop(Optimizer):
                  capturable: bool = False, foreach: bool | None = None, maximize: bool = False,
                  differentiable: bool = False) -> None:
         _check_lr(lr)
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= momentum:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if not 0.0 <= alpha:
-            raise ValueError(f"Invalid alpha value: {alpha}")
+        _check_nonnegative("epsilon", eps)
+        _check_nonnegative("momentum", momentum)
+        _check_nonnegative("weight_decay", weight_decay)
+        _check_nonnegative("alpha", alpha)
         defaults = {
             "lr": lr, "momentum": momentum, "alpha": alpha, "eps": eps, "centered": centered,
             "weight_decay": weight_decay, "capturable": capturable, "foreach": foreach,
@@ -39,32 +44,24 @@ class RMSprop(Optimizer):
         }
         super().__init__(params, defaults)
 
+    def _init_state(self, p, state, group) -> None:
+        state["step"] = _step_counter()
+        state["square_avg"] = deepforge.zeros_like(p)
+        if group["momentum"] > 0:
+            state["momentum_buffer"] = deepforge.zeros_like(p)
+        if group["centered"]:
+            state["grad_avg"] = deepforge.zeros_like(p)
+
     @_use_grad
     def step(self, closure=None):
         """Perform a single optimization step; ``closure`` re-evaluates the loss."""
         loss = self._closure_loss(closure)
         for group in self.param_groups:
-            params, grads, square_avgs, grad_avgs, bufs, steps = [], [], [], [], [], []
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                params.append(p)
-                grads.append(p.grad)
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = deepforge.zeros((), dtype=_get_scalar_dtype())
-                    state["square_avg"] = deepforge.zeros_like(p)
-                    if group["momentum"] > 0:
-                        state["momentum_buffer"] = deepforge.zeros_like(p)
-                    if group["centered"]:
-                        state["grad_avg"] = deepforge.zeros_like(p)
-                square_avgs.append(state["square_avg"])
-                steps.append(state["step"])
-                if group["momentum"] > 0:
-                    bufs.append(state["momentum_buffer"])
-                if group["centered"]:
-                    grad_avgs.append(state["grad_avg"])
-            rmsprop(params, grads, square_avgs, grad_avgs, bufs, steps, lr=group["lr"],
+            params, grads, states = self._group_states(group)
+            grad_avgs = _states(states, "grad_avg") if group["centered"] else []
+            bufs = _states(states, "momentum_buffer") if group["momentum"] > 0 else []
+            rmsprop(params, grads, _states(states, "square_avg"), grad_avgs, bufs,
+                    _states(states, "step"), lr=group["lr"],
                     alpha=group["alpha"], eps=group["eps"], weight_decay=group["weight_decay"],
                     momentum=group["momentum"], centered=group["centered"],
                     maximize=group["maximize"], differentiable=group["differentiable"])

@@ -5,7 +5,15 @@ from __future__ import annotations
 import deepforge
 from deepforge import Tensor
 
-from .optimizer import Optimizer, _check_lr, _get_scalar_dtype, _increment, _scalar, _use_grad
+from .optimizer import (
+    Optimizer,
+    _check_lr,
+    _increment,
+    _scalar,
+    _states,
+    _step_counter,
+    _use_grad,
+)
 
 __all__ = ["Rprop", "rprop"]
 
@@ -27,28 +35,21 @@ class Rprop(Optimizer):
         }
         super().__init__(params, defaults)
 
+    def _init_state(self, p, state, group) -> None:
+        state["step"] = _step_counter()
+        state["prev"] = deepforge.zeros_like(p)
+        state["step_size"] = deepforge.full_like(p.grad, _scalar(group["lr"]))
+
     @_use_grad
     def step(self, closure=None):
         """Perform a single optimization step; ``closure`` re-evaluates the loss."""
         loss = self._closure_loss(closure)
         for group in self.param_groups:
-            params, grads, prevs, step_sizes, steps = [], [], [], [], []
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                params.append(p)
-                grads.append(p.grad)
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = deepforge.zeros((), dtype=_get_scalar_dtype())
-                    state["prev"] = deepforge.zeros_like(p)
-                    state["step_size"] = deepforge.full_like(p.grad, _scalar(group["lr"]))
-                prevs.append(state["prev"])
-                step_sizes.append(state["step_size"])
-                steps.append(state["step"])
+            params, grads, states = self._group_states(group)
             etaminus, etaplus = group["etas"]
             step_size_min, step_size_max = group["step_sizes"]
-            rprop(params, grads, prevs, step_sizes, steps, step_size_min=step_size_min,
+            rprop(params, grads, _states(states, "prev"), _states(states, "step_size"),
+                  _states(states, "step"), step_size_min=step_size_min,
                   step_size_max=step_size_max, etaminus=etaminus, etaplus=etaplus,
                   maximize=group["maximize"], differentiable=group["differentiable"])
         return loss

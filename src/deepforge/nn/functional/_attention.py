@@ -35,12 +35,14 @@ def _causal_bias(L: int, S: int, dtype, device) -> Tensor:
     return b
 
 
-def _as_bias(mask: Tensor, dtype, what: str = "attn_mask") -> Tensor:
-    """A bool mask (True = blocked for MHA's masks, see ``blocked``) or a float mask as an
-    additive float bias."""
+def _as_bias(mask, dtype, what: str = "attn_mask", allowed: bool = False):
+    """A mask as an additive float bias (None stays None): a bool mask blocks where it is True
+    (MHA's masks) or, with ``allowed``, where it is False (SDPA's); a float mask is the bias."""
+    if mask is None:
+        return None
     if mask.dtype is deepforge.bool:
         z = deepforge.zeros(mask.shape, dtype=dtype, device=mask.device)
-        return z.masked_fill(mask, _NEG_INF)
+        return z.masked_fill(mask.logical_not() if allowed else mask, _NEG_INF)
     if not mask.dtype.is_floating_point:
         raise AssertionError(f"only bool and floating types of {what} are supported")
     return mask if mask.dtype is dtype else mask.to(dtype)
@@ -109,15 +111,10 @@ def scaled_dot_product_attention(
         key = key.repeat_interleave(rep, -3)
         value = value.repeat_interleave(rep, -3)
     s = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
-    bias = None
     if is_causal:
         bias = _causal_bias(L, S, query.dtype, query.device)
-    elif attn_mask is not None:
-        bias = (
-            _as_bias(attn_mask.logical_not(), query.dtype)
-            if attn_mask.dtype is deepforge.bool
-            else _as_bias(attn_mask, query.dtype)
-        )
+    else:
+        bias = _as_bias(attn_mask, query.dtype, allowed=True)
     return _attend(query, key, value, bias, dropout_p, s, safe=not is_causal)[0]
 
 
@@ -185,9 +182,25 @@ def _pad_seq(t, extra):
     return deepforge.cat([t, extra], 2)
 
 
-def _pad_last(mask):
-    pad = deepforge.zeros(tuple(mask.shape[:-1]) + (1,), dtype=mask.dtype, device=mask.device)
+def _pad_last(mask, n):
+    """``n`` zero columns appended to the last dim of mask."""
+    pad = deepforge.zeros(tuple(mask.shape[:-1]) + (n,), dtype=mask.dtype, device=mask.device)
     return deepforge.cat([mask, pad], -1)
+
+
+def _merge_masks(bias, kpm, n_pad, bsz, heads, L, S):
+    """The attn_mask bias ((L, S') or (bsz*heads, L, S')) and the key_padding_mask bias
+    ((bsz, S')), each padded with ``n_pad`` zero columns to ``S``, as one bias broadcast
+    against (bsz, heads, L, S); None when there is neither."""
+    if n_pad:
+        bias = _pad_last(bias, n_pad) if bias is not None else None
+        kpm = _pad_last(kpm, n_pad) if kpm is not None else None
+    if bias is not None and bias.ndim == 3:
+        bias = bias.reshape(bsz, heads, L, S)
+    if kpm is not None:
+        kpm = kpm.reshape(bsz, 1, 1, S)
+        bias = kpm if bias is None else bias + kpm
+    return bias
 
 
 def _check_masks(attn_mask, key_padding_mask, bsz, heads, L, S):
@@ -299,12 +312,8 @@ def mha_forward(
     else:
         is_causal = False
     dtype, hd = query.dtype, E // num_heads
-    bias = _as_bias(attn_mask, dtype) if attn_mask is not None else None
-    kpm = (
-        _as_bias(key_padding_mask, dtype, "key_padding_mask")
-        if key_padding_mask is not None
-        else None
-    )
+    bias = _as_bias(attn_mask, dtype)
+    kpm = _as_bias(key_padding_mask, dtype, "key_padding_mask")
     q, k, v = _project(
         query,
         key,
@@ -341,14 +350,8 @@ def mha_forward(
         extra.append((z, z))
     for ek, ev in extra:
         k, v = _pad_seq(k, ek), _pad_seq(v, ev)
-        bias = _pad_last(bias) if bias is not None else None
-        kpm = _pad_last(kpm) if kpm is not None else None
     S = k.shape[2]
-    if bias is not None and bias.ndim == 3:
-        bias = bias.reshape(bsz, num_heads, L, S)
-    if kpm is not None:
-        kpm = kpm.reshape(bsz, 1, 1, S)
-        bias = kpm if bias is None else bias + kpm
+    bias = _merge_masks(bias, kpm, len(extra), bsz, num_heads, L, S)
     if is_causal:
         bias = _causal_bias(L, S, dtype, q.device)
     p = dropout_p if training else 0.0
@@ -393,30 +396,4 @@ def multi_head_attention_forward(
     is_causal=False,
 ):
     """``torch.nn.functional.multi_head_attention_forward``: (L, N, E) or unbatched (L, E)."""
-    return mha_forward(
-        query,
-        key,
-        value,
-        num_heads,
-        in_proj_weight,
-        in_proj_bias,
-        bias_k,
-        bias_v,
-        add_zero_attn,
-        dropout_p,
-        out_proj_weight,
-        out_proj_bias,
-        training,
-        key_padding_mask,
-        need_weights,
-        attn_mask,
-        use_separate_proj_weight,
-        q_proj_weight,
-        k_proj_weight,
-        v_proj_weight,
-        static_k,
-        static_v,
-        average_attn_weights,
-        is_causal,
-        embed_dim_to_check=embed_dim_to_check,
-    )
+    return mha_forward(**locals())  # the parameters above, by name
