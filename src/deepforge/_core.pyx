@@ -141,11 +141,21 @@ cdef inline int _check1(str fname, str what, Py_ssize_t a, Py_ssize_t b) except 
     return 0
 
 
+# shared by the vision-layer kernels (_core_conv.pxi, _core_norm.pxi) -----------------------------
+cdef enum:
+    NN_PAR_MIN = 1 << 20  # memory-bound kernels: threads pay only for large inputs
+
+
+cdef inline bint _par_nn(Py_ssize_t work) noexcept nogil:
+    return _nthreads > 1 and work >= NN_PAR_MIN
+
+
 include "_core_reduce.pxi"
 include "_core_softmax.pxi"
 include "_core_scan.pxi"
 include "_core_index.pxi"
 include "_core_elementwise.pxi"
 include "_core_random.pxi"
-include "_core_nn.pxi"
+include "_core_conv.pxi"
+include "_core_norm.pxi"
 include "_core_rnn.pxi"

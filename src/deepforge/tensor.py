@@ -424,14 +424,14 @@ class Tensor:
         return object.__format__(self, spec)
 
     def __reduce_ex__(self, proto):
-        from .serialization import _rebuild_tensor_args
+        from ._serialization_tensors import _rebuild_tensor_args
 
         return _rebuild_tensor_args(self, proto)
 
     def __deepcopy__(self, memo):
         if id(self) in memo:
             return memo[id(self)]
-        from .ops.creation import _clone_as
+        from .ops.conversion import _clone_as
 
         new = _clone_as(self, type(self))
         memo[id(self)] = new

@@ -7,12 +7,14 @@ from . import (
     binary,
     compare,
     contraction,
+    conversion,
     creation,
     indexing,
     inplace,
     join,
     linalg,
     random,
+    rearrange,
     reduction,
     scan,
     selection,
@@ -25,12 +27,14 @@ from . import (
 from .binary import *  # noqa: F401,F403
 from .compare import *  # noqa: F401,F403
 from .contraction import *  # noqa: F401,F403
+from .conversion import *  # noqa: F401,F403
 from .creation import *  # noqa: F401,F403
 from .indexing import *  # noqa: F401,F403
 from .inplace import *  # noqa: F401,F403
 from .join import *  # noqa: F401,F403
 from .linalg import *  # noqa: F401,F403
 from .random import *  # noqa: F401,F403
+from .rearrange import *  # noqa: F401,F403
 from .reduction import *  # noqa: F401,F403
 from .scan import *  # noqa: F401,F403
 from .selection import *  # noqa: F401,F403
@@ -50,6 +54,7 @@ _MODULES = (
     sorting,
     softmax_family,
     shape,
+    rearrange,
     join,
     indexing,
     selection,
@@ -60,7 +65,7 @@ _MODULES = (
 )
 # the public op names (``from deepforge.ops import *`` must not leak the submodules: the
 # names ``linalg`` and ``random`` belong to ``deepforge.linalg`` / ``deepforge.random``)
-__all__ = sorted({name for mod in _MODULES + (creation,) for name in mod.__all__})
+__all__ = sorted({name for mod in _MODULES + (creation, conversion) for name in mod.__all__})
 
 # functions whose first argument is the tensor become methods of the same name
 _NOT_METHODS = {
@@ -118,9 +123,9 @@ def _attach():
             setattr(Tensor, name, getattr(mod, name))
 
     T = Tensor
-    T.to = creation.to
-    T.clone = creation.clone
-    T.contiguous = creation.contiguous
+    T.to = conversion.to
+    T.clone = conversion.clone
+    T.contiguous = conversion.contiguous
     T.where = lambda self, condition, other: binary.where(condition, self, other)
     T.bernoulli = lambda self, p=None, *, generator=None: random.bernoulli(
         self, p, generator=generator
@@ -130,20 +135,20 @@ def _attach():
     T.__setitem__ = indexing.setitem
 
     def cpu(self, memory_format=None):
-        return creation.to(self, "cpu")
+        return conversion.to(self, "cpu")
 
     T.cpu = cpu
     T.cuda = _no_cuda
-    T.float = lambda self, memory_format=None: creation.to(self, _dt.float32)
-    T.double = lambda self, memory_format=None: creation.to(self, _dt.float64)
-    T.half = lambda self, memory_format=None: creation.to(self, _dt.float16)
-    T.long = lambda self, memory_format=None: creation.to(self, _dt.int64)
-    T.int = lambda self, memory_format=None: creation.to(self, _dt.int32)
-    T.short = lambda self, memory_format=None: creation.to(self, _dt.int16)
-    T.char = lambda self, memory_format=None: creation.to(self, _dt.int8)
-    T.byte = lambda self, memory_format=None: creation.to(self, _dt.uint8)
-    T.bool = lambda self, memory_format=None: creation.to(self, _dt.bool_)
-    T.type_as = lambda self, other: creation.to(self, other._dtype)
+    T.float = lambda self, memory_format=None: conversion.to(self, _dt.float32)
+    T.double = lambda self, memory_format=None: conversion.to(self, _dt.float64)
+    T.half = lambda self, memory_format=None: conversion.to(self, _dt.float16)
+    T.long = lambda self, memory_format=None: conversion.to(self, _dt.int64)
+    T.int = lambda self, memory_format=None: conversion.to(self, _dt.int32)
+    T.short = lambda self, memory_format=None: conversion.to(self, _dt.int16)
+    T.char = lambda self, memory_format=None: conversion.to(self, _dt.int8)
+    T.byte = lambda self, memory_format=None: conversion.to(self, _dt.uint8)
+    T.bool = lambda self, memory_format=None: conversion.to(self, _dt.bool_)
+    T.type_as = lambda self, other: conversion.to(self, other._dtype)
     T.new_tensor = lambda self, data, dtype=None, device=None, requires_grad=False: creation.tensor(
         data, dtype=dtype or self._dtype, device=device or self._device, requires_grad=requires_grad
     )

@@ -151,7 +151,8 @@ class Prod(Function):
 
 
 def _exclusive_cumprod(x, a, reverse):
-    from .shape import cat, flip, narrow
+    from .rearrange import flip
+    from .shape import cat, narrow
 
     if reverse:
         x = flip(x, (a,))

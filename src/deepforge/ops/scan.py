@@ -22,7 +22,7 @@ class CumSum(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from .shape import flip
+        from .rearrange import flip
 
         a = ctx.axis
         return flip(cumsum(flip(g, (a,)), a), (a,)), None, None
@@ -49,7 +49,7 @@ class CumProd(Function):
     @staticmethod
     def backward(ctx, g):
         from .binary import where
-        from .shape import flip
+        from .rearrange import flip
 
         x, y = ctx.saved_tensors
         a = ctx.axis

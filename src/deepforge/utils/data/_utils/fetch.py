@@ -15,7 +15,8 @@ import deepforge
 from ..dataset import Subset, TensorDataset
 from . import collate
 
-__all__ = ["_MapDatasetFetcher", "_IterableDatasetFetcher", "tensor_batch_getter", "take_rows"]
+__all__ = ["_DatasetKind", "_MapDatasetFetcher", "_IterableDatasetFetcher", "tensor_batch_getter",
+           "take_rows"]
 
 
 def _as_index_array(index):
@@ -133,3 +134,16 @@ class _MapDatasetFetcher(_BaseDatasetFetcher):
         else:
             data = self.dataset[possibly_batched_index]
         return self.collate_fn(data)
+
+
+class _DatasetKind:
+    """A map-style or an iterable dataset, and the fetcher that reads each kind."""
+
+    Map = 0
+    Iterable = 1
+
+    @staticmethod
+    def create_fetcher(kind, dataset, auto_collation, collate_fn, drop_last):
+        if kind == _DatasetKind.Map:
+            return _MapDatasetFetcher(dataset, auto_collation, collate_fn, drop_last)
+        return _IterableDatasetFetcher(dataset, auto_collation, collate_fn, drop_last)

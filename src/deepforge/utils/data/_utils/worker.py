@@ -15,6 +15,8 @@ import sys
 import traceback
 from dataclasses import dataclass
 
+from .fetch import _DatasetKind
+
 __all__ = ["WorkerInfo", "get_worker_info", "ExceptionWrapper"]
 
 _worker_info = None
@@ -140,8 +142,6 @@ def _worker_loop(dataset_kind, dataset, index_queue, data_queue, done_event, aut
                  collate_fn, drop_last, base_seed, init_fn, worker_id, num_workers,
                  persistent_workers, check_interval):
     import deepforge
-
-    from ..dataloader import _DatasetKind
 
     try:
         try:
