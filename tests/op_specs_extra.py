@@ -165,6 +165,7 @@ LINALG = [
     C("matrix_norm_nuc_dims", lambda m, x: m.linalg.matrix_norm(x, "nuc", (2, 0), keepdim=True),
       lambda x: np.linalg.norm(x, "nuc", (2, 0), keepdims=True), [(3, 2, 4)]),
     C("linalg_norm_2", lambda m, x: m.linalg.norm(x, 2), lambda x: np.linalg.norm(x, 2), [(3, 4), (5, 2)]),
+    C("norm_p_nuc", lambda m, x: m.norm(x, p="nuc"), lambda x: np.linalg.norm(x, "nuc"), [(3, 4), (5, 2)]),
     C("svdvals", lambda m, x: m.linalg.svdvals(x), lambda x: np.linalg.svd(x, compute_uv=False),
       [(3, 4), (2, 3, 4), (4, 2), (1, 1)]),
     # u_j v_j^T per singular triple and S: what the SVD determines (each vector's sign is not)

@@ -410,7 +410,9 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) ->
     if p is None or p == "fro" or p == 2:
         return call(Root, sum(x * x, dim, keepdim), 2)
     if p == "nuc":
-        raise NotImplementedError("nuclear norm is not supported by deepforge yet")
+        from ..linalg import matrix_norm  # deferred: deepforge.linalg imports the ops
+
+        return matrix_norm(x, "nuc", dim if dim is not None else (-2, -1), keepdim)
     if p == float("inf"):
         return amax(x.abs(), dim if dim is not None else (), keepdim)
     if p == float("-inf"):
