@@ -1,11 +1,14 @@
 """Time common ops on the OpenCL backend against the CPU backend.
 
-    python benchmarks/opencl_ops.py [--repeats 20] [--n 4194304]
+    python benchmarks/opencl_ops.py [--repeats 20] [--n 4194304] [--overhead-only]
 
 Each row: median wall time per op (the OpenCL queue is drained before and after timing), and
 for the large elementwise ops the effective bandwidth. The "1-element" rows measure the
-per-op overhead (Python dispatch + kernel launch); "launch+wait" adds the round trip of
-waiting for the device after every op.
+per-op overhead (Python dispatch + kernel launch): "queued" issues batches of ops back to back
+with one wait per batch, "launch+wait" waits for the device after every op; each is the best
+and the median over many batches, since a shared machine makes single batches noisy. The
+"pyopencl floor" row is a bare enqueue of a one-work-item kernel whose arguments were set
+once: no deepforge code, so the least any OpenCL op can cost on this device.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+
+import numpy as np
 
 import deepforge as df
 
@@ -29,24 +34,80 @@ def _time(fn, repeats, sync):
     return statistics.median(ts)
 
 
-def _time_batch(fn, repeats, sync):
-    """Per-op time of `repeats` ops issued back to back, one wait at the end."""
-    fn()
+def _batch(fn, sync, batch):
+    """Per-op time (us) of ``batch`` ops issued back to back, the queue drained around them."""
     sync()
     t = time.perf_counter()
-    for _ in range(repeats):
+    for _ in range(batch):
         fn()
     sync()
-    return (time.perf_counter() - t) / repeats
+    return (time.perf_counter() - t) / batch * 1e6
+
+
+def _floor_op():
+    """A bare pyopencl enqueue of a one-work-item kernel on deepforge's own queue."""
+    import pyopencl as cl
+    import pyopencl._cl as _cl
+
+    from deepforge.backends import get_backend
+
+    rt = get_backend(df.device("opencl:0")).rt
+    src = "__kernel void k(__global float* x, long n) { if (get_global_id(0) < n) x[0] += 1; }"
+    k = cl.Kernel(cl.Program(rt.ctx, src).build(), "k")
+    buf = rt.alloc(8)
+    k.set_args(buf, np.int64(1))
+    enqueue, q, g = _cl.enqueue_nd_range_kernel, rt.queue, (1,)
+    return lambda: enqueue(q, k, g, None)
+
+
+def overhead(rounds=40, batch=500):
+    """The 1-element rows. Contenders take turns batch by batch, so a burst of load from
+    elsewhere on the machine hits all of them alike."""
+    cl_sync = df.opencl.synchronize
+    a_cpu, a_cl = df.ones(1), df.ones(1, device="opencl")
+    contenders = {
+        "cpu queued": (lambda: a_cpu + a_cpu, lambda: None, batch),
+        "opencl queued": (lambda: a_cl + a_cl, cl_sync, batch),
+        "floor": (_floor_op(), cl_sync, batch),
+        "cpu launch+wait": (lambda: a_cpu + a_cpu, lambda: None, batch // 10),
+        "opencl launch+wait": (lambda: (a_cl + a_cl, cl_sync()), lambda: None, batch // 10),
+    }
+    floor = contenders["floor"][0]
+    contenders["floor launch+wait"] = (lambda: (floor(), cl_sync()), lambda: None, batch // 10)
+    ts: dict = {k: [] for k in contenders}
+    for fn, sync, _ in contenders.values():
+        fn()
+        sync()
+    for _ in range(rounds):
+        for k, (fn, sync, b) in contenders.items():
+            ts[k].append(_batch(fn, sync, b))
+    med = statistics.median
+
+    def fmt(k):
+        return f"best {min(ts[k]):6.2f}, median {med(ts[k]):6.2f} us/op"
+
+    for d in ("cpu", "opencl"):
+        print(f"1-element add on {d:<7}: queued {fmt(d + ' queued')}; "
+              f"launch+wait {fmt(d + ' launch+wait')}")
+    print(f"pyopencl floor (bare enqueue)   : queued {fmt('floor')}; "
+          f"launch+wait {fmt('floor launch+wait')}")
+    cl, cpu = ts["opencl queued"], ts["cpu queued"]
+    ratios = [c / p for c, p in zip(cl, cpu)]
+    print(f"opencl / cpu, 1-element add queued: {min(cl) / min(cpu):.1f}x best to best, "
+          f"{med(ratios):.1f}x median of the rounds' ratios")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--n", type=int, default=4 * 1024 * 1024)
+    ap.add_argument("--overhead-only", action="store_true", help="only the 1-element rows")
     args = ap.parse_args()
     if not df.opencl.is_available():
         raise SystemExit("no OpenCL device")
+    if args.overhead_only:
+        overhead()
+        return
     n = args.n
     print(f"OpenCL device: {df.opencl.get_device_name(0)}; n = {n}")
     print(f"{'op':<34}{'cpu':>12}{'opencl':>12}   opencl GB/s")
@@ -71,13 +132,7 @@ def main():
             row.append(_time(fn, args.repeats, sync))
         gbs = f"{nbytes / row[1] / 1e9:10.1f}" if nbytes else ""
         print(f"{label:<34}{row[0] * 1e3:10.3f}ms{row[1] * 1e3:10.3f}ms {gbs}")
-    for d in ("cpu", "opencl"):
-        a = df.ones(1, device=d)
-        sync = df.opencl.synchronize if d == "opencl" else (lambda: None)
-        t_batch = _time_batch(lambda a=a: a + a, 2000, sync)
-        t_wait = _time(lambda a=a: a + a, 500, sync)
-        print(f"1-element add on {d:<7}: {t_batch * 1e6:6.1f} us/op queued, "
-              f"{t_wait * 1e6:6.1f} us/op launch+wait")
+    overhead()
 
 
 def _xy(d, n):

@@ -374,3 +374,98 @@ def test_synchronize_and_item():
     y = (x * 2).sum()
     df.opencl.synchronize()
     assert y.item() == 999000.0
+
+
+# -- launch plans (the small-op fast path) ---------------------------------------------------
+_PLAN_CASES = [
+    (np.float32, ["add", "sub", "mul", "div", "maximum", "pow", "atan2"], ["exp", "neg", "abs"]),
+    (np.float16, ["add", "mul", "div"], ["sqrt", "neg"]),
+    (np.int32, ["add", "sub", "mul", "floordiv", "remainder", "bitwise_xor"], ["neg", "abs"]),
+    (np.uint8, ["add", "mul", "bitwise_and"], ["bitwise_not"]),
+    (np.bool_, ["logical_and", "bitwise_or"], ["bitwise_not"]),
+]
+
+
+@pytest.mark.parametrize("np_dtype,binops,unops", _PLAN_CASES, ids=lambda c: str(c))
+def test_fast_path_matches_general_path(np_dtype, binops, unops):
+    """The plan launches give bit-identical results to the general path, call after call."""
+    cl = _be()
+    dt = np.dtype(np_dtype)
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((3, 5)) * 4 + 5).astype(dt)
+    y = (rng.standard_normal((3, 5)) * 4 + 5).astype(dt)
+    if dt.kind in "iu":
+        y[y == 0] = 1
+    X, Y = cl.from_numpy(x), cl.from_numpy(y)
+    s = True if dt.kind == "b" else 3 if dt.kind in "iu" else -1.5
+    for op in binops:
+        for a, b in ((X, Y), (X, s), (s, Y)):
+            for _ in range(2):  # the first call makes the plan, the second reuses it
+                fast = cl.to_numpy(cl.binary(op, a, b, dt))
+                slow = cl.to_numpy(cl._binary(op, a, b, dt))
+                np.testing.assert_array_equal(fast, slow, err_msg=f"{op} {dt}")
+    for op in unops:
+        for _ in range(2):
+            np.testing.assert_array_equal(cl.to_numpy(cl.unary(op, X, dt)),
+                                          cl.to_numpy(cl._unary(op, X, dt)), err_msg=op)
+    plans = [k for k, v in cl.rt.tls.kernels.items() if k[0] == "plan" and v and k[3] == dt]
+    assert plans, "no launch plan was made"
+
+
+def test_fast_path_scalars_keep_their_bits():
+    x = df.ones(4, device=DEV)
+    assert not np.signbit((x * 0.0).cpu().numpy()).any()
+    assert np.signbit((x * -0.0).cpu().numpy()).all()  # equal to the previous scalar, other bits
+    assert np.isnan((x * float("nan")).cpu().numpy()).all()
+    with np.errstate(over="ignore"):  # float32 overflow, as numpy's conversion
+        assert ((x * 1e39).cpu().numpy() == np.inf).all()
+
+
+def test_fast_path_views_and_offsets():
+    x = df.arange(12, dtype=df.float32, device=DEV)
+    y = x[3:7] + x[5:9]  # contiguous views at offsets
+    np.testing.assert_array_equal(y.cpu().numpy(), np.arange(3, 7) + np.arange(5, 9))
+    z = x.reshape(3, 4).t() * 2  # strided: the general path
+    np.testing.assert_array_equal(z.cpu().numpy(), np.arange(12).reshape(3, 4).T * 2)
+    e = df.empty(0, device=DEV)
+    assert (e + e).shape == (0,) and (e * 2).shape == (0,)
+
+
+def test_kernel_objects_are_per_thread():
+    import threading
+
+    rt = _be().rt
+    k = rt.kernel("copy.cl", "cast_c", "-DSRC=U32 -DDST=U32")
+    other = []
+    t = threading.Thread(target=lambda: other.append(
+        rt.kernel("copy.cl", "cast_c", "-DSRC=U32 -DDST=U32")))
+    t.start()
+    t.join()
+    assert other[0] is not k and rt.kernel("copy.cl", "cast_c", "-DSRC=U32 -DDST=U32") is k
+
+
+def test_ops_from_several_threads():
+    """Threads launching the same kernels at once (shared kernel objects crashed the driver)."""
+    r = _run("""
+        import sys, threading
+        import numpy as np
+        import deepforge as df
+        sys.setswitchinterval(1e-6)
+        bad = []
+        def work(seed):
+            rng = np.random.default_rng(seed)
+            for i in range(150):
+                n = int(rng.integers(1, 40))
+                a = rng.standard_normal(n).astype(np.float32)
+                b = rng.standard_normal(n).astype(np.float32)
+                A, B = df.tensor(a, device="opencl"), df.tensor(b, device="opencl")
+                got = ((A + B) * 2.0 - B).exp().sum(0).item()
+                if not np.allclose(got, np.exp((a + b) * 2 - b).sum(), rtol=1e-4):
+                    bad.append((seed, i))
+        ts = [threading.Thread(target=work, args=(s,)) for s in range(4)]
+        [t.start() for t in ts]
+        [t.join() for t in ts]
+        print("bad", len(bad))
+        """)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "bad 0" in r.stdout

@@ -14,16 +14,29 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["CLArray", "contiguous_strides", "view_reshape_strides", "basic_index"]
+__all__ = ["CLArray", "contiguous_strides", "new_contiguous", "view_reshape_strides",
+           "basic_index"]
+
+_CSTRIDES: dict = {}  # shape -> C-contiguous strides: a handful of shapes recur per program
 
 
 def contiguous_strides(shape) -> tuple:
+    cache = shape.__class__ is tuple
+    if cache:
+        r = _CSTRIDES.get(shape)
+        if r is not None:
+            return r
     st = []
     acc = 1
     for s in reversed(shape):
         st.append(acc)
-        acc *= s
-    return tuple(reversed(st))
+        acc *= int(s)
+    r = tuple(reversed(st))
+    if cache:
+        if len(_CSTRIDES) >= 4096:
+            _CSTRIDES.clear()
+        _CSTRIDES[shape] = r
+    return r
 
 
 class CLArray:
@@ -49,16 +62,7 @@ class CLArray:
         n = 1
         for s in shape:
             n *= s
-        self = cls.__new__(cls)
-        self.rt = rt
-        self.buf = rt.alloc(n * dtype.itemsize)
-        self.shape = shape
-        self.strides = contiguous_strides(shape)
-        self.offset = 0
-        self.dtype = dtype
-        self.size = n
-        self._contig = True
-        return self
+        return new_contiguous(rt, shape, dtype, n)
 
     # -- metadata ------------------------------------------------------------------------------
     @property
@@ -88,7 +92,20 @@ class CLArray:
         return c
 
     def view(self, shape, strides, offset) -> CLArray:
-        return CLArray(self.rt, self.buf, shape, strides, offset, self.dtype)
+        # the constructor without re-normalising the dtype: views are most small ops' cost
+        v = _new(CLArray)
+        v.rt = self.rt
+        v.buf = self.buf
+        v.shape = shape = tuple(shape)
+        v.strides = tuple(strides)
+        v.offset = int(offset)
+        v.dtype = self.dtype
+        n = 1
+        for s in shape:
+            n *= s
+        v.size = n
+        v._contig = None
+        return v
 
     def __repr__(self) -> str:
         return (
@@ -106,6 +123,24 @@ class CLArray:
         if not self.shape:
             raise TypeError("len() of a 0-d array")
         return self.shape[0]
+
+
+_new = object.__new__
+
+
+def new_contiguous(rt, shape: tuple, dtype: np.dtype, n: int) -> CLArray:
+    """``CLArray.empty`` for arguments already normalised (a tuple of ints, a numpy dtype and
+    their element count ``n``): the per-op fast paths allocate their results through it."""
+    self = _new(CLArray)
+    self.rt = rt
+    self.buf = rt.alloc(n * dtype.itemsize)
+    self.shape = shape
+    self.strides = contiguous_strides(shape)
+    self.offset = 0
+    self.dtype = dtype
+    self.size = n
+    self._contig = True
+    return self
 
 
 # -- view arithmetic ---------------------------------------------------------------------------

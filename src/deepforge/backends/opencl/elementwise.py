@@ -4,6 +4,12 @@ lerp, nan_to_num. Kernels: ``opencl/copy.cl`` and ``opencl/elementwise.cl``.
 Operands are read in place through their strides (broadcast dims have stride 0); when every
 operand is contiguous with the result's shape a contiguous kernel runs instead. An operand
 whose dtype differs from the computation dtype is cast first.
+
+``unary`` and ``binary`` start with a fast path for the commonest small-op case (no ``out=``,
+contiguous operands already of the computation dtype, equal shapes or a Python scalar): it
+launches through a per-(op, dtype, mode) ``Plan`` (see ``plan.py``) and allocates the result
+without normalising its arguments again, since the per-op overhead of a small tensor is all
+Python. Everything else takes the general path, which also owns every error message.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import re
 
 import numpy as np
 
-from .array import CLArray
+from .array import CLArray, new_contiguous
 from .desc import (
     DT_CODES,
     RAW_CODES,
@@ -25,6 +31,8 @@ from .desc import (
     scalar_of,
     topt,
 )
+from .plan import AVAILABLE as _PLANS
+from .plan import LONG as _L
 from .runtime import kernel_dirs
 
 __all__ = ["ElementwiseOps", "op_codes"]
@@ -68,6 +76,20 @@ _INT_UNARY = frozenset(("neg", "abs", "sign", "square", "positive", "relu", "flo
 _FLOAT_ONLY_BINARY = frozenset(("div", "atan2", "hypot", "logaddexp", "copysign", "nextafter"))
 _INT_ONLY_BINARY = frozenset(("bitwise_and", "bitwise_or", "bitwise_xor", "left_shift",
                               "right_shift"))
+_PY_NUMBERS = frozenset((int, float, bool))  # scalars the binary fast path converts itself
+
+
+def _scalar_packing(dtype):
+    """(struct typechar, converter) of a binary kernel's compute-type scalar for ``dtype``,
+    converting as ``scalar_of`` does."""
+    cnp = compute_np(dtype)
+    if dtype == np.float32:
+        return b"f", np.float32
+    if cnp is np.float32:  # float16: rounded to half first
+        return b"f", lambda v: scalar_of(v, dtype)
+    if cnp is np.float64:
+        return b"d", float
+    return _L, lambda v: scalar_of(v, dtype)
 
 
 def _ranges_overlap(a: CLArray, b: CLArray) -> bool:
@@ -182,6 +204,33 @@ class ElementwiseOps:
 
     # -- unary ---------------------------------------------------------------------------------
     def unary(self, op, x: CLArray, dtype, out=None):
+        if (out is None and x.__class__ is CLArray and x.dtype is dtype
+                and (x._contig or x.is_contiguous)):
+            key = ("plan", "ew_unary_c", op, dtype)
+            plan = self.rt.tls.kernels.get(key)
+            if plan is None:
+                plan = self._unary_plan(op, dtype, key)
+            if plan:
+                n = x.size
+                r = new_contiguous(self.rt, x.shape, dtype, n)
+                if n:
+                    plan.run(n, (1, r.buf, 3, x.buf), (0, _L, n, 4, _L, x.offset))
+                return r
+        return self._unary(op, x, dtype, out)
+
+    def _unary_plan(self, op, dtype, key):
+        """The fast path's plan for ``key``, or False (remembered) where the general path must
+        run (predicates, ops without a variant for ``dtype``: it raises the errors)."""
+        code = op_codes().get(("unary", op))
+        if (not _PLANS or code is None or op in _PRED or dtype not in DT_CODES
+                or (dtype.kind != "f" and op not in _INT_UNARY)
+                or (op == "bitwise_not" and dtype.kind == "f")):
+            self.rt.tls.kernels[key] = False
+            return False
+        return self.rt.plan(key, "elementwise.cl", "ew_unary_c", topt(dtype),
+                            (2, _L, 0, 5, b"i", code))
+
+    def _unary(self, op, x: CLArray, dtype, out=None):
         dtype = np.dtype(dtype)
         if op in _PRED:
             code = op_codes()[("unary", op)]
@@ -223,6 +272,61 @@ class ElementwiseOps:
 
     # -- binary --------------------------------------------------------------------------------
     def binary(self, op, a, b, dtype, out=None):
+        if out is None:
+            # mode as the kernel takes it: 0 two arrays, 1 array and scalar, 2 scalar and array
+            if a.__class__ is CLArray:
+                x = a
+                if b.__class__ is CLArray:
+                    mode = 0 if (b.dtype is dtype and b.shape == a.shape
+                                 and (b._contig or b.is_contiguous)) else -1
+                else:
+                    mode = 1 if b.__class__ in _PY_NUMBERS else -1
+            elif b.__class__ is CLArray and a.__class__ in _PY_NUMBERS:
+                x, mode = b, 2
+            else:
+                mode = -1
+            if mode >= 0 and x.dtype is dtype and (x._contig or x.is_contiguous):
+                key = ("plan", "ew_binary_c", op, dtype, mode)
+                plan = self.rt.tls.kernels.get(key)
+                if plan is None:
+                    plan = self._binary_plan(op, dtype, mode, key)
+                if plan:
+                    n = x.size
+                    r = new_contiguous(self.rt, x.shape, dtype, n)
+                    if n:
+                        xo = x.offset
+                        if mode == 0:
+                            plan.run(n, (1, r.buf, 3, a.buf, 5, b.buf),
+                                     (0, _L, n, 4, _L, xo, 6, _L, b.offset))
+                        else:
+                            c, conv = plan.data
+                            plan.run(n, (1, r.buf, 3, x.buf, 5, x.buf),
+                                     (0, _L, n, 4, _L, xo, 6, _L, xo),
+                                     (9 - mode, c, conv(b if mode == 1 else a)))
+                    return r
+        return self._binary(op, a, b, dtype, out)
+
+    def _binary_plan(self, op, dtype, mode, key):
+        """The fast path's plan for ``key``, or False (remembered) where the general path must
+        run (comparisons, ops without a variant for ``dtype``: it raises the errors)."""
+        code = op_codes().get(("binary", op))
+        if (not _PLANS or code is None or op in _COMPARE or dtype not in DT_CODES
+                or (dtype.kind in "biu" and op in _FLOAT_ONLY_BINARY)
+                or (dtype.kind == "f" and op in _INT_ONLY_BINARY)):
+            self.rt.tls.kernels[key] = False
+            return False
+        c, conv = _scalar_packing(dtype)
+        zero = 0.0 if c != _L else 0
+        fixed = (2, _L, 0, 9, b"i", mode, 10, b"i", code)
+        if mode != 2:
+            fixed += (7, c, zero)  # sa, unused
+        if mode != 1:
+            fixed += (8, c, zero)  # sb, unused
+        plan = self.rt.plan(key, "elementwise.cl", "ew_binary_c", topt(dtype), fixed)
+        plan.data = (c, conv)
+        return plan
+
+    def _binary(self, op, a, b, dtype, out=None):
         dtype = np.dtype(dtype)
         cmp = op in _COMPARE
         code = op_codes().get(("binary", op))

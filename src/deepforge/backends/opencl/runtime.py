@@ -20,11 +20,19 @@ included) rely on exactly these members:
     appended. Failures raise ``RuntimeError``
     naming the file and options, with the build log.
 ``rt.kernel(filename, name, options="", scalar_dtypes=None) -> pyopencl.Kernel``
-    a cached kernel object (created once with ``pyopencl.Kernel(program, name)``);
+    a cached kernel object (created once per thread with ``pyopencl.Kernel(program, name)``);
     ``scalar_dtypes`` is handed to ``set_scalar_arg_dtypes`` on creation.
 ``rt.launch(kernel, global_size, local_size, *args)``
     enqueues a kernel (never waits, unless ``DEEPFORGE_OPENCL_SYNC=1``), naming the kernel in
     any error.
+``rt.plan(key, filename, name, options, fixed) -> Plan``
+    the per-op fast path (``plan.py``): a kernel object of its own per (key, thread) whose
+    constant arguments ``fixed`` are set once; ``plan.run(n, bufs, ints, more)`` sets the
+    rest and enqueues. ``rt.tls.kernels.get(key)`` looks a plan up without a call.
+``rt.tls``
+    this thread's kernel objects and plans: a kernel object is never shared between threads,
+    since setting its arguments and enqueueing it are two steps another thread could come
+    between (threads may launch concurrently; programs, buffers and the queue are shared).
 ``rt.alloc(nbytes) -> buffer``
     a pool-backed buffer; out of memory frees the pool, retries once, then raises
     ``RuntimeError("OpenCL out of memory: ...")``.
@@ -46,6 +54,8 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+
+from .plan import Plan
 
 log = logging.getLogger("deepforge.opencl")
 
@@ -205,6 +215,17 @@ def created_runtimes() -> list:
 _INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]+"([^"]+)"[ \t]*$', re.MULTILINE)
 
 
+class _ThreadCaches(threading.local):
+    """Kernel objects and plans of one thread. A launch sets a kernel object's arguments and
+    then enqueues it, two steps another thread could slip between if it shared the object, so
+    each thread gets its own (clEnqueueNDRangeKernel itself is thread-safe; clSetKernelArg on
+    one kernel object from two threads is not). Programs, buffers and the queue are shared."""
+
+    def __init__(self):
+        self.kernels: dict = {}  # (file, name, options) -> Kernel; ("plan", ...) -> Plan
+        self.typed: set = set()  # kernel keys whose scalar argument dtypes are set
+
+
 class Runtime:
     """One OpenCL device in use: context, queue, caches and memory pool (see module doc)."""
 
@@ -244,12 +265,12 @@ class Runtime:
             opts.append(extra)
         self.base_options = " ".join(opts)
         self._programs: dict = {}
-        self._kernels: dict = {}
-        self._typed: set = set()  # kernel keys whose scalar argument dtypes are set
+        self.tls = _ThreadCaches()
         self._wg_limits: dict = {}
         self._sources: dict = {}
         self.build_count = 0
         self._pool = cl_tools.MemoryPool(cl_tools.ImmediateAllocator(queue))
+        self._alloc_errors = (cl.MemoryError, cl.LogicError, cl.RuntimeError)
         self.peak_bytes = 0
         self._uploads: list = []  # (event, host array) of writes still in flight
 
@@ -306,19 +327,51 @@ class Runtime:
         self._programs[key] = prg
         return prg
 
+    # this thread's caches under their historical names (tests swap them to force rebuilds)
+    @property
+    def _kernels(self) -> dict:
+        return self.tls.kernels
+
+    @_kernels.setter
+    def _kernels(self, value: dict) -> None:
+        self.tls.kernels = value
+
+    @property
+    def _typed(self) -> set:
+        return self.tls.typed
+
+    @_typed.setter
+    def _typed(self, value: set) -> None:
+        self.tls.typed = value
+
     def kernel(self, filename: str, name: str, options: str = "", scalar_dtypes=None):
+        tls = self.tls
         key = (filename, name, options)
-        k = self._kernels.get(key)
+        k = tls.kernels.get(key)
         if k is None:
             k = self.cl.Kernel(self.build(filename, options), name)
-            self._kernels[key] = k
+            tls.kernels[key] = k
             if scalar_dtypes is not None:
                 k.set_scalar_arg_dtypes(scalar_dtypes)
-                self._typed.add(key)
-        elif scalar_dtypes is not None and key not in self._typed:
+                tls.typed.add(key)
+        elif scalar_dtypes is not None and key not in tls.typed:
             k.set_scalar_arg_dtypes(scalar_dtypes)  # first fetched without them
-            self._typed.add(key)
+            tls.typed.add(key)
         return k
+
+    def plan(self, key: tuple, filename: str, name: str, options: str, fixed: tuple):
+        """This thread's plan for ``key`` (a tuple starting with ``"plan"``, kept in
+        ``tls.kernels``): a new kernel object (never the one ``kernel()`` hands out, whose
+        arguments other launches overwrite) with the arguments ``fixed`` ((index, struct
+        typechar, value), flattened) set once."""
+        kernels = self.tls.kernels
+        p = kernels.get(key)
+        if not p:
+            k = self.cl.Kernel(self.build(filename, options), name)
+            if fixed:
+                k._set_arg_buf_pack_multi(fixed)
+            p = kernels[key] = Plan(self, k)
+        return p
 
     # -- launches ------------------------------------------------------------------------------
     def launch(self, kernel, gsize, lsize, *args):
@@ -367,24 +420,26 @@ class Runtime:
     # -- memory --------------------------------------------------------------------------------
     def alloc(self, nbytes: int):
         # whole 8-byte words: kernels may update 1- and 2-byte elements through their word
-        nbytes = max((int(nbytes) + 7) & ~7, 8)
+        nbytes = (nbytes + 7) & -8 or 8
         if nbytes > self.max_alloc_size:
             self._oom(nbytes, None)
         pool = self._pool
-        cl = self.cl
         try:
             buf = pool.allocate(nbytes)
-        except (cl.MemoryError, cl.LogicError, cl.RuntimeError) as e:
-            pool.free_held()
-            try:
-                buf = pool.allocate(nbytes)
-            except (cl.MemoryError, cl.LogicError, cl.RuntimeError) as e2:
-                self._oom(nbytes, e2)
-            else:
-                log.debug("allocation retried after freeing the pool: %s", e)
+        except self._alloc_errors as e:
+            buf = self._alloc_retry(nbytes, e)
         used = pool.active_bytes
         if used > self.peak_bytes:
             self.peak_bytes = used
+        return buf
+
+    def _alloc_retry(self, nbytes, err):
+        self._pool.free_held()
+        try:
+            buf = self._pool.allocate(nbytes)
+        except self._alloc_errors as e2:
+            self._oom(nbytes, e2)
+        log.debug("allocation retried after freeing the pool: %s", err)
         return buf
 
     def _oom(self, nbytes, err):

@@ -1,0 +1,82 @@
+"""Launch plans: the OpenCL backend's per-op fast path for small tensors.
+
+On PoCL a 1-element op costs a few microseconds in the driver's enqueue alone, so the Python
+around it must be short. pyopencl's generated invoker sets every argument on every call; a
+``Plan`` instead owns a kernel object of its own (per launch site and thread, made by
+``Runtime.plan``) whose constant arguments (op code, mode, fixed offsets) are set once, and a
+launch sets only the buffers and the scalars that changed since the previous one. Kernel
+arguments keep their values once a launch has captured them (OpenCL copies them at enqueue),
+so reusing the object is safe as long as no other thread sets its arguments in between, which
+the per-thread caches guarantee.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["Plan", "LONG", "AVAILABLE"]
+
+# struct typechar of an OpenCL ``long`` for ``Kernel._set_arg_buf_pack_multi``, which knows C
+# types only: plans are used where C ``long`` is 64 bits (not on Windows, which keeps the
+# general path)
+LONG = b"l"
+AVAILABLE = np.dtype("l").itemsize == 8
+
+
+class Plan:
+    """A kernel object private to one launch site and thread, the launch sizes it needs per
+    item count, and the scalar arguments of its last launch."""
+
+    __slots__ = ("rt", "queue", "kernel", "name", "sizes", "last", "data", "_enqueue")
+
+    def __init__(self, rt, kernel):
+        import pyopencl._cl as _cl
+
+        self.rt = rt
+        self.queue = rt.queue
+        self.kernel = kernel
+        self.name = kernel.function_name
+        self.sizes: dict = {}  # n -> (global size, local size)
+        self.last = None
+        self.data = None  # the launch site's own per-plan constants
+        # positional calls into the binding: the invoker's own enqueue without its frame
+        self._enqueue = _cl.enqueue_nd_range_kernel
+
+    def run(self, n: int, bufs: tuple, ints: tuple, more: tuple | None = None) -> None:
+        """Launch over ``n`` items (sized like ``rt.range_1d(n)``): ``bufs`` are (index,
+        buffer) pairs, ``ints`` and ``more`` (index, struct typechar, value) triples, all
+        flattened. ``ints`` (integers only) equal to the previous launch's are not set again;
+        ``more`` always is (equal floats can differ in bits: 0.0 and -0.0)."""
+        k = self.kernel
+        k._set_arg_multi(bufs)
+        if ints != self.last:
+            k._set_arg_buf_pack_multi(ints)
+            self.last = ints
+        if more is not None:
+            k._set_arg_buf_pack_multi(more)
+        gl = self.sizes.get(n)
+        if gl is None:
+            gl = self._sizes(n)
+        try:
+            self._enqueue(self.queue, k, gl[0], gl[1])
+        except Exception as e:
+            self.last = None  # the failed call may have left any argument half set
+            rt = self.rt
+            raise RuntimeError(
+                f"OpenCL kernel {self.name} failed to launch on {rt.name} "
+                f"(global size {gl[0]}, local size {gl[1]}): {e}"
+            ) from None
+        if self.rt.sync:
+            self.rt.sync_after_launch(self.name)
+
+    def _sizes(self, n: int) -> tuple:
+        rt = self.rt
+        g, lsize = rt.range_1d(n)
+        lim = rt._wg_limits.get(self.kernel) or rt._wg_limit(self.kernel)
+        if lsize[0] > lim:  # keep the number of groups, shrink them (as Runtime.launch does)
+            ls = 1 << (lim.bit_length() - 1)
+            g, lsize = (g[0] // lsize[0] * ls,), (ls,)
+        if len(self.sizes) >= 256:  # a few item counts recur in practice; bound them anyway
+            self.sizes.clear()
+        self.sizes[n] = (g, lsize)
+        return g, lsize
