@@ -1,30 +1,21 @@
-/* Reductions over any set of axes, and arg-reductions.
+/* Reductions over any set of axes. Arg-reductions are in reduce_arg.cl.
  * Build options: -DTIN=<input code> -DTOUT=<output code> -DACC=<F32|F64|I64 accumulator>.
  *
  * The host passes one Desc (operand 0 = x) whose trailing nr dims are the reduced ones (R
  * elements per output) and whose leading dims enumerate the M outputs; outputs are
- * contiguous. reduce_lines: a work-item per (output, part of R); reduce_cols (CPU devices,
- * reductions over outer axes): a work-item per (block of outputs, part); reduce_wg (GPUs, few
- * long reductions): a work-group per (output, part). With several parts, a second
- * reduce_lines pass combines the ACC partials.
+ * contiguous. reduce_lines: a work-item per (output, part of R), contiguous runs read 16
+ * wide; reduce_cols (CPU devices, reduced axes outside the innermost kept one): a work-item
+ * per (run of up to DF_COLW adjacent outputs, part), so each step reads a contiguous run of
+ * x; reduce_wg (GPUs, few long reductions over inner axes): a work-group per (output, part).
+ * With several parts the kernels write ACC partials [part][output], and a second launch
+ * reduces those over their outer axis.
  *
  * op: 0 sum, 1 prod, 2 max, 3 min, 4 all, 5 any, 6 nansum, 7 sum((x - c)^2), 8 sum(exp(x - c))
  *     (c: per-output center array, non-finite centers read as 0 for op 8)
  * fin: 0 out = acc, 1 out = acc / div, 2 out = log(acc) + c
  */
 #include "common.h"
-
-#define XT DT_TYPE(TIN)
-#define XC DT_C(TIN)
-#define OT DT_TYPE(TOUT)
-#define AT DT_TYPE(ACC)
-#define LDX(p, i) DT_LD(TIN)(p, i)
-#define STO(p, i, v) DT_ST(TOUT)(p, i, v)
-#define ACC_FLOAT DT_IS_FLOAT(ACC)
-#define X_FLOAT DT_IS_FLOAT(TIN)
-#define DF_RED_LOCAL 256
-
-enum { R_SUM, R_PROD, R_MAX, R_MIN, R_ALL, R_ANY, R_NANSUM, R_SQDEV, R_SUMEXP };
+#include "reduce_common.h"
 
 inline AT red_init(const int op) {
     switch (op) {
@@ -86,77 +77,66 @@ inline void red_store(__global OT* out, const long i, const int fin, const AT ac
     STO(out, i, acc);
 }
 
-/* offset of x for output m (decomposed over the leading nd - nr dims) */
-inline long red_base(const Desc* d, const int nr, long m) {
-    long off = D_OFF(*d, 0);
-    for (int j = D_NDIM(*d) - nr - 1; j >= 0; --j) {
-        const long s = D_SHAPE(*d, j);
-        off += (m % s) * D_ST(*d, 0, j);
-        m /= s;
-    }
-    return off;
-}
-
-/* offset of reduced element r relative to the output's base */
-inline long red_inner(const Desc* d, const int nr, long r) {
-    long off = 0;
-    const int nd = D_NDIM(*d);
-    for (int j = nd - 1; j >= nd - nr; --j) {
-        const long s = D_SHAPE(*d, j);
-        off += (r % s) * D_ST(*d, 0, j);
-        r /= s;
-    }
-    return off;
-}
-
-/* max / min of n contiguous elements with 8 independent accumulators; sum with a 16-wide
-   vector accumulator. Both vectorise, and the order is fixed, so results do not depend on
-   the launch geometry. */
-#define RED_LANES(NAME, INIT, COMB)                                                       \
-    inline AT NAME(__global const XT* x, const long b, const long n) {                    \
-        AT part[8];                                                                       \
-        for (int j = 0; j < 8; ++j) part[j] = (INIT);                                     \
-        long r = 0;                                                                       \
-        for (; r + 8 <= n; r += 8)                                                        \
-            for (int j = 0; j < 8; ++j) part[j] = COMB(part[j], (AT)LDX(x, b + r + j));  \
-        AT acc = COMB(COMB(COMB(part[0], part[1]), COMB(part[2], part[3])),               \
-                      COMB(COMB(part[4], part[5]), COMB(part[6], part[7])));              \
-        for (; r < n; ++r) acc = COMB(acc, (AT)LDX(x, b + r));                           \
-        return acc;                                                                       \
-    }
-#if ACC_FLOAT
-#define RL_MAX(a, b) DF_MAXIMUM_F(a, b)
-#define RL_MIN(a, b) DF_MINIMUM_F(a, b)
-RED_LANES(red_max_contig, (AT)(-INFINITY), RL_MAX)
-RED_LANES(red_min_contig, (AT)INFINITY, RL_MIN)
-#else
-#define RL_MAX(a, b) max(a, b)
-#define RL_MIN(a, b) min(a, b)
-RED_LANES(red_max_contig, (AT)LONG_MIN, RL_MAX)
-RED_LANES(red_min_contig, (AT)LONG_MAX, RL_MIN)
+/* ---- 16-wide forms of the ops ------------------------------------------------------------
+   Sum-like ops (sum, prod, nansum, sqdev, sumexp) accumulate AV lanes; extremum-like ops
+   (max, min, and all/any as max/min of x != 0) keep XV lanes in the input's compute type,
+   which is exact and avoids widening. Lanes are combined in a fixed order, so results do not
+   depend on the launch geometry. */
+RED_INLINE AV red_vmap(const int op, const XV v, const AV c) {
+#if X_FLOAT && ACC_FLOAT
+    if (op == R_NANSUM) return TO_AV(select(v, (XV)0, isnan(v)));
+    if (op == R_SQDEV) { const AV t = TO_AV(v) - c; return t * t; }
+    if (op == R_SUMEXP) return TO_AV(exp(v - TO_XV(c)));
 #endif
-
-/* 16 consecutive elements of x from element i, converted to a vector of ACC */
-#define V16_F16(p, i) vload_half16(0, (p) + (i))
-#define V16_F32(p, i) vload16(0, (p) + (i))
-#define V16_F64(p, i) vload16(0, (p) + (i))
-#define V16_I8(p, i) convert_long16(vload16(0, (p) + (i)))
-#define V16_I16(p, i) convert_long16(vload16(0, (p) + (i)))
-#define V16_I32(p, i) convert_long16(vload16(0, (p) + (i)))
-#define V16_I64(p, i) vload16(0, (p) + (i))
-#define V16_U8(p, i) convert_long16(vload16(0, (p) + (i)))
-#define V16_B(p, i) convert_long16(vload16(0, (p) + (i)) != (uchar16)0) * -1L
-#define AT16 DF_CAT(AT, 16)
-
-inline AT red_sum_contig(__global const XT* x, const long b, const long n) {
-    AT16 v = (AT16)(0);
-    long r = 0;
-    for (; r + 16 <= n; r += 16) v += DF_CAT(convert_, AT16)(DF_CAT(V16_, TIN)(x, b + r));
-    AT acc = (((v.s0 + v.s1) + (v.s2 + v.s3)) + ((v.s4 + v.s5) + (v.s6 + v.s7))) +
-             (((v.s8 + v.s9) + (v.sa + v.sb)) + ((v.sc + v.sd) + (v.se + v.sf)));
-    for (; r < n; ++r) acc += (AT)LDX(x, b + r);
-    return acc;
+    return TO_AV(v);
 }
+
+inline AV red_vcenter(const int op, __global const AT* center, const long m) {
+    if (op < R_SQDEV) return (AV)0;
+    AV c = vload16(0, center + m);
+#if ACC_FLOAT
+    if (op == R_SUMEXP) c = select(c, (AV)0, !isfinite(c));
+#endif
+    return c;
+}
+
+#define RED_ACOMB(op, a, b) ((op) == R_PROD ? (a) * (b) : (a) + (b))
+
+/* op over n contiguous elements from x + b: four 16-wide accumulators (independent chains
+   hide the latency of the combine), then 16-wide steps and a scalar tail (as red_xcontig). */
+RED_INLINE AT red_contig(const int op, __global const XT* x, const long b, const long n,
+                         const AT c) {
+    if (red_is_ext(op)) return (AT)red_xcontig(op, x, b, n);
+    const AV cv = (AV)c;
+    long r = 0;
+    AV a0 = (AV)red_init(op), a1 = a0, a2 = a0, a3 = a0;
+    for (; r + 64 <= n; r += 64) {
+        a0 = RED_ACOMB(op, a0, red_vmap(op, LDV(x, b + r), cv));
+        a1 = RED_ACOMB(op, a1, red_vmap(op, LDV(x, b + r + 16), cv));
+        a2 = RED_ACOMB(op, a2, red_vmap(op, LDV(x, b + r + 32), cv));
+        a3 = RED_ACOMB(op, a3, red_vmap(op, LDV(x, b + r + 48), cv));
+    }
+    a0 = RED_ACOMB(op, RED_ACOMB(op, a0, a1), RED_ACOMB(op, a2, a3));
+    for (; r + 16 <= n; r += 16) a0 = RED_ACOMB(op, a0, red_vmap(op, LDV(x, b + r), cv));
+    AT s;
+    HALVE16(AT, s, a0, op, RED_ACOMB, RED_ACOMB);
+    for (; r < n; ++r) s = RED_ACOMB(op, s, red_map(op, LDX(x, b + r), c));
+    return s;
+}
+
+/* F(OPC) once per op code with OPC a constant, so no op test is left inside the loops */
+#define RED_EACH_OP(op, F)                                                                \
+    switch (op) {                                                                         \
+        case R_SUM: F(R_SUM) break;                                                       \
+        case R_PROD: F(R_PROD) break;                                                     \
+        case R_MAX: F(R_MAX) break;                                                       \
+        case R_MIN: F(R_MIN) break;                                                       \
+        case R_ALL: F(R_ALL) break;                                                       \
+        case R_ANY: F(R_ANY) break;                                                       \
+        case R_NANSUM: F(R_NANSUM) break;                                                 \
+        case R_SQDEV: F(R_SQDEV) break;                                                   \
+        default: F(R_SUMEXP) break;                                                       \
+    }
 
 /* reduced elements [lo, hi) of the output whose base offset is `base` */
 inline AT red_range(const Desc* d, const int nr, __global const XT* x, const long base,
@@ -167,14 +147,12 @@ inline AT red_range(const Desc* d, const int nr, __global const XT* x, const lon
     if (nr == 1) {
         const long s = D_ST(*d, 0, nd - 1);
         if (s == 1) {
-            if (op == R_SUM) return red_sum_contig(x, base + lo, hi - lo);
-            if (op == R_MAX) return red_max_contig(x, base + lo, hi - lo);
-            if (op == R_MIN) return red_min_contig(x, base + lo, hi - lo);
-        }
-        if (op == R_SUM) {
-            for (long r = lo; r < hi; ++r) acc += (AT)LDX(x, base + r * s);
+#define RED_CONTIG(OPC) acc = red_contig(OPC, x, base + lo, hi - lo, c);
+            RED_EACH_OP(op, RED_CONTIG)
         } else {
-            for (long r = lo; r < hi; ++r) acc = red_comb(op, acc, red_map(op, LDX(x, base + r * s), c));
+#define RED_STRIDED(OPC)                                                                  \
+    for (long r = lo; r < hi; ++r) acc = red_comb(OPC, acc, red_map(OPC, LDX(x, base + r * s), c));
+            RED_EACH_OP(op, RED_STRIDED)
         }
         return acc;
     }
@@ -203,10 +181,9 @@ inline AT red_range(const Desc* d, const int nr, __global const XT* x, const lon
 __kernel void reduce_lines(const Desc d, const long M, const long R, const int nr, const long P,
                            __global OT* out, const long oo, __global const XT* x,
                            __global const AT* center, const int op, const int fin, const AT div) {
-    const long chunk = (R + P - 1) / P;
-    FOR_RANGE(v, M * P) {
+    RED_FOR(v, M * P) {
         const long m = v % M, part = v / M;
-        const long lo = part * chunk, hi = min(R, lo + chunk);
+        const long lo = PART_LO(part, R, P), hi = PART_LO(part + 1, R, P);
         const AT c = red_center(op, fin, center, m);
         const AT acc = red_range(&d, nr, x, red_base(&d, nr, m), lo, hi, op, c);
         if (P == 1) red_store(out, oo + m, fin, acc, c, div);
@@ -214,46 +191,77 @@ __kernel void reduce_lines(const Desc d, const long M, const long R, const int n
     }
 }
 
-/* Reductions over outer axes on CPU devices: the single leading dim (M outputs, stride sm) is
-   walked in blocks of DF_COLB outputs per work-item, the reduced elements in the outer loop,
-   so the inner loop reads consecutive memory. Parts and partials as in reduce_lines. */
-#define DF_COLB 64
+/* Reductions over outer axes on CPU devices: a work-item owns a run of up to cw adjacent
+   outputs along the innermost kept dim (stride sm) and a part of the reduced elements, and
+   walks that part with the run's accumulators in private memory, so every step reads a
+   contiguous run of x (sm == 1: 16 wide). Long contiguous runs let the hardware prefetchers
+   stream; blocks of a few columns over all rows were 2-3x slower on PoCL. Parts and partials
+   as in reduce_lines. */
+#define DF_COLW 2048
+#define COL_ROW(r) (base + (nr == 1 ? (r) * s1 : red_inner(d, nr, (r))))
+RED_INLINE void red_col_arith(const int op, const Desc* d, const int nr, __global const XT* x,
+                              const long base, const long sm, const long s1, const int w,
+                              const long lo, const long hi, __global const AT* center,
+                              const long m0, AT* acc) {
+    for (int j = 0; j < w; ++j) acc[j] = red_init(op);
+    const int wv = sm == 1 ? (w & ~15) : 0;
+    for (long r = lo; r < hi; ++r) {
+        const long o = COL_ROW(r);
+        for (int j = 0; j < wv; j += 16) {
+            const AV t = red_vmap(op, LDV(x, o + j), red_vcenter(op, center, m0 + j));
+            vstore16(RED_ACOMB(op, vload16(0, acc + j), t), 0, acc + j);
+        }
+        for (int j = wv; j < w; ++j)
+            acc[j] = red_comb(op, acc[j], red_map(op, LDX(x, o + j * sm),
+                                                  red_center(op, 0, center, m0 + j)));
+    }
+}
+
+/* extremum-like ops keep their accumulators in the input's compute type (exact) */
+RED_INLINE void red_col_ext(const int op, const Desc* d, const int nr, __global const XT* x,
+                            const long base, const long sm, const long s1, const int w,
+                            const long lo, const long hi, XC* acc) {
+    for (int j = 0; j < w; ++j) acc[j] = red_xinit(op);
+    const int wv = sm == 1 ? (w & ~15) : 0;
+    for (long r = lo; r < hi; ++r) {
+        const long o = COL_ROW(r);
+        for (int j = 0; j < wv; j += 16)
+            vstore16(RED_XCOMB(op, vload16(0, acc + j), red_xmap(op, LDV(x, o + j))), 0, acc + j);
+        for (int j = wv; j < w; ++j) {
+            XC v = LDX(x, o + j * sm);
+            if (op == R_ALL || op == R_ANY) v = (XC)(v != (XC)0);
+            acc[j] = RED_XCOMBS(op, acc[j], v);
+        }
+    }
+}
+
 __kernel void reduce_cols(const Desc d, const long M, const long R, const int nr, const long P,
                           __global OT* out, const long oo, __global const XT* x,
-                          __global const AT* center, const int op, const int fin, const AT div) {
-    const long nb = (M + DF_COLB - 1) / DF_COLB;
-    const long chunk = (R + P - 1) / P;
-    const long sm = D_ST(d, 0, 0);
+                          __global const AT* center, const int op, const int fin, const AT div,
+                          const long cw) {
+    const int jm = D_NDIM(d) - nr - 1;
+    const long Mi = D_SHAPE(d, jm), sm = D_ST(d, 0, jm);
+    const long nb = (Mi + cw - 1) / cw, units = M / Mi * nb;
     const long s1 = D_ST(d, 0, D_NDIM(d) - 1);
-    FOR_RANGE(v, nb * P) {
-        const long blk = v % nb, part = v / nb;
-        const long m0 = blk * DF_COLB;
-        const int w = (int)min((long)DF_COLB, M - m0);
-        const long lo = part * chunk, hi = min(R, lo + chunk);
-        AT acc[DF_COLB], cen[DF_COLB];
-        for (int j = 0; j < DF_COLB; ++j) {
-            acc[j] = red_init(op);
-            cen[j] = j < w ? red_center(op, fin, center, m0 + j) : (AT)0;
-        }
-        if (nr == 1 && op == R_SUM) {
-            long o = D_OFF(d, 0) + lo * s1 + m0 * sm;
-            if (sm == 1 && w == DF_COLB) {
-                for (long r = lo; r < hi; ++r, o += s1)
-                    for (int j = 0; j < DF_COLB; ++j) acc[j] += (AT)LDX(x, o + j);
-            } else {
-                for (long r = lo; r < hi; ++r, o += s1)
-                    for (int j = 0; j < w; ++j) acc[j] += (AT)LDX(x, o + j * sm);
-            }
-        } else {
-            for (long r = lo; r < hi; ++r) {
-                const long o = D_OFF(d, 0) + red_inner(&d, nr, r) + m0 * sm;
-                for (int j = 0; j < w; ++j)
-                    acc[j] = red_comb(op, acc[j], red_map(op, LDX(x, o + j * sm), cen[j]));
-            }
-        }
+    const bool ext = red_is_ext(op);
+    RED_FOR(v, units * P) {
+        const long u = v % units, part = v / units;
+        const long m0 = u / nb * Mi + u % nb * cw;
+        const int w = (int)min(cw, Mi - u % nb * cw);
+        const long lo = PART_LO(part, R, P), hi = PART_LO(part + 1, R, P);
+        const long base = red_base(&d, nr, m0);
+        union { AT a[DF_COLW]; XC x[DF_COLW]; } acc;
+#define RED_COLS(OPC)                                                                     \
+    if (red_is_ext(OPC)) red_col_ext(OPC, &d, nr, x, base, sm, s1, w, lo, hi, acc.x);      \
+    else red_col_arith(OPC, &d, nr, x, base, sm, s1, w, lo, hi, center, m0, acc.a);
+        RED_EACH_OP(op, RED_COLS)
         for (int j = 0; j < w; ++j) {
-            if (P == 1) red_store(out, oo + m0 + j, fin, acc[j], cen[j], div);
-            else STO(out, oo + part * M + m0 + j, acc[j]);
+            const AT a = ext ? (AT)acc.x[j] : acc.a[j];
+            if (P == 1) {
+                red_store(out, oo + m0 + j, fin, a, red_center(op, fin, center, m0 + j), div);
+            } else {
+                STO(out, oo + part * M + m0 + j, a);
+            }
         }
     }
 }
@@ -266,8 +274,7 @@ __kernel void reduce_wg(const Desc d, const long M, const long R, const int nr, 
     const long g = get_group_id(0);
     const long m = g / P, part = g % P;
     const int lid = get_local_id(0), L = get_local_size(0);
-    const long chunk = (R + P - 1) / P;
-    const long lo = part * chunk, hi = min(R, lo + chunk);
+    const long lo = PART_LO(part, R, P), hi = PART_LO(part + 1, R, P);
     const long base = red_base(&d, nr, m);
     const AT c = red_center(op, fin, center, m);
     AT acc = red_init(op);
@@ -291,80 +298,5 @@ __kernel void reduce_wg(const Desc d, const long M, const long R, const int nr, 
     if (lid == 0) {
         if (P == 1) red_store(out, oo + m, fin, scratch[0], c, div);
         else STO(out, oo + part * M + m, scratch[0]);
-    }
-}
-
-/* ---- arg-reductions: (value, index) pairs, first index on ties, NaN beats everything ---- */
-inline int arg_better(const int is_max, const XC v, const long i, const XC bv, const long bi) {
-#if X_FLOAT
-    const int vn = isnan(v), bn = isnan(bv);
-    if (vn != bn) return vn;
-    if (vn) return i < bi;
-#endif
-    if (v == bv) return i < bi;
-    return is_max ? (v > bv) : (v < bv);
-}
-
-/* One work-item per (output, part of R): vals (TIN storage) and idx at [p * M + m] (just [m]
-   when P == 1). has_idx: the input already carries indices (the pass over partials). */
-__kernel void arg_lines(const Desc d, const long M, const long R, const int nr, const long P,
-                        __global XT* vals, __global long* idx, __global const XT* x,
-                        __global const long* xidx, const int has_idx, const int is_max) {
-    const int nd = D_NDIM(d);
-    const long chunk = (R + P - 1) / P;
-    FOR_RANGE(v, M * P) {
-        const long m = v % M, part = v / M;
-        const long lo = part * chunk, hi = min(R, lo + chunk);
-        const long base = red_base(&d, nr, m);
-        XC bv = (XC)0;
-        long bi = -1;
-        for (long r = lo; r < hi; ++r) {
-            const long o = base + (nr == 1 ? r * D_ST(d, 0, nd - 1) : red_inner(&d, nr, r));
-            const XC val = LDX(x, o);
-            const long i = has_idx ? xidx[o] : r;
-            if (bi < 0 || arg_better(is_max, val, i, bv, bi)) {
-                bv = val;
-                bi = i;
-            }
-        }
-        DT_ST(TIN)(vals, v, bv);
-        idx[v] = bi;
-    }
-}
-
-__kernel void arg_wg(const Desc d, const long M, const long R, const int nr, const long P,
-                     __global XT* vals, __global long* idx, __global const XT* x, const int is_max) {
-    __local XC sv[DF_RED_LOCAL];
-    __local long si[DF_RED_LOCAL];
-    const long g = get_group_id(0);
-    const long m = g / P, part = g % P;
-    const int lid = get_local_id(0), L = get_local_size(0);
-    const long chunk = (R + P - 1) / P;
-    const long lo = part * chunk, hi = min(R, lo + chunk);
-    const long base = red_base(&d, nr, m);
-    XC bv = (XC)0;
-    long bi = -1;
-    for (long r = lo + lid; r < hi; r += L) {
-        const XC v = LDX(x, base + red_inner(&d, nr, r));
-        if (bi < 0 || arg_better(is_max, v, r, bv, bi)) {
-            bv = v;
-            bi = r;
-        }
-    }
-    sv[lid] = bv;
-    si[lid] = bi;
-    for (int s_r = L >> 1; s_r > 0; s_r >>= 1) {
-        barrier(CLK_LOCAL_MEM_FENCE);
-        if (lid < s_r) {
-            const long oi = si[lid + s_r];
-            if (oi >= 0 && (si[lid] < 0 || arg_better(is_max, sv[lid + s_r], oi, sv[lid], si[lid]))) {
-                sv[lid] = sv[lid + s_r];
-                si[lid] = oi;
-            }
-        }
-    }
-    if (lid == 0) {
-        DT_ST(TIN)(vals, part * M + m, sv[0]);
-        idx[part * M + m] = si[0];
     }
 }

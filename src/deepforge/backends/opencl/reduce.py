@@ -1,13 +1,16 @@
 """Reductions on CLArrays: reduce (sum, prod, max, min, all, any, mean, nansum, nanmean), var,
-logsumexp, argreduce, max_min_dim. Kernels: ``opencl/reduce.cl``.
+logsumexp, argreduce, max_min_dim. Kernels: ``opencl/reduce.cl``, ``opencl/reduce_arg.cl``.
 
 The reduced axes are read in place (no transposed copy): one descriptor enumerates the outputs
 with its leading dims and the reduced elements with its trailing dims. Float sums accumulate
-in float64 where the device has it. CPU devices: a work-item per output (or per block of 64
-outputs when reducing over outer axes), each reduction split into parts when there are too
-few outputs to fill the device. GPUs: a work-item per output, or a work-group tree reduction
-per (output, part) for few long reductions. Partials (accumulator dtype) are combined by a
-second pass.
+in float64 where the device has it; max/min work in the input's type (exact). CPU devices: a
+work-item per output (contiguous runs read 16 wide), or, reducing over outer axes, per run of
+up to 2048 adjacent outputs and a part of the reduced elements (each step reads a contiguous
+row segment; arg-reductions use blocks of 64 outputs), each reduction split into parts when
+there are too few work-items to fill the device. GPUs: a work-item per output (coalesced for
+outer axes, split into parts when there are few outputs), or a work-group tree reduction per
+(output, part) for few long reductions over inner axes. Partials (accumulator dtype, laid out
+[part][output]) are reduced over their outer axis by a second launch.
 """
 
 from __future__ import annotations
@@ -25,6 +28,11 @@ _OPS = {"sum": 0, "prod": 1, "max": 2, "min": 3, "all": 4, "any": 5, "nansum": 6
 _SQDEV, _SUMEXP = 7, 8
 _COMBINE = {0: 0, 1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 0, 7: 0, 8: 0}
 _BOOL = np.dtype(np.bool_)
+_ACC_NP = {"F64": np.float64, "F32": np.float32, "I64": np.int64}
+# scalar argument dtypes of reduce_lines/_wg/_cols, less the trailing ACC divisor (and cw)
+_RED_DT = [None, _I64, _I64, _I32, _I64, None, _I64, None, None, _I32, _I32]
+_COLW = 2048  # DF_COLW in reduce.cl: the longest run of outputs per reduce_cols work-item
+_SMALL = 1 << 16  # below this many elements, one pass (a second launch costs more)
 
 
 def _prod(shape) -> int:
@@ -44,9 +52,9 @@ class ReduceOps:
             return "F64" if wide else "F32"
         return "I64"
 
-    def _rkernel(self, name, tin, tout, acc, dtypes):
+    def _rkernel(self, name, tin, tout, acc, dtypes, filename="reduce.cl"):
         opts = f"-DTIN={DT_CODES[np.dtype(tin)]} -DTOUT={DT_CODES[np.dtype(tout)]} -DACC={acc}"
-        return self.rt.kernel("reduce.cl", name, opts, dtypes)
+        return self.rt.kernel(filename, name, opts, dtypes)
 
     def _split(self, x: CLArray, axes):
         """(kept shape, lead dims, trailing dims, M, R) for reducing ``axes`` of x."""
@@ -57,9 +65,16 @@ class ReduceOps:
         trail = collapse([x.shape[d] for d in axes], [x.strides[d] for d in axes])
         return kshape, lead, trail, _prod(kshape), _prod(x.shape[d] for d in axes)
 
-    def _use_wg(self, M, R) -> bool:
-        """GPUs: a work-group per output when there are few long reductions."""
-        return not self.rt.is_cpu and M < 2048 and R > 64
+    @staticmethod
+    def _outer(lead, trail) -> bool:
+        """Whether adjacent outputs (along the innermost kept dim) lie closer together in
+        memory than adjacent reduced elements: a reduction over outer axes ("columns")."""
+        return bool(lead and trail) and trail[-1][1] != 1 and abs(lead[-1][1]) < abs(trail[-1][1])
+
+    def _use_wg(self, M, R, outer=False) -> bool:
+        """GPUs: a work-group per output when there are few long reductions, unless adjacent
+        outputs are adjacent in memory (then a work-item per output reads coalesced)."""
+        return not self.rt.is_cpu and M < 2048 and R > 64 and not outer
 
     def _wg_geometry(self, M, R):
         rt = self.rt
@@ -73,49 +88,78 @@ class ReduceOps:
         return L, P
 
     def _parts(self, units, R) -> int:
-        """How many parts to split each reduction into so a CPU device has enough items:
-        about four work-groups (of range_1d's 8 items) per compute unit."""
-        target = 32 * self.rt.compute_units
+        """How many parts to split each reduction into so the device has enough work-items.
+        CPU: about four work-groups (of range_1d's 8 items) per compute unit. GPU (outer-axis
+        reductions only): enough items to fill the device, each part at least 64 long."""
+        rt = self.rt
+        if not rt.is_cpu:
+            return max(1, min(-(-256 * rt.compute_units // units), R // 64))
+        target = 32 * rt.compute_units
         if units >= target or R < 8192:
             return 1
         return max(1, min(-(-target // units), R // 4096))
 
+    def _col_geometry(self, lead, M, R, parts):
+        """reduce_cols on CPU devices: (runs of outputs per work-item, parts P, run length).
+        Runs as long as the accumulators allow (full rows stream best), then the reduced
+        elements split into parts of at least 32, then shorter runs, until about four
+        work-groups per compute unit."""
+        target = 32 * self.rt.compute_units
+        Mi, outer = lead[-1][0], M // lead[-1][0]
+        cw = min(Mi, _COLW)
+        units = outer * -(-Mi // cw)
+        P = 1
+        if parts and units < target and M * R >= _SMALL:
+            P = max(1, min(-(-target // units), R // 32))
+        if units * P < target and M * R >= _SMALL:
+            per = -(-Mi // -(-target // (outer * P)))  # outputs per run for enough runs
+            cw = max(16, min(cw, -(-per // 16) * 16))
+            units = outer * -(-Mi // cw)
+        return units, P, cw
+
+    def _geometry(self, x_size, lead, trail, M, R, parts=True):
+        """(kernel family "lines"/"cols"/"wg", work units, parts P, local size for wg, run
+        length for cols)."""
+        rt = self.rt
+        if not x_size:
+            return "lines", M, 1, 0, 0
+        outer = self._outer(lead, trail)
+        if self._use_wg(M, R, outer):
+            L, P = self._wg_geometry(M, R)
+            return "wg", M, (P if parts else 1), L, 0
+        if rt.is_cpu and outer:
+            units, P, cw = self._col_geometry(lead, M, R, parts)
+            return "cols", units, P, 0, cw
+        P = self._parts(M, R) if parts and (rt.is_cpu or outer) else 1
+        return "lines", M, P, 0, 0
+
+    def _launch_reduce(self, op, src, lead, trail, offset, M, R, out, fin, div, cbuf,
+                       parts=True):
+        """Reduce ``src`` (a buffer of its dtype, described by lead/trail dims) into the
+        contiguous ``out``; a second pass over ACC partials when split into parts."""
+        rt = self.rt
+        acc = self._acc(out.dtype)
+        acc_np = _ACC_NP[acc]
+        d, nr = pack_split(lead, trail, offset)
+        fam, units, P, L, cw = self._geometry(src.size, lead, trail, M, R, parts)
+        tgt = out if P == 1 else CLArray.empty(rt, (P, M), acc_np)
+        k = self._rkernel("reduce_" + fam, src.dtype, tgt.dtype, acc,
+                          _RED_DT + [acc_np] + ([_I64] if fam == "cols" else []))
+        g, ls = ((M * P * L,), (L,)) if fam == "wg" else rt.range_1d(units * P, work=M * R)
+        extra = (cw,) if fam == "cols" else ()
+        rt.launch(k, g, ls, d, M, R, nr, P, tgt.buf, 0, src.buf, cbuf, op, fin if P == 1 else 0,
+                  acc_np(div if P == 1 else 1), *extra)
+        if P > 1:
+            self._launch_reduce(_COMBINE[op], tgt, [(M, 1)], [(P, M)], 0, M, P, out, fin, div,
+                                cbuf, parts=False)
+
     def _reduce_into(self, op, x, axes, out_dtype, fin=0, div=1.0, center=None):
         """Reduce x over axes with op code ``op``; a contiguous result of the kept shape."""
-        out_dtype = np.dtype(out_dtype)
         kshape, lead, trail, M, R = self._split(x, axes)
-        out = CLArray.empty(self.rt, kshape, out_dtype)
-        if M == 0:
-            return out
-        acc = self._acc(out_dtype)
-        acc_np = {"F64": np.float64, "F32": np.float32, "I64": np.int64}[acc]
-        cbuf = center.buf if center is not None else out.buf
-        rt = self.rt
-        d, nr = pack_split(lead, trail, x.offset)
-        dts = [None, _I64, _I64, _I32, _I64, None, _I64, None, None, _I32, _I32, acc_np]
-        if x.size and self._use_wg(M, R):
-            L, P = self._wg_geometry(M, R)
-            name, gsl, P = "reduce_wg", None, P
-        else:
-            cols = (rt.is_cpu and len(lead) == 1 and trail and trail[-1][1] != 1
-                    and abs(lead[0][1]) < abs(trail[-1][1]))
-            name = "reduce_cols" if cols else "reduce_lines"
-            units = -(-M // 64) if cols else M
-            P = self._parts(units, R) if rt.is_cpu and x.size else 1
-            gsl = rt.range_1d(units * P, work=M * R)
-        tgt, tdt = (out, out_dtype) if P == 1 else (
-            CLArray.empty(rt, (P, M), acc_np), acc_np)
-        k = self._rkernel(name, x.dtype, tdt, acc, dts)
-        g, ls = gsl if gsl is not None else ((M * P * L,), (L,))
-        rt.launch(k, g, ls, d, M, R, nr, P, tgt.buf, 0, x.buf, cbuf, op, fin if P == 1 else 0,
-                  acc_np(div if P == 1 else 1))
-        if P == 1:
-            return out
-        d2, nr2 = pack_split([(M, 1)], [(P, M)], 0)
-        k2 = self._rkernel("reduce_lines", acc_np, out_dtype, acc, dts)
-        g, ls = rt.range_1d(M, work=M * P)
-        rt.launch(k2, g, ls, d2, M, P, nr2, 1, out.buf, 0, tgt.buf, cbuf, _COMBINE[op], fin,
-                  acc_np(div))
+        out = CLArray.empty(self.rt, kshape, np.dtype(out_dtype))
+        if M:
+            cbuf = center.buf if center is not None else out.buf
+            self._launch_reduce(op, x, lead, trail, x.offset, M, R, out, fin, div, cbuf)
         return out
 
     @staticmethod
@@ -174,23 +218,21 @@ class ReduceOps:
         acc = self._acc(x.dtype)
         d, nr = pack_split(lead, trail, x.offset)
         lines_dt = [None, _I64, _I64, _I32, _I64, None, None, None, None, _I32, _I32]
-        if self._use_wg(M, R):
-            L, P = self._wg_geometry(M, R)
-        else:
-            L, P = 0, (self._parts(M, R) if rt.is_cpu else 1)
+        wg_dt = [None, _I64, _I64, _I32, _I64, None, None, None, _I32]
+        fam, units, P, L, _ = self._geometry(x.size, lead, trail, M, R)
+        if fam == "cols":  # arg_cols: blocks of 64 outputs in registers
+            units = M // lead[-1][0] * -(-lead[-1][0] // 64)
+            P = self._parts(units, R)
         pv, pi = (vals, idx) if P == 1 else (CLArray.empty(rt, (P, M), x.dtype),
                                              CLArray.empty(rt, (P, M), np.int64))
-        if L:
-            k = self._rkernel("arg_wg", x.dtype, x.dtype, acc,
-                              [None, _I64, _I64, _I32, _I64, None, None, None, _I32])
-            rt.launch(k, (M * P * L,), (L,), d, M, R, nr, P, pv.buf, pi.buf, x.buf, int(is_max))
-        else:
-            k = self._rkernel("arg_lines", x.dtype, x.dtype, acc, lines_dt)
-            g, ls = rt.range_1d(M * P, work=M * R)
-            rt.launch(k, g, ls, d, M, R, nr, P, pv.buf, pi.buf, x.buf, pi.buf, 0, int(is_max))
+        k = self._rkernel("arg_" + fam, x.dtype, x.dtype, acc,
+                          lines_dt if fam == "lines" else wg_dt, "reduce_arg.cl")
+        g, ls = ((M * P * L,), (L,)) if fam == "wg" else rt.range_1d(units * P, work=M * R)
+        extra = (pi.buf, 0) if fam == "lines" else ()
+        rt.launch(k, g, ls, d, M, R, nr, P, pv.buf, pi.buf, x.buf, *extra, int(is_max))
         if P > 1:
             d2, nr2 = pack_split([(M, 1)], [(P, M)], 0)
-            k2 = self._rkernel("arg_lines", x.dtype, x.dtype, acc, lines_dt)
+            k2 = self._rkernel("arg_lines", x.dtype, x.dtype, acc, lines_dt, "reduce_arg.cl")
             g, ls = rt.range_1d(M, work=M * P)
             rt.launch(k2, g, ls, d2, M, P, nr2, 1, vals.buf, idx.buf, pv.buf, pi.buf, 1,
                       int(is_max))
