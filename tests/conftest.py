@@ -47,6 +47,25 @@ def device(request):
     return request.param
 
 
+@pytest.fixture(params=["native", "gpu"])
+def opencl_layouts(request, monkeypatch):
+    """The opencl:0 backend in its own kernel layout, then forced into the GPU layout (work-group
+    kernels instead of the CPU-device ones), so both code paths run on whatever device is here."""
+    from deepforge.backends import get_backend
+
+    b = get_backend(df.device("opencl:0"))
+    if request.param == "gpu":
+        rt = b.rt
+        monkeypatch.setattr(rt, "is_cpu", False)
+        monkeypatch.setattr(
+            rt, "base_options", " ".join(o for o in rt.base_options.split() if o != "-DDF_CPU=1")
+        )
+        monkeypatch.setattr(rt, "_programs", {})
+        monkeypatch.setattr(rt, "_kernels", {})
+        monkeypatch.setattr(rt, "_typed", set())
+    return b
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     df.manual_seed(0)
