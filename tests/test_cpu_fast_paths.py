@@ -133,3 +133,17 @@ def test_sum_mean_over_adjacent_dims(shape, dims, dtype):
             ref = getattr(x.astype(np.float64), name)(axis=dims, keepdims=keepdim)
             assert got.shape == ref.shape and got.dtype == t.dtype
             np.testing.assert_allclose(got.numpy(), ref, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("k,s,d", [(2, 2, 1), (3, 1, 1), (3, 2, 2), ((2, 3), (1, 2), (2, 1))])
+def test_max_pool2d_inside_windows_ties_and_nan_match_torch(k, s, d, dtype):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(9)
+    x = rng.integers(0, 3, (2, 3, 11, 12)).astype(dtype)  # many ties
+    x[0, 0, 2, 3] = x[1, 2, 5, 5] = x[1, 2, 5, 6] = np.nan
+    ours = F.max_pool2d(df.from_numpy(x), k, s, dilation=d, return_indices=True)
+    ref = torch.nn.functional.max_pool2d(torch.from_numpy(x), k, s, dilation=d,
+                                         return_indices=True)
+    np.testing.assert_array_equal(ours[0].numpy(), ref[0].numpy())
+    np.testing.assert_array_equal(ours[1].numpy(), ref[1].numpy())

@@ -47,8 +47,11 @@ include "_core_simd_decl.pxi"
 include "_core_dispatch.pxi"
 
 cdef enum:
-    PAR_MIN = 65536   # work units (~elements of a memory-bound pass) below which a kernel
-                      # stays serial; exp-heavy kernels count 4 units per element
+    PAR_MIN = 1 << 21  # work units (~elements of a memory-bound pass) below which a kernel
+                       # stays serial; exp-heavy kernels count 4 units per element.  With
+                       # OMP_WAIT_POLICY=PASSIVE (backends/cpu) waking the sleeping threads
+                       # costs ~70-100 us per region here, so two threads only beat one from
+                       # ~2M elements of a relu/add-class pass (benchmarks/cpu_kernels.py)
     TILE = 4096       # max column-tile width of inner > 1 kernels (>= 16 KB contiguous runs)
     RBLK = 64         # rows accumulated in float32 before flushing into double accumulators
     ARGBLK = 512      # a single argmax row is split over threads only if n >= 2*threads*ARGBLK

@@ -275,10 +275,10 @@ _COMPARE = {
 }
 
 
-# large contiguous add/sub/mul: threaded _core loops (numpy's are single-threaded); below
-# _CORE_BINARY_MIN elements numpy's lower call overhead wins
+# large contiguous add/sub/mul: threaded _core loops (numpy's are single-threaded).  A serial
+# _core loop is no faster than numpy's, and threads pay only from _core's PAR_MIN (2M) elements
 _CORE_BINARY = frozenset(("add", "sub", "mul"))
-_CORE_BINARY_MIN = 1 << 16
+_CORE_BINARY_MIN = 1 << 21
 
 
 def _core_binary(op, a, b, dtype, out):
