@@ -281,6 +281,31 @@ def cases(core, q):
             lambda v=v, o=out: core.gelu(v, o),
         )
 
+        b = rng.standard_normal(n).astype(dt)
+        yield "binary add", es, lambda v=v, b=b, o=out: np.add(v, b, out=o), \
+            lambda v=v, b=b, o=out: core.binary("add", v, b, o)
+        yield "binary mul scalar", es, lambda v=v, o=out, h=dt(0.5): np.multiply(v, h, out=o), \
+            lambda v=v, o=out: core.binary_scalar("mul", v, 0.5, o)
+
+    # max pooling with indices (2x2 stride 2, windows inside the plane)
+    planes = (64 * 6, 28, 28) if q else (64 * 32, 56, 56)
+    xp = rng.standard_normal((planes[0], 1) + planes[1:]).astype(f32)
+    oh, ow = planes[1] // 2, planes[2] // 2
+    yp, ip = np.empty((planes[0], oh * ow), f32), np.empty((planes[0], oh * ow), np.int64)
+
+    def np_maxpool():
+        w = xp.reshape(planes[0], oh, 2, ow, 2).transpose(0, 1, 3, 2, 4).reshape(-1, 4)
+        a = w.argmax(1)
+        return w[np.arange(w.shape[0]), a], a
+
+    yield (
+        "max_pool 2x2 s2 (+indices)",
+        f"{planes[0]}x{planes[1]}x{planes[2]} float32",
+        np_maxpool,
+        lambda: core.max_pool(xp, yp, ip, (1,) + planes[1:], (1, 2, 2), (1, 1, 1), (0, 0, 0),
+                              (1, 2, 2), (1, oh, ow)),
+    )
+
     # optimiser steps (float32 params)
     P = 1 << (20 if q else 24)
     p, gr = rng.standard_normal(P, dtype=f32), rng.standard_normal(P, dtype=f32)
