@@ -70,3 +70,17 @@ def test_module_entry_point_help():
     out = subprocess.run([sys.executable, "-m", "deepforge.examples.digits", "--help"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "--batch-size" in out.stdout and "--device" in out.stdout
+
+
+@pytest.mark.skipif(df.opencl.device_count() == 0, reason="no usable OpenCL device")
+def test_opencl_run_matches_cpu_run(tmp_path):
+    # same seed: the same Philox stream on both devices, so the same initial weights and batches;
+    # float32 summation order differs between the backends, so the accuracies agree closely
+    # rather than bit for bit
+    args = ["--epochs", "6", "--no-progress", "--seed", "0"]
+    cpu = digits.run(args + ["--out", str(tmp_path / "cpu")])
+    ocl = digits.run(args + ["--device", "opencl", "--out", str(tmp_path / "ocl")])
+    assert ocl["test_accuracy"] >= 0.95
+    assert abs(ocl["test_accuracy"] - cpu["test_accuracy"]) <= 0.01
+    for a, b in zip(cpu["history"]["train_loss"], ocl["history"]["train_loss"]):
+        assert b == pytest.approx(a, rel=1e-3)
