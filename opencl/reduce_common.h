@@ -108,11 +108,19 @@ inline long red_inner(const Desc* d, const int nr, long r) {
 #define XMAXS(a, b) (X_GT((b), (a)) ? (b) : (a))
 #define XMINS(a, b) (X_LT((b), (a)) ? (b) : (a))
 
+/* the upper half of a 16-wide vector, lane by lane: a shuffle would do, but Oclgrind 21.10's
+   uninitialised-value checker marks every shufflevector result lane that reads element 11 of
+   a 16-wide source as uninitialised (.hi, .s89abcdef, .sb9, ...: any element type), while
+   single-element reads (.sb) are clean; scripts/oclgrind_kernels.py has the minimal kernel.
+   Compilers fold this to the same shuffle. */
+#define HI16(T, a)                                                                        \
+    ((DF_CAT(T, 8))((a).s8, (a).s9, (a).sa, (a).sb, (a).sc, (a).sd, (a).se, (a).sf))
+
 /* s = the 16 lanes of a combined pairwise in a fixed order: CV(op, .) on vectors, CS(op, .)
    on the last two scalars */
 #define HALVE16(T, s, a, op, CV, CS)                                                      \
     {                                                                                     \
-        const DF_CAT(T, 8) h8_ = CV(op, (a).lo, (a).hi);                                  \
+        const DF_CAT(T, 8) h8_ = CV(op, (a).lo, HI16(T, a));                              \
         const DF_CAT(T, 4) h4_ = CV(op, h8_.lo, h8_.hi);                                  \
         const DF_CAT(T, 2) h2_ = CV(op, h4_.lo, h4_.hi);                                  \
         s = CS(op, h2_.s0, h2_.s1);                                                       \
