@@ -10,7 +10,8 @@
  * _c kernels: contiguous operands indexed base + i. _s kernels: strided operands (Desc), with
  * the op switch per run of the innermost dim (see RUNS_BEGIN in common.h). Ops outside the
  * *_FAST lists go through one out-of-line function per family, which keeps the programs (and
- * PoCL's compile times) small.
+ * PoCL's compile times) small. On CPU devices the float transcendental ops (UNARY_VEC in
+ * elementwise_math.h) run on whole vectors in both unary kernels instead.
  */
 #include "common.h"
 
@@ -21,151 +22,7 @@
 #define IS_FLOAT DT_IS_FLOAT(T)
 #define K(c) ((TC)(c))
 
-/* ---- scalar helpers -------------------------------------------------------------------- */
-#if IS_FLOAT
-#define ABS_(x) fabs(x)
-#define SIGN_(x) (isnan(x) ? (x) : sign(x))
-#define RELU_(x) (isnan(x) ? (x) : ((x) > K(0) ? (x) : K(0)))
-#define NEG_(x) (-(x))
-#define MAXIMUM_(a, b) DF_MAXIMUM_F(a, b)
-#define MINIMUM_(a, b) DF_MINIMUM_F(a, b)
-#define FMAX_(a, b) fmax(a, b)
-#define FMIN_(a, b) fmin(a, b)
-#define ADD_(a, b) ((a) + (b))
-#define SUB_(a, b) ((a) - (b))
-#define MUL_(a, b) ((a) * (b))
-
-inline TC df_sigmoid(TC x) { return K(1) / (K(1) + exp(-x)); }
-
-/* numpy's npy_divmod: floor division and Python-style remainder for floats */
-inline TC df_floordiv(TC a, TC b) {
-    TC mod = fmod(a, b);
-    if (b == K(0)) return a / b;
-    TC div = (a - mod) / b;
-    if (mod != K(0)) {
-        if ((b < K(0)) != (mod < K(0))) div -= K(1);
-    }
-    TC fl;
-    if (div != K(0)) {
-        fl = floor(div);
-        if (div - fl > K(0.5)) fl += K(1);
-    } else {
-        fl = copysign(K(0), a / b);
-    }
-    return fl;
-}
-
-inline TC df_remainder(TC a, TC b) {
-    if (b == K(0)) return fmod(a, b);
-    TC mod = fmod(a, b);
-    if (mod != K(0)) {
-        if ((b < K(0)) != (mod < K(0))) mod += b;
-    } else {
-        mod = copysign(K(0), b);
-    }
-    return mod;
-}
-
-inline TC df_logaddexp(TC x, TC y) {
-    if (x == y) return x + K(0.693147180559945309417232121458176568);
-    TC t = x - y;
-    if (t > K(0)) return x + log1p(exp(-t));
-    if (t <= K(0)) return y + log1p(exp(t));
-    return t; /* NaN */
-}
-
-inline TC df_erfinv(TC x) {
-    /* Giles' single-precision approximation refined by two Newton steps on erf */
-    TC w = -log((K(1) - x) * (K(1) + x));
-    TC p;
-    if (w < K(5)) {
-        w = w - K(2.5);
-        p = K(2.81022636e-08);
-        p = K(3.43273939e-07) + p * w;
-        p = K(-3.5233877e-06) + p * w;
-        p = K(-4.39150654e-06) + p * w;
-        p = K(0.00021858087) + p * w;
-        p = K(-0.00125372503) + p * w;
-        p = K(-0.00417768164) + p * w;
-        p = K(0.246640727) + p * w;
-        p = K(1.50140941) + p * w;
-    } else {
-        w = sqrt(w) - K(3);
-        p = K(-0.000200214257);
-        p = K(0.000100950558) + p * w;
-        p = K(0.00134934322) + p * w;
-        p = K(-0.00367342844) + p * w;
-        p = K(0.00573950773) + p * w;
-        p = K(-0.0076224613) + p * w;
-        p = K(0.00943887047) + p * w;
-        p = K(1.00167406) + p * w;
-        p = K(2.83297682) + p * w;
-    }
-    TC y = p * x;
-    const TC c = K(1.12837916709551257389615890312154517); /* 2/sqrt(pi) */
-    if (fabs(x) < K(1)) {
-        y = y - (erf(y) - x) / (c * exp(-y * y));
-        y = y - (erf(y) - x) / (c * exp(-y * y));
-    }
-    if (x == K(1)) return INFINITY;
-    if (x == K(-1)) return -INFINITY;
-    if (fabs(x) > K(1)) return NAN;
-    return y;
-}
-
-#else /* integer and bool dtypes compute in long with wrap-around arithmetic */
-#define ABS_(x) ((x) < 0 ? (long)(0UL - (ulong)(x)) : (x))
-#define SIGN_(x) ((long)((x) > 0) - (long)((x) < 0))
-#define RELU_(x) ((x) > 0 ? (x) : 0L)
-#define NEG_(x) ((long)(0UL - (ulong)(x)))
-#define MAXIMUM_(a, b) max(a, b)
-#define MINIMUM_(a, b) min(a, b)
-#define FMAX_(a, b) max(a, b)
-#define FMIN_(a, b) min(a, b)
-#define ADD_(a, b) ((long)((ulong)(a) + (ulong)(b)))
-#define SUB_(a, b) ((long)((ulong)(a) - (ulong)(b)))
-#define MUL_(a, b) ((long)((ulong)(a) * (ulong)(b)))
-
-inline long df_floordiv(long a, long b) {
-    if (b == 0) return 0;
-    if (b == -1) return NEG_(a);
-    long q = a / b;
-    if ((a % b != 0) && ((a < 0) != (b < 0))) q -= 1;
-    return q;
-}
-
-inline long df_remainder(long a, long b) {
-    if (b == 0 || b == -1) return 0;
-    long r = a % b;
-    if (r != 0 && ((r < 0) != (b < 0))) r += b;
-    return r;
-}
-
-inline long df_fmod(long a, long b) {
-    if (b == 0 || b == -1) return 0;
-    return a % b;
-}
-
-inline long df_ipow(long a, long b) {
-    if (b < 0) return (a == 1) ? 1 : (a == -1 ? ((b & 1) ? -1 : 1) : 0);
-    ulong r = 1, base = (ulong)a;
-    while (b) {
-        if (b & 1) r *= base;
-        base *= base;
-        b >>= 1;
-    }
-    return (long)r;
-}
-
-inline long df_lshift(long a, long b) { return ((ulong)b < 64UL) ? (long)((ulong)a << b) : 0L; }
-inline long df_rshift(long a, long b) { return ((ulong)b < 64UL) ? (a >> b) : (a < 0 ? -1L : 0L); }
-
-#ifdef DT_IS_BOOL
-#define BNOT_(x) ((long)((x) == 0))
-#else
-#define BNOT_(x) (~(x))
-#endif
-#endif
+#include "elementwise_math.h"
 
 /* ---- op tables --------------------------------------------------------------------------- */
 /* X(code, name, expression of x) */
@@ -199,7 +56,7 @@ inline long df_rshift(long a, long b) { return ((ulong)b < 64UL) ? (a >> b) : (a
     X(33, unary_atan, atan(x))                                                            \
     X(34, unary_sinh, sinh(x))                                                            \
     X(35, unary_cosh, cosh(x))                                                            \
-    X(36, unary_tanh, tanh(x))                                                            \
+    X(36, unary_tanh, df_tanh(x))                                                         \
     X(37, unary_asinh, asinh(x))                                                          \
     X(38, unary_acosh, acosh(x))                                                          \
     X(39, unary_atanh, atanh(x))                                                          \
@@ -207,10 +64,8 @@ inline long df_rshift(long a, long b) { return ((ulong)b < 64UL) ? (a >> b) : (a
     X(41, unary_deg2rad, x * K(0.0174532925199432957692369076848861271))                  \
     X(42, unary_rad2deg, x * K(57.2957795130823208767981548141051703))                    \
     X(43, unary_sigmoid, df_sigmoid(x))                                                   \
-    X(44, unary_gelu, K(0.5) * x * (K(1) + erf(x * K(0.707106781186547524400844362104849039)))) \
-    X(45, unary_gelu_tanh,                                                                \
-      K(0.5) * x * (K(1) + tanh(K(0.797884560802865355879892119868763737) *               \
-                                (x + K(0.044715) * x * x * x))))                          \
+    X(44, unary_gelu, K(0.5) * x * erfc(x * K(-0.707106781186547524400844362104849039)))   \
+    X(45, unary_gelu_tanh, x * df_sigmoid(DF_GELU_2U(x, K)))                              \
     X(46, unary_silu, x * df_sigmoid(x))                                                  \
     X(47, unary_softplus, df_logaddexp(x, K(0)))                                          \
     X(48, unary_rsqrt, K(1) / sqrt(x))                                                    \
@@ -317,7 +172,7 @@ __attribute__((noinline)) TC binary_fn(const int op, const TC a, const TC b) {
     X(20, unary_exp, exp(x))                                                              \
     X(23, unary_log, log(x))                                                              \
     X(27, unary_sqrt, sqrt(x))                                                            \
-    X(36, unary_tanh, tanh(x))                                                            \
+    X(36, unary_tanh, df_tanh(x))                                                         \
     X(43, unary_sigmoid, df_sigmoid(x))
 #define BINARY_FAST(X)                                                                    \
     X(1, binary_add, ADD_(a, b))                                                          \
@@ -337,6 +192,29 @@ __attribute__((noinline)) TC binary_fn(const int op, const TC a, const TC b) {
 /* ---- unary --------------------------------------------------------------------------------- */
 __kernel void ew_unary_c(const long n, __global TS* out, const long oo,
                          __global const TS* xs, const long xo, const int op) {
+#ifdef DF_VEC_UNARY
+    /* whole vectors inline per op; the ragged end through the generic run */
+#define VCASE(code, name, expr)                                                           \
+    case code:                                                                            \
+        for (; k + VW <= cnt; k += VW) {                                                  \
+            const VT x = VLOAD(0, xp + k);                                                \
+            VSTORE((expr), 0, yp + k);                                                    \
+        }                                                                                 \
+        break;
+    if (unary_is_vec(op)) {
+        DF_CHUNK(lo, hi, n)
+        __global TS* yp = out + oo + lo;
+        __global const TS* xp = xs + xo + lo;
+        const long cnt = hi - lo;
+        long k = 0;
+        switch (op) {
+            UNARY_VEC(VCASE)
+        }
+        if (k < cnt) unary_vrun(op, yp + k, 1, xp + k, 1, cnt - k);
+        return;
+    }
+#undef VCASE
+#endif
 #define UCASE(code, name, expr)                                                           \
     case code: {                                                                          \
         FOR_RANGE(i, n) {                                                                 \
@@ -361,7 +239,15 @@ __kernel void ew_unary_s(const Desc d, __global TS* out, __global const TS* xs, 
             ST(out, P0(k), (expr));                                                       \
         }                                                                                 \
         break;
+#ifdef DF_VEC_UNARY
+    const int vec = unary_is_vec(op);
+#endif
     RUNS_BEGIN(d)
+#ifdef DF_VEC_UNARY
+    if (vec) {
+        unary_vrun(op, out + o0_, s0_, xs + o1_, s1_, cnt_);
+    } else
+#endif
     switch (op) {
         UNARY_FAST(USCASE)
         default:

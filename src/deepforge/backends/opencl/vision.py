@@ -140,6 +140,36 @@ class VisionOps:
     def _cl_wide(self):
         return np.float64 if self.rt.has_fp64 else np.float32
 
+    def _cl_parts(self, nseg, seg_len):
+        """Parts per contiguous segment for the CPU-device norm kernels: enough work-items to
+        share the work evenly between the cores, none shorter than ~1024 elements."""
+        return max(1, min(-(-256 // max(nseg, 1)), -(-seg_len // 1024)))
+
+    def _cl_bn_cpu(self, N, C, S, x, g, mean, mode, o1, o2, o3, eps):
+        """bn_part_sums + bn_finish: statistics (mode 0) or backward sums (mode 1)."""
+        dt, wide = x.dtype, self._cl_wide()
+        P = self._cl_parts(N * C, S)
+        part = CLArray.empty(self.rt, (N * C * P * 2,), wide)
+        k = self._cl_norm_kernel("bn_part_sums", dt, [_I64] * 4 + [None, _I64, None, _I64,
+                                                                 None, _I32, None])
+        gs, ls = self.rt.range_1d(N * C * P, work=N * C * S)
+        self.rt.launch(k, gs, ls, N, C, S, P, x.buf, x.offset, g.buf, g.offset, mean.buf, mode,
+                       part.buf)
+        k = self._cl_norm_kernel("bn_finish", dt, [_I64] * 4 + [None, None, _I64, _I32, None,
+                                                              None, None, wide])
+        gs, ls = self.rt.range_1d(C, work=C * N * P)
+        self.rt.launch(k, gs, ls, N, C, S, P, part.buf, x.buf, x.offset, mode, o1.buf, o2.buf,
+                       o3.buf, wide(eps))
+
+    def _cl_bn_apply_cpu(self, N, C, S, y, x, g, mean, invstd, w, b, gw, affine, mode):
+        P = self._cl_parts(N * C, S)
+        k = self._cl_norm_kernel("bn_apply_parts", y.dtype,
+                                 [_I64] * 4 + [None, None, _I64, None, _I64] + [None] * 5
+                                 + [_I32, _I32])
+        gs, ls = self.rt.range_1d(N * C * P, work=N * C * S)
+        self.rt.launch(k, gs, ls, N, C, S, P, y.buf, x.buf, x.offset, g.buf, g.offset, mean.buf,
+                       invstd.buf, w.buf, b.buf, gw.buf, int(affine), mode)
+
     def batch_norm_train(self, x, weight, bias, eps):
         x = self._cl_dense(x)
         N, C = x.shape[:2]
@@ -147,14 +177,20 @@ class VisionOps:
         dt = x.dtype
         mean, invstd, var = (CLArray.empty(self.rt, (C,), dt) for _ in range(3))
         y = CLArray.empty(self.rt, x.shape, dt)
+        w, b = self._cl_vec(weight, dt, C), self._cl_vec(bias, dt, C)
+        if weight is not None and bias is None:
+            b = self.zeros((C,), dt)
+        if self.rt.is_cpu:
+            if x.size:
+                self._cl_bn_cpu(N, C, S, x, x, x, 0, mean, invstd, var, eps)
+                self._cl_bn_apply_cpu(N, C, S, y, x, x, mean, invstd, w, b, x,
+                                      weight is not None, 0)
+            return y, mean, invstd, var
         ls = self._cl_wg()
         k = self._cl_norm_kernel("bn_stats", dt, [_I64, _I64, _I64, None, _I64, None, None, None,
                                                self._cl_wide()])
         self.rt.launch(k, (C * ls,), (ls,), N, C, S, x.buf, x.offset, mean.buf, invstd.buf,
                        var.buf, self._cl_wide()(eps))
-        w, b = self._cl_vec(weight, dt, C), self._cl_vec(bias, dt, C)
-        if weight is not None and bias is None:
-            b = self.zeros((C,), dt)
         k = self._cl_norm_kernel("bn_apply", dt, [_I64, _I64, _I64, None, None, _I64, None, None,
                                                None, None, _I32])
         g, l1 = self.rt.range_1d(x.size)
@@ -170,6 +206,17 @@ class VisionOps:
         N, C = x.shape[:2]
         S = x.size // (N * C)
         gw, gb = CLArray.empty(self.rt, (C,), dt), CLArray.empty(self.rt, (C,), dt)
+        if self.rt.is_cpu:
+            if not x.size:
+                return (CLArray.empty(self.rt, x.shape, dt) if need_gx else None), gw, gb
+            self._cl_bn_cpu(N, C, S, x, g, mean, 1, gw, gb, invstd, 0.0)
+            gx = None
+            if need_gx:
+                gx = CLArray.empty(self.rt, x.shape, dt)
+                w = self._cl_vec(weight, dt, C)
+                self._cl_bn_apply_cpu(N, C, S, gx, x, g, mean, invstd, w, gb, gw,
+                                      weight is not None, 1 if train else 2)
+            return gx, gw, gb
         ls = self._cl_wg()
         k = self._cl_norm_kernel("bn_bwd_reduce", dt, [_I64, _I64, _I64, None, _I64, None, _I64,
                                                     None, None, None, None])
@@ -196,6 +243,16 @@ class VisionOps:
         y = CLArray.empty(self.rt, (M, D), dt)
         if M * D == 0:
             return y, mean, rstd
+        if self.rt.is_cpu:
+            w, b = self._cl_vec(weight, dt, D), self._cl_vec(bias, dt, D)
+            k = self._cl_norm_kernel("ln_fwd_rows", dt, [_I64, _I64, None, None, _I64, None,
+                                                      None, None, None, _I32, _I32,
+                                                      self._cl_wide()])
+            gs, l1 = self.rt.range_1d(M, work=M * D)
+            self.rt.launch(k, gs, l1, M, D, y.buf, x.buf, x.offset, mean.buf, rstd.buf, w.buf,
+                           b.buf, int(weight is not None), int(bias is not None),
+                           self._cl_wide()(eps))
+            return y, mean, rstd
         ls = self._cl_wg()
         k = self._cl_norm_kernel("ln_stats", dt, [_I64, None, _I64, None, None, self._cl_wide()])
         self.rt.launch(k, (M * ls,), (ls,), D, x.buf, x.offset, mean.buf, rstd.buf,
@@ -215,21 +272,45 @@ class VisionOps:
         mean, rstd = self._cl_dense(mean, dt), self._cl_dense(rstd, dt)
         M, D = x.shape
         gx = gw = gb = None
+        cpu = self.rt.is_cpu
         if need_gx:
             gx = CLArray.empty(self.rt, (M, D), dt)
             if M * D:
                 w = self._cl_vec(weight, dt, D)
-                ls = self._cl_wg()
-                k = self._cl_norm_kernel("ln_bwd_rows", dt, [_I64, None, None, _I64, None, _I64,
-                                                          None, _I32, None, None])
-                self.rt.launch(k, (M * ls,), (ls,), D, gx.buf, g.buf, g.offset, x.buf, x.offset,
-                               w.buf, int(weight is not None), mean.buf, rstd.buf)
+                args = (gx.buf, g.buf, g.offset, x.buf, x.offset, w.buf, int(weight is not None),
+                        mean.buf, rstd.buf)
+                dts = [None, None, _I64, None, _I64, None, _I32, None, None]
+                if cpu:
+                    k = self._cl_norm_kernel("ln_bwd_rows_cpu", dt, [_I64, _I64] + dts)
+                    gs, l1 = self.rt.range_1d(M, work=M * D)
+                    self.rt.launch(k, gs, l1, M, D, *args)
+                else:
+                    ls = self._cl_wg()
+                    k = self._cl_norm_kernel("ln_bwd_rows", dt, [_I64] + dts)
+                    self.rt.launch(k, (M * ls,), (ls,), D, *args)
         if need_gwb:
             gw, gb = CLArray.empty(self.rt, (D,), dt), CLArray.empty(self.rt, (D,), dt)
-            if D:
+            if D and cpu:
+                self._cl_ln_cols_cpu(M, D, gw, gb, g, x, mean, rstd)
+            elif D:
                 k = self._cl_norm_kernel("ln_bwd_cols", dt, [_I64, _I64, None, None, None, _I64,
                                                           None, _I64, None, None])
                 gs, l1 = self.rt.range_1d(D, work=M * D)
                 self.rt.launch(k, gs, l1, M, D, gw.buf, gb.buf, g.buf, g.offset, x.buf, x.offset,
                                mean.buf, rstd.buf)
         return gx, gw, gb
+
+    def _cl_ln_cols_cpu(self, M, D, gw, gb, g, x, mean, rstd):
+        """gw, gb as partial sums over row parts (16-column blocks) and their total."""
+        dt, wide = x.dtype, self._cl_wide()
+        nb = -(-D // 16)
+        P = max(1, min(-(-256 // nb), -(-M // 64)))
+        part = CLArray.empty(self.rt, (2 * P * D,), wide)
+        k = self._cl_norm_kernel("ln_cols_parts", dt, [_I64, _I64, _I64, None, None, _I64, None,
+                                                    _I64, None, None])
+        gs, l1 = self.rt.range_1d(nb * P, work=M * D)
+        self.rt.launch(k, gs, l1, M, D, P, part.buf, g.buf, g.offset, x.buf, x.offset, mean.buf,
+                       rstd.buf)
+        k = self._cl_norm_kernel("ln_cols_finish", dt, [_I64, _I64, None, None, None])
+        gs, l1 = self.rt.range_1d(D, work=D * P)
+        self.rt.launch(k, gs, l1, D, P, part.buf, gw.buf, gb.buf)
