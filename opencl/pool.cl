@@ -131,3 +131,77 @@ __kernel void avg_pool_backward(const long total, __global TS* gx, __global cons
         ST(gx, i, acc);
     }
 }
+
+#ifdef DF_CPU
+/* The share [lo, hi) of n items owned by this work-item, split evenly: FOR_RANGE rounds each
+   share up to 16 items, which leaves cores idle when n (here planes * rows) is small. */
+#define EVEN_SHARE(lo, hi, n)                                                             \
+    const long gs_ = (long)get_global_size(0), g_ = (long)get_global_id(0);               \
+    const long lo = (n) * g_ / gs_, hi = (n) * (g_ + 1) / gs_;
+
+/* Max pooling of 2-D planes whose windows all lie inside the plane (no padding or ceil_mode
+   overhang), one (plane, output row) per item. Per-output window loops with a data-dependent
+   selection chain do not vectorise on a CPU (pocl gathers across work-items instead); here
+   each tap is applied to 8 outputs of the row at once with explicit vector selects. Taps go in
+   scan order and a tap replaces the running maximum when greater or NaN, so ties and NaN
+   resolve exactly as in max_pool. */
+#if DT_SIZE(T) == 8
+#define MI8 long8
+#else
+#define MI8 int8
+#endif
+#define TC8 DF_CAT(TC, 8)
+#define LD8(p, o)                                                                         \
+    ((TC8)(LD(p, o), LD(p, (o) + sw), LD(p, (o) + 2 * sw), LD(p, (o) + 3 * sw),           \
+           LD(p, (o) + 4 * sw), LD(p, (o) + 5 * sw), LD(p, (o) + 6 * sw), LD(p, (o) + 7 * sw)))
+
+__kernel void max_pool_rows(const long items, __global TS* y, __global long* idx,
+                            __global const TS* x, const long xo, const int H, const int W,
+                            const int kh, const int kw, const int dh, const int dw, const int sh,
+                            const int sw, const int oh, const int ow) {
+    EVEN_SHARE(lo, hi, items)
+    for (long r = lo; r < hi; ++r) {
+        const long q = r / oh;
+        const long r0 = (r - q * oh) * sh * W;
+        __global TS* yr = y + r * ow;
+        __global long* ir = idx + r * ow;
+        __global const TS* xr = x + xo + q * H * W + r0;
+        int o = 0;
+        for (; o + 8 <= ow; o += 8) {
+            __global const TS* xb = xr + (long)o * sw;
+            TC8 m = LD8(xb, 0);
+            MI8 t = (MI8)0;
+            for (int b = 0; b < kh; ++b)
+                for (int c = 0; c < kw; ++c) {
+                    const int off = b * dh * W + c * dw;
+                    const TC8 v = LD8(xb, off);
+                    const MI8 upd = (v > m) | isnan(v);
+                    m = select(m, v, upd);
+                    t = select(t, (MI8)off, upd);
+                }
+#if DT_SIZE(T) == 2
+            vstore_half8_rte(m, 0, yr + o);
+#else
+            vstore8(m, 0, yr + o);
+#endif
+            const long8 lane = (long8)(0, 1, 2, 3, 4, 5, 6, 7);
+            vstore8((long8)(r0 + (long)o * sw) + lane * sw + convert_long8(t), 0, ir + o);
+        }
+        for (; o < ow; ++o) {
+            __global const TS* xb = xr + (long)o * sw;
+            TC m = LD(xb, 0);
+            int t = 0;
+            for (int b = 0; b < kh; ++b)
+                for (int c = 0; c < kw; ++c) {
+                    const int off = b * dh * W + c * dw;
+                    const TC v = LD(xb, off);
+                    const int upd = (v > m) | isnan(v);
+                    m = upd ? v : m;
+                    t = upd ? off : t;
+                }
+            ST(yr, o, m);
+            ir[o] = r0 + (long)o * sw + t;
+        }
+    }
+}
+#endif

@@ -63,8 +63,10 @@ class VisionOps:
         if cols.size:
             kern = self.rt.kernel("conv.cl", "im2col", topt(x.dtype),
                                   [_I64, None, _I64, None, _I64] + _GEOM)
-            g, ls = self.rt.range_1d(cols.size)
-            self.rt.launch(kern, g, ls, cols.size, cols.buf, cols.offset, x.buf, x.offset,
+            # rows of ow columns on CPU devices, single elements on GPUs (see conv.cl)
+            n = cols.size // _t3(o, 1)[2] if self.rt.is_cpu else cols.size
+            g, ls = self.rt.range_1d(n, work=cols.size)
+            self.rt.launch(kern, g, ls, n, cols.buf, cols.offset, x.buf, x.offset,
                            *_geom(in_sp, k, d, p, s, o))
         return cols
 
@@ -75,18 +77,40 @@ class VisionOps:
         if out.size:
             kern = self.rt.kernel("conv.cl", "col2im", topt(cols.dtype),
                                   [_I64, None, _I64, None, _I64] + _GEOM)
-            g, ls = self.rt.range_1d(out.size, work=out.size * _prod(k))
-            self.rt.launch(kern, g, ls, out.size, out.buf, out.offset, cols.buf, cols.offset,
+            n = out.size // _t3(in_sp, 1)[2] if self.rt.is_cpu else out.size
+            g, ls = self.rt.range_1d(n, work=out.size * _prod(k))
+            self.rt.launch(kern, g, ls, n, out.buf, out.offset, cols.buf, cols.offset,
                            *_geom(in_sp, k, d, p, s, o))
         return out
 
     # -- pooling -------------------------------------------------------------------------------
+    def _cl_pool_inside(self, in_sp, k, d, p, s, o):
+        """Whether max_pool_rows applies: a CPU device, 1-D/2-D planes, no padding, and every
+        window (ceil_mode included) inside the plane."""
+        if not self.rt.is_cpu or len(in_sp) > 2 or any(p):
+            return False
+        H, W = _t3(in_sp, 1)[1:]
+        kh, kw = _t3(k, 1)[1:]
+        dh, dw = _t3(d, 1)[1:]
+        sh, sw = _t3(s, 1)[1:]
+        oh, ow = _t3(o, 1)[1:]
+        return (oh - 1) * sh + (kh - 1) * dh < H and (ow - 1) * sw + (kw - 1) * dw < W
+
     def max_pool(self, x, in_sp, k, d, p, s, o):
         x = self._cl_dense(x)
         N, C = x.shape[:2]
         y = CLArray.empty(self.rt, (N, C) + tuple(o), x.dtype)
         idx = CLArray.empty(self.rt, (N, C) + tuple(o), np.int64)
-        if y.size:
+        if y.size and self._cl_pool_inside(in_sp, k, d, p, s, o):
+            # windows entirely inside 2-D planes: the row-wise kernel (see pool.cl)
+            H, W = _t3(in_sp, 1)[1:]
+            rows = N * C * _t3(o, 1)[1]
+            kern = self.rt.kernel("pool.cl", "max_pool_rows", topt(x.dtype),
+                                  [_I64, None, None, None, _I64] + [_I32] * 10)
+            g, ls = self.rt.range_1d(rows, work=y.size * _prod(k))
+            self.rt.launch(kern, g, ls, rows, y.buf, idx.buf, x.buf, x.offset, H, W,
+                           *_t3(k, 1)[1:], *_t3(d, 1)[1:], *_t3(s, 1)[1:], *_t3(o, 1)[1:])
+        elif y.size:
             kern = self.rt.kernel("pool.cl", "max_pool", topt(x.dtype),
                                   [_I64, None, None, None, _I64] + _GEOM)
             g, ls = self.rt.range_1d(y.size, work=y.size * _prod(k))
