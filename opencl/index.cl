@@ -136,6 +136,82 @@ __kernel void idx_scatter(const Desc d, __global TS* dst, __global const TS* val
     STRIDED_END(d)
 }
 
+/* ---- whole-row kernels (CPU layout) --------------------------------------------------------
+ * The axis ops of a [outer, axis, inner] view. A strided per-element loop re-reads the index
+ * and redoes the div/mod offset arithmetic for every element; here each index is read once per
+ * inner run and the run is a plain (vectorisable) loop. Index bounds were checked on the host. */
+
+/* out[o, j, :] = src[o, idx[j], :] for a fresh C-contiguous out of shape [outer, m, inner].
+   The outer*m*inner output elements are split evenly over the work-items (no rounding of the
+   share, so no work-item idles), each walking its range run by run. */
+__kernel void idx_rows_gather(__global TS* out, __global const TS* src,
+                              __global const long* idx, const long s_off, const long i_off,
+                              const long outer, const long m,
+                              const long inner, const long s_out, const long s_ax,
+                              const long s_in, const long i_st, const long wrap) {
+    const long total = outer * m * inner;
+    const long gs = (long)get_global_size(0), g = (long)get_global_id(0);
+    const long lo = total / gs * g + min(g, total % gs);
+    const long hi = lo + total / gs + (g < total % gs ? 1 : 0);
+    long row = lo / inner, c = lo - row * inner;
+    for (long e = lo; e < hi; ++row, c = 0) {
+        const long o = row / m, j = row - o * m;
+        long v = idx[i_off + j * i_st];
+        if (v < 0) v += wrap;
+        const long cnt = min(inner - c, hi - e);
+        __global TS* po = out + e;
+        if (s_in == 1) {
+            __global const TS* ps = src + s_off + o * s_out + v * s_ax + c;
+            for (long k = 0; k < cnt; ++k) ST(po, k, LD(ps, k));
+        } else {
+            __global const TS* ps = src + s_off + o * s_out + v * s_ax + c * s_in;
+            for (long k = 0; k < cnt; ++k) ST(po, k, LD(ps, k * s_in));
+        }
+        e += cnt;
+    }
+}
+
+/* dst[o, idx[r], cols] += alpha * src[o, r, cols] for r = 0..n-1 in order. Work-item (o, rb, cb)
+   owns destination rows [rb*R, rb*R+R) and columns [cb*C, cb*C+C) of outer index o: it scans
+   all n indices and applies the ones that land in its rows. The owned blocks are disjoint, so
+   no atomics are needed, and each element is summed in index order (deterministic, exact
+   duplicates). Uses the typed build (-DT=<dtype>). */
+#if IS_FLOAT
+#define ROW_SCALE(x) ((x) * alpha)
+#else
+#define ROW_SCALE(x) ((TC)((ulong)(x) * (ulong)alpha))
+#endif
+__kernel void idx_rows_add(__global TS* dst, __global const TS* src, __global const long* idx,
+                           const long d_off, const long s_off, const long i_off,
+                           const long outer, const long n, const long inner, const long rows,
+                           const long RB, const long CB, const long d_out, const long d_ax,
+                           const long d_in, const long s_out, const long s_ax, const long s_in,
+                           const long i_st, const TC alpha) {
+    const long g = (long)get_global_id(0);
+    if (g >= outer * RB * CB) return;
+    const long o = g / (RB * CB), rb = (g / CB) % RB, cb = g % CB;
+    const long R = (rows + RB - 1) / RB, C = (inner + CB - 1) / CB;
+    const long r0 = rb * R, r1 = min(rows, r0 + R);
+    const long c0 = cb * C, c1 = min(inner, c0 + C);
+    if (r0 >= r1 || c0 >= c1) return;
+    __global TS* db = dst + d_off + o * d_out + c0 * d_in;
+    __global const TS* sb = src + s_off + o * s_out + c0 * s_in;
+    const long w = c1 - c0;
+    for (long r = 0; r < n; ++r) {
+        long v = idx[i_off + r * i_st];
+        if (v < 0) v += rows;
+        if (v < r0 || v >= r1) continue;
+        __global TS* pd = db + v * d_ax;
+        __global const TS* ps = sb + r * s_ax;
+        if (d_in == 1 && s_in == 1) {  /* unit strides: the loop the compiler vectorises */
+            for (long k = 0; k < w; ++k) ST(pd, k, scat_comb(1, LD(pd, k), ROW_SCALE(LD(ps, k))));
+        } else {
+            for (long k = 0; k < w; ++k)
+                ST(pd, k * d_in, scat_comb(1, LD(pd, k * d_in), ROW_SCALE(LD(ps, k * s_in))));
+        }
+    }
+}
+
 /* ---- nonzero: per-chunk counts, then the flat indices of nonzero elements ------------------ */
 __kernel void nz_count(const Desc d, const long G, const long S, __global long* counts,
                        __global const TS* x) {

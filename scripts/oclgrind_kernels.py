@@ -187,6 +187,16 @@ for serial in (True, False):
     Z = be.from_numpy(np.zeros((4, 3), np.float32))
     be.setitem(Z, (be.from_numpy(np.array([3, 0], np.int64)), 1), 7.0)
     close(Z, np.array([[0, 7, 0], [0] * 3, [0] * 3, [0, 7, 0]]))
+# whole-row kernels (CPU layout): a strided source, and an index_add_ big enough to be split
+# over several work-items (disjoint row blocks) with duplicate targets
+close(be.index_select(Xt, 1, I), x.T[:, idx])
+rows = RNG.standard_normal((300, 16)).astype(np.float32)
+tgt = RNG.integers(0, 10, 300).astype(np.int64)
+acc = np.zeros((10, 16), np.float32)
+A = be.from_numpy(acc)
+be.index_add_(A, 0, be.from_numpy(tgt), be.from_numpy(rows), 2)
+np.add.at(acc, tgt, rows * 2)
+close(A, acc, 1e-4)
 close(be.embedding_backward(be.from_numpy(np.array([[1, 2], [2, 0]], np.int64)),
                             be.from_numpy(np.ones((2, 2, 3), np.float32)), 4, 0),
       np.array([[0] * 3, [1] * 3, [2] * 3, [0] * 3]))

@@ -7,6 +7,11 @@ its strided position plus ``lin_mul * index`` read from an index array broadcast
 iteration shape. Advanced indexing with several index arrays first folds them into one array
 of element offsets. Scatters with few elements run on one work-item in index order (numpy's
 last-write-wins, exact sums); larger ones run in parallel with atomic read-modify-writes.
+
+On CPU devices index_select and index_add_ over views whose dims around the axis merge into
+one outer and one inner stride use whole-row kernels instead: a per-row copy, and an
+atomic-free add where each work-item owns a block of destination rows and columns and applies
+the source rows in index order (deterministic sums, no compare-exchange loops).
 """
 
 from __future__ import annotations
@@ -32,6 +37,27 @@ _BOOL = np.dtype(np.bool_)
 _REDUCE = {None: 0, "add": 1, "sum": 1, "multiply": 2, "prod": 2, "amax": 3, "amin": 4}
 _SERIAL_ASSIGN = 1 << 16
 _SERIAL_REDUCE = 1 << 12
+
+
+def _merge(shape, strides):
+    """(size, stride) of dims that step through memory as one strided dim, else None."""
+    dims = [(n, s) for n, s in zip(shape, strides) if n != 1]
+    size = 1
+    for n, _ in dims:
+        size *= n
+    if not dims or size == 0:
+        return size, 0
+    for (_, s0), (n1, s1) in zip(dims, dims[1:]):
+        if s0 != n1 * s1:
+            return None
+    return size, dims[-1][1]
+
+
+def _split3(x, axis):
+    """x as [outer, axis, inner]: ((outer, stride), (inner, stride)) or None."""
+    outer = _merge(x.shape[:axis], x.strides[:axis])
+    inner = _merge(x.shape[axis + 1:], x.strides[axis + 1:])
+    return None if outer is None or inner is None else (outer, inner)
 
 
 def _raw_opts(dtype) -> str:
@@ -97,11 +123,67 @@ class IndexOps:
             return self.from_numpy(np.asarray(idx, dtype=np.int64))
         return idx if idx.dtype == np.int64 else self.astype(idx, np.int64)
 
+    # -- whole-row kernels (CPU devices) ---------------------------------------------------------
+    def _rows_gather(self, x, axis, idx):
+        parts = _split3(x, axis) if self.rt.is_cpu and idx.ndim == 1 else None
+        if parts is None:
+            return None
+        (outer, s_out), (inner, s_in) = parts
+        m = idx.size
+        out = CLArray.empty(self.rt, x.shape[:axis] + (m,) + x.shape[axis + 1:], x.dtype)
+        total = outer * m * inner
+        if total == 0:
+            return out
+        k = self.rt.kernel("index.cl", "idx_rows_gather", _raw_opts(x.dtype),
+                           [None, None, None] + [_I64] * 10)
+        g, ls = self.rt.range_1d(total)
+        self.rt.launch(k, g, ls, out.buf, x.buf, idx.buf, x.offset, idx.offset, outer, m, inner,
+                       s_out, x.strides[axis], s_in, idx.strides[0], x.shape[axis])
+        return out
+
+    def _rows_add(self, x, axis, idx, src, alpha):
+        """index_add_ without atomics; False when the layout does not fit (caller falls back)."""
+        if not (self.rt.is_cpu and idx.ndim == 1 and isinstance(src, CLArray)):
+            return False
+        dparts, sparts = _split3(x, axis), _split3(src, axis)
+        if dparts is None or sparts is None:
+            return False
+        (outer, d_out), (inner, d_in) = dparts
+        (_, s_out), (_, s_in) = sparts
+        n, rows = idx.size, x.shape[axis]
+        d_ax = x.strides[axis]
+        if (d_out == 0 < outer - 1) or (d_in == 0 < inner - 1) or (d_ax == 0 < rows - 1):
+            return False  # a broadcast destination: blocks would alias, keep the atomic path
+        if outer * n * inner == 0:
+            return True
+        # One disjoint block per core: outer slices first, then blocks of destination rows
+        # (a block's rows stay cache-resident), then column blocks kept >= 16 wide so the
+        # inner loop vectorises. Every block rescans all n indices (a mispredicted branch
+        # each), so more blocks than cores measured slower, and small problems use one.
+        target = 1 if outer * n * inner < 4096 else self.rt.compute_units
+        rb = max(1, min(rows, -(-target // outer)))
+        cb = max(1, min(-(-inner // 16), -(-target // (outer * rb))))
+        units = outer * rb * cb
+        from .desc import compute_np
+
+        cnp = compute_np(x.dtype)
+        k = self.rt.kernel("index.cl", "idx_rows_add", topt(x.dtype),
+                           [None, None, None] + [_I64] * 16 + [cnp])
+        # CPU drivers run a work-group on one thread: groups of 1 until there are plenty
+        ls = 8 if units >= 64 * self.rt.compute_units else 1
+        self.rt.launch(k, (-(-units // ls) * ls,), (ls,), x.buf, src.buf, idx.buf, x.offset,
+                       src.offset, idx.offset, outer, n, inner, rows, rb, cb, d_out, d_ax, d_in,
+                       s_out, src.strides[axis], s_in, idx.strides[0], cnp(alpha))
+        return True
+
     # -- axis ops ------------------------------------------------------------------------------
     def index_select(self, x, axis, idx):
         idx = self._long(idx)
         if x.ndim == 0:
             x, axis = x.view((1,), (0,), x.offset), 0
+        fast = self._rows_gather(x, axis, idx)
+        if fast is not None:
+            return fast
         shape = x.shape[:axis] + (idx.size,) + x.shape[axis + 1:]
         sst = tuple(0 if dd == axis else s for dd, s in enumerate(x.strides))
         ist = tuple(idx.strides[0] if dd == axis else 0 for dd in range(x.ndim))
@@ -147,6 +229,11 @@ class IndexOps:
         ist = tuple(idx.strides[0] if dd == axis else 0 for dd in range(x.ndim))
         if isinstance(val, CLArray) and val.shape != shape:
             val = self.expand(val, shape)
+        if red == 1 and isinstance(val, CLArray):
+            if val.dtype != x.dtype:
+                val = self.astype(val, x.dtype)
+            if self._rows_add(x, axis, idx, val, alpha):
+                return x
         self._scatter(shape, x, dst, x.offset, val, idx, ist, idx.offset, x.strides[axis],
                       x.shape[axis], red, alpha)
         return x
