@@ -85,6 +85,8 @@ CASES = [
     ("index_float", lambda: F(3)[1.5], IndexError, r"only integers, slices \(`:`\), ellipsis"),
     ("index_select", lambda: df.index_select(F(2, 3), 0, T([2])), IndexError,
      "index_select.*index 2 is out of bounds for dimension 0 with size 2"),
+    ("index_select_scalar", lambda: df.index_select(df.tensor(5.0), 0, T([0, 0])), RuntimeError,
+     r"index_select\(\): Index to scalar can have only 1 value, got 2 value\(s\)"),
     ("take", lambda: df.take(F(3), T([7])), IndexError, "take.*index 7 is out of bounds"),
     ("gather", lambda: df.gather(F(2, 3), 1, T([[5]])), RuntimeError, "gather.*index 5 is out of bounds for dimension 1 with size 3"),
     ("gather_negative", lambda: df.gather(F(2, 3), 1, T([[-1]])), RuntimeError, "index -1 is out of bounds"),

@@ -208,3 +208,11 @@ def test_getitem_matches_torch_on_mixed_keys():
     ]
     for k in keys:
         assert x[k(df)].tolist() == t[k(torch)].tolist()
+
+
+def test_index_select_of_a_0d_tensor(device):
+    x = df.tensor(5.0, device=device, requires_grad=True)
+    y = df.index_select(x, 0, df.tensor([0], device=device))
+    assert y.shape == () and y.item() == 5.0
+    (3 * y).backward()
+    assert x.grad.item() == 3.0

@@ -59,7 +59,9 @@ class IndexSelect(Function):
         data = D.backend_of(x).index_select(
             (x if x.ndim else x.reshape(1))._data, axis, idx.reshape(-1)._data
         )
-        return make_tensor(data if x.ndim else data.reshape(()), x._dtype, x._device)
+        if not x.ndim:
+            data = D.backend_of(x).reshape(data, ())
+        return make_tensor(data, x._dtype, x._device)
 
     @staticmethod
     def backward(ctx, g):
@@ -67,8 +69,9 @@ class IndexSelect(Function):
 
         (idx,) = ctx.saved_tensors
         shape = list(g._data.shape)
-        if shape:
-            shape[ctx.axis] = ctx.n
+        if not shape:  # a 0-d input: its single element was selected once
+            return g, None, None
+        shape[ctx.axis] = ctx.n
         return (
             index_add(
                 zeros(tuple(shape), dtype=g._dtype, device=g._device), ctx.axis, idx.reshape(-1), g
@@ -85,6 +88,10 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
         raise IndexError("index_select(): Index is supposed to be a vector")
     D.check_same_device("index_select", input, index)
     axis = wrap_dim(dim, input.ndim) if input.ndim else 0
+    if not input.ndim and index.numel() != 1:
+        raise RuntimeError(
+            f"index_select(): Index to scalar can have only 1 value, got {index.numel()} value(s)"
+        )
     _bounds("index_select", index, input._data.shape[axis] if input.ndim else 1, axis)
     return call(IndexSelect, input, axis, index)
 
