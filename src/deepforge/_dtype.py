@@ -212,3 +212,24 @@ def result_type(*operands) -> dtype:
 
 def is_float_like(d: dtype) -> bool:
     return d.category >= _FLOAT
+
+
+# PyTorch's ScalarType names, which its error messages use ("Float", "Long", ...)
+_SCALAR_TYPE_NAMES = {
+    "float32": "Float",
+    "float64": "Double",
+    "float16": "Half",
+    "int64": "Long",
+    "int32": "Int",
+    "int16": "Short",
+    "int8": "Char",
+    "uint8": "Byte",
+    "bool": "Bool",
+}
+
+
+def scalar_type_name(d) -> str:
+    """PyTorch's name of dtype ``d`` in error messages (``float32`` -> ``Float``); a numpy dtype
+    works too, and anything without a ``name`` is shown as it prints."""
+    name = getattr(d, "name", None)
+    return _SCALAR_TYPE_NAMES.get(name, name) if name is not None else str(d)

@@ -23,10 +23,7 @@ __all__ = [
 ]
 
 
-def _tname(d) -> str:
-    from .unary import _tname as t
-
-    return t(d)
+_tname = dt.scalar_type_name
 
 
 def _is_t(x) -> bool:

@@ -12,10 +12,7 @@ from . import _dispatch as D
 __all__ = ["isclose", "allclose", "equal", "isin"]
 
 
-def _pretty(d) -> str:
-    return {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
-            "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-            "bool": "Bool"}.get(d.name, d.name)
+_pretty = dt.scalar_type_name
 
 
 def isclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08,

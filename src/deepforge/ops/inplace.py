@@ -43,18 +43,7 @@ def _check_cast(self, other, op):
     return rd
 
 
-def _pretty(d):
-    return {
-        "float32": "Float",
-        "float64": "Double",
-        "float16": "Half",
-        "int64": "Long",
-        "int32": "Int",
-        "int16": "Short",
-        "int8": "Char",
-        "uint8": "Byte",
-        "bool": "Bool",
-    }.get(d.name, d.name)
+_pretty = dt.scalar_type_name
 
 
 def _binary_inplace(name, prim, fn):

@@ -110,20 +110,10 @@ def _gen(generator):
     return default_generator if generator is None else generator
 
 
-_TNAMES = {
-    "int64": "Long",
-    "int32": "Int",
-    "int16": "Short",
-    "int8": "Char",
-    "uint8": "Byte",
-    "bool": "Bool",
-}
-
-
 def _float_dtype(dtype, op):
     d = dt.get_default_dtype() if dtype is None else dt.to_dtype(dtype)
     if not d.is_floating_point:
-        raise NotImplementedError(f"\"{op}\" not implemented for '{_TNAMES.get(d.name, d.name)}'")
+        raise NotImplementedError(f"\"{op}\" not implemented for '{dt.scalar_type_name(d)}'")
     return d
 
 

@@ -15,10 +15,7 @@ def _is_t(x) -> bool:
     return isinstance(x, Tensor)
 
 
-def _tname(d) -> str:
-    from .unary import _tname as t
-
-    return t(d)
+_tname = dt.scalar_type_name
 
 
 # ternary ---------------------------------------------------------------------------------------

@@ -166,18 +166,7 @@ def _make_public(name, fn_cls):
     return op, op_
 
 
-def _tname(d):
-    return {
-        "int64": "Long",
-        "int32": "Int",
-        "int16": "Short",
-        "int8": "Char",
-        "uint8": "Byte",
-        "bool": "Bool",
-        "float32": "Float",
-        "float64": "Double",
-        "float16": "Half",
-    }.get(d.name, d.name)
+_tname = dt.scalar_type_name
 
 
 def _out_variant(name, fn_cls, input, out):
