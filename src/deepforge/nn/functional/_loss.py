@@ -12,7 +12,6 @@ import warnings
 
 import deepforge
 from deepforge import Tensor
-from deepforge._dtype import scalar_type_name
 from deepforge.autograd import Function
 
 from .. import _reduction as _R
@@ -31,10 +30,21 @@ __all__ = [
     "gaussian_nll_loss",
 ]
 
+_SCALAR_NAMES = {
+    "float32": "Float",
+    "float64": "Double",
+    "float16": "Half",
+    "int64": "Long",
+    "int32": "Int",
+    "int16": "Short",
+    "int8": "Char",
+    "uint8": "Byte",
+    "bool": "Bool",
+}
+
+
 def _scalar_name(dtype) -> str:
-    # dtypes without a ScalarType name print in full here (``deepforge.complex64``)
-    name = scalar_type_name(dtype)
-    return name if name[:1].isupper() else str(dtype)
+    return _SCALAR_NAMES.get(dtype.name if hasattr(dtype, "name") else str(dtype), str(dtype))
 
 
 def _size(shape) -> str:
