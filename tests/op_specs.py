@@ -350,8 +350,15 @@ SHAPE = [
 ]
 
 from op_specs_extra import INDEXING, LINALG, MORE, SETITEM  # noqa: E402
+from op_specs_linalg_more import SPECS as LINALG_MORE  # noqa: E402
+from op_specs_math_more import SPECS as MATH_MORE  # noqa: E402
+from op_specs_nn_functional_more import SPECS as NN_FUNCTIONAL_MORE  # noqa: E402
+from op_specs_special import SPECS as SPECIAL  # noqa: E402
 
-SPECS = UNARY + PREDICATES + BINARY + OPERATORS + TERNARY + REDUCTIONS + SHAPE + INDEXING + SETITEM + LINALG + MORE
+SPECS = (
+    UNARY + PREDICATES + BINARY + OPERATORS + TERNARY + REDUCTIONS + SHAPE + INDEXING + SETITEM + LINALG + MORE
+    + LINALG_MORE + MATH_MORE + NN_FUNCTIONAL_MORE + SPECIAL
+)
 _names = [s.name for s in SPECS]
 assert len(_names) == len(set(_names)), sorted(n for n in _names if _names.count(n) > 1)
 BY_NAME = {s.name: s for s in SPECS}

@@ -250,7 +250,13 @@ _LAZY = {
 
 def __getattr__(name):
     if name in _LAZY:
-        mod = _importlib.import_module(f".{name}", __name__)
+        try:
+            mod = _importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as e:
+            # a submodule PyTorch has and deepforge does not (yet): hasattr() must say False
+            if e.name != f"{__name__}.{name}":
+                raise
+            raise AttributeError(f"module 'deepforge' has no attribute '{name}'") from None
         globals()[name] = mod
         return mod
     raise AttributeError(f"module 'deepforge' has no attribute '{name}'")
