@@ -58,8 +58,13 @@ def _extensions():
         extra_link_args=omp,
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )
+    # the OpenCL backend's direct launch path: plain C calls through function pointers handed
+    # over at run time, so it links nothing and builds wherever Cython does
+    launch = Extension(
+        "deepforge._cl_launch", ["src/deepforge/_cl_launch.pyx"], extra_compile_args=opt
+    )
     return cythonize(
-        [ext],
+        [ext, launch],
         compiler_directives={
             "language_level": 3,
             "boundscheck": False,

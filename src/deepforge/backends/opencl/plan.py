@@ -27,10 +27,13 @@ class Plan:
     """A kernel object private to one launch site and thread, the launch sizes it needs per
     item count, and the scalar arguments of its last launch."""
 
-    __slots__ = ("rt", "queue", "kernel", "name", "sizes", "last", "data", "_enqueue")
+    __slots__ = ("rt", "queue", "kernel", "name", "sizes", "last", "data", "_enqueue",
+                 "_direct", "_queue_ptr", "_kernel_ptr")
 
     def __init__(self, rt, kernel):
         import pyopencl._cl as _cl
+
+        from .fast_launch import launcher
 
         self.rt = rt
         self.queue = rt.queue
@@ -41,12 +44,34 @@ class Plan:
         self.data = None  # the launch site's own per-plan constants
         # positional calls into the binding: the invoker's own enqueue without its frame
         self._enqueue = _cl.enqueue_nd_range_kernel
+        # direct clSetKernelArg/clEnqueueNDRangeKernel calls (fast_launch.py), when available
+        self._direct = launcher()
+        self._queue_ptr = rt.queue.int_ptr
+        self._kernel_ptr = kernel.int_ptr
 
     def run(self, n: int, bufs: tuple, ints: tuple, more: tuple | None = None) -> None:
         """Launch over ``n`` items (sized like ``rt.range_1d(n)``): ``bufs`` are (index,
         buffer) pairs, ``ints`` and ``more`` (index, struct typechar, value) triples, all
         flattened. ``ints`` (integers only) equal to the previous launch's are not set again;
         ``more`` always is (equal floats can differ in bits: 0.0 and -0.0)."""
+        direct = self._direct
+        if direct is not None:
+            kp = self._kernel_ptr
+            if ints != self.last:
+                self.last = None
+                self._check(direct.set_scalars(kp, ints), None)
+                self.last = ints
+            if more is not None:
+                self._check(direct.set_scalars(kp, more), None)
+            gl = self.sizes.get(n)
+            if gl is None:
+                gl = self._sizes(n)
+            err = direct.run_1d(self._queue_ptr, kp, gl[0][0], gl[1][0], bufs)
+            if err:
+                self._check(err, gl)
+            if self.rt.sync:
+                self.rt.sync_after_launch(self.name)
+            return
         k = self.kernel
         k._set_arg_multi(bufs)
         if ints != self.last:
@@ -68,6 +93,20 @@ class Plan:
             ) from None
         if self.rt.sync:
             self.rt.sync_after_launch(self.name)
+
+    def _check(self, status: int, gl: tuple | None) -> None:
+        """Raise for a failed direct call (``status`` is an OpenCL status code, 0 = success)."""
+        if not status:
+            return
+        from .fast_launch import status_name
+
+        self.last = None  # the failed call may have left any argument half set
+        where = "" if gl is None else f" (global size {gl[0]}, local size {gl[1]})"
+        what = "launch" if gl is not None else "take its arguments"
+        raise RuntimeError(
+            f"OpenCL kernel {self.name} failed to {what} on {self.rt.name}{where}: "
+            f"{status_name(status)}"
+        )
 
     def _sizes(self, n: int) -> tuple:
         rt = self.rt

@@ -238,6 +238,11 @@ class Runtime:
         self.device = device
         self.ctx = ctx
         self.queue = queue
+        from .fast_launch import launcher
+
+        # direct clEnqueueNDRangeKernel calls (fast_launch.py), or None for pyopencl's
+        self.direct = launcher()
+        self.queue_ptr = queue.int_ptr
         self.name = device.name.strip()
         self.platform_name = device.platform.name.strip()
         self.is_cpu = bool(device.type & cl.device_type.CPU)
@@ -382,8 +387,17 @@ class Runtime:
             if lsize[0] > lim:  # keep the number of groups, shrink them to what the kernel takes
                 ls = 1 << (lim.bit_length() - 1)
                 gsize, lsize = (gsize[0] // lsize[0] * ls,), (ls,)
+        direct = self.direct
         try:
-            kernel(self.queue, gsize, lsize, *args)
+            if direct is None:
+                kernel(self.queue, gsize, lsize, *args)
+            else:  # pyopencl's own argument setting, then an enqueue with no event object
+                kernel.set_args(*args)
+                status = direct.enqueue(self.queue_ptr, kernel.int_ptr, gsize, lsize)
+                if status:
+                    from .fast_launch import status_name
+
+                    raise RuntimeError(status_name(status))
         except Exception as e:
             raise RuntimeError(
                 f"OpenCL kernel {kernel.function_name} failed to launch on {self.name} "

@@ -1,0 +1,126 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""Kernel launches for the OpenCL backend without pyopencl's per-call wrappers.
+
+A small op on a CPU OpenCL device (PoCL) costs a few microseconds, and pyopencl's
+``enqueue_nd_range_kernel`` spends about half of that outside the driver: it converts the size
+tuples, creates an event and wraps it in a Python object that is released right away. The
+backend never uses those events (an in-order queue orders everything, and waits go through
+``queue.finish()``), so this module calls ``clSetKernelArg`` and ``clEnqueueNDRangeKernel``
+directly on the handles pyopencl owns, with no event.
+
+Nothing is linked at build time: ``bind`` receives the two entry points' addresses from the
+OpenCL library pyopencl has loaded (``backends/opencl/fast_launch.py``), so the package builds
+and imports on machines without OpenCL. Every function returns the OpenCL status code
+(0 = success) and leaves raising to the caller, which knows the kernel's name.
+"""
+
+from libc.stdint cimport int32_t, int64_t, uintptr_t
+
+ctypedef int (*set_arg_fn)(void*, unsigned int, size_t, const void*) noexcept nogil
+ctypedef int (*enqueue_fn)(void*, void*, unsigned int, const size_t*, const size_t*,
+                           const size_t*, unsigned int, const void*, void*) noexcept nogil
+
+cdef set_arg_fn _set_arg = NULL
+cdef enqueue_fn _enqueue = NULL
+
+# status the functions return before ``bind`` was called (CL_INVALID_OPERATION)
+cdef int NOT_BOUND = -59
+# status for a scalar type character this module does not pack (CL_INVALID_ARG_VALUE)
+cdef int BAD_TYPECHAR = -50
+
+
+def bind(uintptr_t set_arg_address, uintptr_t enqueue_address) -> None:
+    """Use the ``clSetKernelArg`` and ``clEnqueueNDRangeKernel`` found at these addresses."""
+    global _set_arg, _enqueue
+    _set_arg = <set_arg_fn>set_arg_address
+    _enqueue = <enqueue_fn>enqueue_address
+
+
+def is_bound() -> bool:
+    return _set_arg != NULL and _enqueue != NULL
+
+
+cdef inline int _set_mems(void* k, tuple pairs):
+    """(index, pyopencl memory object) pairs, flattened, as kernel arguments."""
+    cdef Py_ssize_t i
+    cdef void* mem
+    cdef int err = 0
+    for i in range(0, len(pairs), 2):
+        mem = <void*><uintptr_t>pairs[i + 1].int_ptr
+        err = _set_arg(k, <unsigned int>pairs[i], sizeof(void*), &mem)
+        if err:
+            return err
+    return 0
+
+
+def set_scalars(uintptr_t kernel, tuple triples) -> int:
+    """(index, struct type character, value) triples, flattened: ``b"l"`` (64-bit integer),
+    ``b"i"`` (32-bit integer), ``b"f"`` (float) or ``b"d"`` (double)."""
+    if _set_arg == NULL:
+        return NOT_BOUND
+    cdef void* k = <void*>kernel
+    cdef Py_ssize_t i
+    cdef bytes tc
+    cdef int64_t l
+    cdef int32_t n
+    cdef float f
+    cdef double d
+    cdef int err = 0
+    cdef unsigned int idx
+    for i in range(0, len(triples), 3):
+        idx = <unsigned int>triples[i]
+        tc = triples[i + 1]
+        if tc == b"l":
+            try:
+                l = triples[i + 2]
+            except TypeError:  # numpy bools and other integer-likes without __index__
+                l = int(triples[i + 2])
+            err = _set_arg(k, idx, 8, &l)
+        elif tc == b"f":
+            f = triples[i + 2]
+            err = _set_arg(k, idx, 4, &f)
+        elif tc == b"d":
+            d = triples[i + 2]
+            err = _set_arg(k, idx, 8, &d)
+        elif tc == b"i":
+            try:
+                n = triples[i + 2]
+            except TypeError:
+                n = int(triples[i + 2])
+            err = _set_arg(k, idx, 4, &n)
+        else:
+            return BAD_TYPECHAR
+        if err:
+            return err
+    return 0
+
+
+def run_1d(uintptr_t queue, uintptr_t kernel, size_t gsize, size_t lsize, tuple mems) -> int:
+    """Set the memory arguments ``mems`` ((index, buffer) pairs, flattened) and enqueue a
+    1-D range: the launch plans' whole per-call work."""
+    if _enqueue == NULL:
+        return NOT_BOUND
+    cdef void* k = <void*>kernel
+    cdef int err = _set_mems(k, mems)
+    if err:
+        return err
+    return _enqueue(<void*>queue, k, 1, NULL, &gsize, &lsize, 0, NULL, NULL)
+
+
+def enqueue(uintptr_t queue, uintptr_t kernel, object gsize, object lsize) -> int:
+    """Enqueue a kernel whose arguments are already set, over ``gsize`` (1 to 3 dims) with
+    work-group size ``lsize`` (a sequence of the same length, or None for the driver's choice)."""
+    if _enqueue == NULL:
+        return NOT_BOUND
+    cdef size_t g[3]
+    cdef size_t l[3]
+    cdef unsigned int dims = <unsigned int>len(gsize)
+    cdef unsigned int i
+    if dims < 1 or dims > 3 or (lsize is not None and len(lsize) != dims):
+        return -53  # CL_INVALID_WORK_DIMENSION
+    for i in range(dims):
+        g[i] = gsize[i]
+        if lsize is not None:
+            l[i] = lsize[i]
+    return _enqueue(<void*>queue, <void*>kernel, dims, NULL, g,
+                    l if lsize is not None else NULL, 0, NULL, NULL)
