@@ -46,8 +46,10 @@ def _bind():
         return None
     try:
         lib = ctypes.CDLL(path)
-        addresses = [ctypes.cast(getattr(lib, name), ctypes.c_void_p).value
-                     for name in ("clSetKernelArg", "clEnqueueNDRangeKernel")]
+        addresses = [
+            ctypes.cast(getattr(lib, name), ctypes.c_void_p).value
+            for name in ("clSetKernelArg", "clEnqueueNDRangeKernel")
+        ]
     except (OSError, AttributeError) as e:
         log.debug("direct kernel launches unavailable (%s): %s", path, e)
         return None

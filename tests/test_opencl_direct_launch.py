@@ -1,0 +1,97 @@
+"""The OpenCL backend's direct launch path (``deepforge._cl_launch``): same results as
+pyopencl's launches, OpenCL status codes turned into errors that name the kernel."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import deepforge as df
+from deepforge.backends import get_backend, opencl_device_count
+
+if opencl_device_count() == 0:
+    if os.environ.get("DEEPFORGE_REQUIRE_OPENCL") == "1":
+        raise RuntimeError("DEEPFORGE_REQUIRE_OPENCL=1 but no usable OpenCL device was found")
+    pytest.skip("no usable OpenCL device", allow_module_level=True)
+
+from deepforge.backends.opencl.fast_launch import launcher, status_name  # noqa: E402
+
+DEV = "opencl:0"
+
+# a plan launch (binary/unary fast path), scalar operands of each kind, general launches
+# (strided, broadcast, reductions, matmul), integer and float64 kernels
+_WORKLOAD = """
+import numpy as np
+import deepforge as df
+rng = np.random.default_rng(0)
+a = df.tensor(rng.standard_normal((5, 7)), dtype=df.float32, device="opencl")
+b = df.tensor(rng.standard_normal((7,)), dtype=df.float32, device="opencl")
+i = df.tensor(rng.integers(-9, 9, (5, 7)), device="opencl")
+d = a.double()
+outs = [a + a, a * 2.5, 3.0 - a, (-a).exp(), a + b, a.t() * 2, a.sum(1), a.amax(0),
+        a @ a.t(), i * 3, i + i, i // 2, d * 1.5, d.sum(), a.softmax(-1), a[:, ::2] + 1,
+        (a > 0).float(), df.where(a > 0, a, b)]
+np.save(__import__("sys").argv[1], np.concatenate([o.cpu().double().numpy().ravel() for o in outs]))
+"""
+
+
+def test_direct_launch_is_in_use():
+    rt = get_backend(df.device(DEV)).rt
+    assert launcher() is not None and launcher().is_bound()
+    assert rt.direct is launcher()
+
+
+@pytest.mark.parametrize("sync", ["0", "1"])
+def test_direct_and_pyopencl_launches_agree(tmp_path, sync):
+    results = []
+    for direct in ("1", "0"):
+        out = tmp_path / f"r{direct}.npy"
+        env = dict(os.environ, DEEPFORGE_OPENCL_DIRECT_LAUNCH=direct, DEEPFORGE_OPENCL_SYNC=sync)
+        r = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(_WORKLOAD), str(out)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+        assert r.returncode == 0, r.stderr
+        results.append(np.load(out))
+    np.testing.assert_array_equal(results[0], results[1])
+
+
+def test_launch_failure_names_kernel_and_status():
+    rt = get_backend(df.device(DEV)).rt
+    x = df.ones(12, device=DEV)
+    x.neg()  # makes the unary fast path's plan
+    plan = next(p for k, p in rt.tls.kernels.items() if k and k[0] == "plan" and p)
+    # a work-group size that does not divide the global size is invalid in OpenCL 1.2
+    plan.sizes[13] = ((13,), (4,))
+    try:
+        with pytest.raises(
+            RuntimeError,
+            match=rf"OpenCL kernel {plan.name} failed to launch "
+            r"on .*\(global size \(13,\), local size \(4,\)\): CL_INVALID",
+        ):
+            plan.run(13, (1, x._data.buf, 3, x._data.buf), plan.last or ())
+    finally:
+        del plan.sizes[13]
+    assert launcher().enqueue(rt.queue_ptr, plan._kernel_ptr, (13,), (4,)) == -54
+    assert launcher().enqueue(rt.queue_ptr, plan._kernel_ptr, (13, 1, 1, 1), None) == -53
+    np.testing.assert_array_equal((x + 1).cpu().numpy(), np.full(12, 2.0))  # queue still fine
+
+
+def test_status_names():
+    assert status_name(-54) == "CL_INVALID_WORK_GROUP_SIZE (-54)"
+    assert status_name(-12345).startswith("CL_UNKNOWN")
+
+
+def test_scalar_packing_rejects_unknown_type():
+    rt = get_backend(df.device(DEV)).rt
+    df.ones(3, device=DEV) + 1.0
+    plan = next(p for k, p in rt.tls.kernels.items() if k and k[0] == "plan" and p)
+    assert launcher().set_scalars(plan._kernel_ptr, (0, b"q", 1)) == -50
