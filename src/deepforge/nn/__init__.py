@@ -11,11 +11,12 @@ from .modules.module import (
     register_module_full_backward_hook,
     register_module_full_backward_pre_hook,
 )
-from .parameter import Buffer, Parameter, UninitializedParameter
+from .parameter import Buffer, Parameter, UninitializedBuffer, UninitializedParameter
 
 __all__ = list(_modules_all) + [
     "Parameter",
     "UninitializedParameter",
+    "UninitializedBuffer",
     "Buffer",
     "functional",
     "init",

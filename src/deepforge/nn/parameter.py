@@ -5,7 +5,14 @@ from __future__ import annotations
 import deepforge
 from deepforge import Tensor
 
-__all__ = ["Parameter", "UninitializedParameter", "Buffer", "is_lazy"]
+__all__ = [
+    "Parameter",
+    "UninitializedParameter",
+    "UninitializedBuffer",
+    "UninitializedTensorMixin",
+    "Buffer",
+    "is_lazy",
+]
 
 
 class Parameter(Tensor):
@@ -58,23 +65,37 @@ class Buffer(Tensor, metaclass=_BufferMeta):
         return t
 
 
-class UninitializedParameter(Parameter):
-    """A parameter whose shape is not known yet (lazy modules); ``materialize`` gives it one
-    and turns it into a plain ``Parameter``."""
+class UninitializedTensorMixin:
+    """Shared behaviour of tensors whose shape is not known yet (lazy modules).
 
-    cls_to_become = Parameter
+    They hold an empty tensor that only records device and dtype; ``materialize(shape)`` gives
+    them storage and turns them into ``cls_to_become``. Reading ``shape`` before that raises.
+    """
 
-    def __new__(cls, requires_grad=True, device=None, dtype=None):
-        return Parameter.__new__(cls, deepforge.empty(0, device=device, dtype=dtype), requires_grad)
-
-    def __init__(self, requires_grad=True, device=None, dtype=None):
-        pass
+    cls_to_become: type = Tensor
 
     def materialize(self, shape, device=None, dtype=None) -> None:
+        """Allocate (uninitialised) storage of ``shape`` and become ``cls_to_become``."""
         device = self.device if device is None else device
         dtype = self.dtype if dtype is None else dtype
         self.data = deepforge.empty(shape, device=device, dtype=dtype)
         self.__class__ = self.cls_to_become
+
+    @property
+    def shape(self):
+        raise RuntimeError(
+            "Can't access the shape of an uninitialized parameter or buffer. "
+            "This error usually happens in `load_state_dict` when trying to load "
+            "an uninitialized parameter into an initialized one. "
+            "Call `forward` to initialize the parameters before accessing their attributes."
+        )
+
+    def share_memory_(self):
+        raise RuntimeError(
+            "Can't share memory on an uninitialized parameter or buffer. "
+            "Call `forward` to initialize the parameters before calling "
+            "`module.share_memory()`."
+        )
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
@@ -88,5 +109,43 @@ class UninitializedParameter(Parameter):
         return memo[id(self)]
 
 
+class UninitializedParameter(UninitializedTensorMixin, Parameter):
+    """A parameter whose shape is not known yet (lazy modules); ``materialize`` gives it one
+    and turns it into a plain ``Parameter``."""
+
+    cls_to_become = Parameter
+
+    def __new__(cls, requires_grad=True, device=None, dtype=None):
+        return Parameter.__new__(cls, deepforge.empty(0, device=device, dtype=dtype), requires_grad)
+
+    def __init__(self, requires_grad=True, device=None, dtype=None):
+        pass
+
+
+class UninitializedBuffer(UninitializedTensorMixin, Tensor):
+    """A buffer whose shape is not known yet (lazy modules); ``materialize`` gives it one and
+    turns it into a plain ``Tensor``."""
+
+    cls_to_become = Tensor
+
+    def __new__(cls, requires_grad=False, device=None, dtype=None, persistent=True):
+        t = Tensor.__new__(cls, deepforge.empty(0, device=device, dtype=dtype))
+        t.requires_grad = requires_grad
+        t.persistent = persistent
+        t._is_buffer = True
+        return t
+
+    def __init__(self, requires_grad=False, device=None, dtype=None, persistent=True):
+        pass
+
+    def __deepcopy__(self, memo):
+        if id(self) not in memo:
+            memo[id(self)] = type(self)(
+                self.requires_grad, self.device, self.dtype, getattr(self, "persistent", True)
+            )
+        return memo[id(self)]
+
+
 def is_lazy(param) -> bool:
-    return isinstance(param, UninitializedParameter)
+    """Whether ``param`` is an ``UninitializedParameter`` or ``UninitializedBuffer``."""
+    return isinstance(param, UninitializedTensorMixin)

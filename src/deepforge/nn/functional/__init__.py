@@ -45,8 +45,10 @@ from ._activation import (
     threshold,
     threshold_,
 )
+from ._ctc import ctc_loss
 from ._distance import cosine_similarity, normalize, pairwise_distance, pdist
 from ._dropout import alpha_dropout, dropout, dropout1d, dropout2d, dropout3d, feature_alpha_dropout
+from ._grid import affine_grid, grid_sample
 from ._linear import bilinear, embedding, embedding_bag, linear, one_hot
 from ._loss import (
     binary_cross_entropy,
@@ -61,6 +63,7 @@ from ._loss import (
     poisson_nll_loss,
     smooth_l1_loss,
 )
+from ._loss_extra import linear_cross_entropy, multilabel_margin_loss
 from ._loss_margin import (
     cosine_embedding_loss,
     hinge_embedding_loss,
@@ -72,6 +75,13 @@ from ._loss_margin import (
     triplet_margin_with_distance_loss,
 )
 from ._pad import pad
+from ._pool_fractional import (
+    fractional_max_pool2d,
+    fractional_max_pool2d_with_indices,
+    fractional_max_pool3d,
+    fractional_max_pool3d_with_indices,
+    lp_pool3d,
+)
 
 __all__ = [
     "celu",
@@ -145,6 +155,16 @@ __all__ = [
     "triplet_margin_loss",
     "triplet_margin_with_distance_loss",
     "pad",
+    "linear_cross_entropy",
+    "multilabel_margin_loss",
+    "fractional_max_pool2d",
+    "fractional_max_pool2d_with_indices",
+    "fractional_max_pool3d",
+    "fractional_max_pool3d_with_indices",
+    "lp_pool3d",
+    "affine_grid",
+    "grid_sample",
+    "ctc_loss",
 ]
 
 # vision layers: convolution, pooling, normalisation and resampling, written once in deepforge.ops

@@ -443,10 +443,11 @@ def poisson_nll_loss(
     else:
         loss = input - target * (input + eps).log()
     if full:
-        t = target.detach()
-        safe = deepforge.where(t > 1, t, 1.0)
+        # target's gradient flows through the Stirling term where it applies (target > 1)
+        big = target > 1
+        safe = deepforge.where(big, target, 1.0)
         stirling = safe * safe.log() - safe + 0.5 * (2 * math.pi * safe).log()
-        loss = loss + deepforge.where(t > 1, stirling, 0.0)
+        loss = loss + deepforge.where(big, stirling, 0.0)
     return _R.reduce(loss, reduction)
 
 

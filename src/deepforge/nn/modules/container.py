@@ -11,9 +11,17 @@ import deepforge
 from deepforge import Tensor
 
 from ..parameter import Parameter
+from ._deprecated import Container
 from .module import Module
 
-__all__ = ["Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"]
+__all__ = [
+    "Container",
+    "Sequential",
+    "ModuleList",
+    "ModuleDict",
+    "ParameterList",
+    "ParameterDict",
+]
 
 
 def _addindent(s_: str, num_spaces: int) -> str:

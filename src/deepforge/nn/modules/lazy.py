@@ -34,6 +34,19 @@ class LazyModuleMixin:
             if buf is not None and name not in self._non_persistent_buffers_set:
                 destination[prefix + name] = buf if keep_vars else buf.detach()
 
+    def _apply(self, fn, recurse: bool = True):
+        # Converting a buffer returns a plain Tensor; a buffer that is still uninitialized must
+        # stay one (on the converted device and dtype) or the module would never initialize it.
+        lazy_buffers = {name: buf for name, buf in self._buffers.items() if is_lazy(buf)}
+        super()._apply(fn, recurse)
+        for name, old in lazy_buffers.items():
+            new = self._buffers[name]
+            if new is not None and not is_lazy(new):
+                self._buffers[name] = type(old)(
+                    old.requires_grad, new.device, new.dtype, getattr(old, "persistent", True)
+                )
+        return self
+
     def _lazy_load_hook(
         self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
     ):

@@ -3,8 +3,13 @@ defaults and buffers (``weight``, ``pos_weight``)."""
 
 from __future__ import annotations
 
+import math
+import warnings
+
 from .. import _reduction as _R
 from .. import functional as F
+from .linear import Linear
+from .linear_cross_entropy_options import LinearCrossEntropyOptions
 from .module import Module
 
 __all__ = [
@@ -19,6 +24,7 @@ __all__ = [
     "KLDivLoss",
     "PoissonNLLLoss",
     "GaussianNLLLoss",
+    "CTCLoss",
     "MarginRankingLoss",
     "HingeEmbeddingLoss",
     "CosineEmbeddingLoss",
@@ -27,6 +33,9 @@ __all__ = [
     "MultiMarginLoss",
     "SoftMarginLoss",
     "MultiLabelSoftMarginLoss",
+    "NLLLoss2d",
+    "MultiLabelMarginLoss",
+    "LinearCrossEntropyLoss",
 ]
 
 
@@ -203,6 +212,24 @@ class GaussianNLLLoss(_Loss):
         )
 
 
+class CTCLoss(_Loss):
+    def __init__(self, blank: int = 0, reduction: str = "mean", zero_infinity: bool = False):
+        super().__init__(reduction=reduction)
+        self.blank = blank
+        self.zero_infinity = zero_infinity
+
+    def forward(self, log_probs, targets, input_lengths, target_lengths):
+        return F.ctc_loss(
+            log_probs,
+            targets,
+            input_lengths,
+            target_lengths,
+            self.blank,
+            self.reduction,
+            self.zero_infinity,
+        )
+
+
 class MarginRankingLoss(_MarginLoss):
     def forward(self, input1, input2, target):
         return F.margin_ranking_loss(
@@ -328,4 +355,109 @@ class MultiLabelSoftMarginLoss(_WeightedLoss):
     def forward(self, input, target):
         return F.multilabel_soft_margin_loss(
             input, target, weight=self.weight, reduction=self.reduction
+        )
+
+
+_NLLLOSS2D_DEPRECATED = (
+    "`NLLLoss2d` has been deprecated. Please use `NLLLoss` instead as a drop-in replacement and "
+    "see https://pytorch.org/docs/main/nn.html#torch.nn.NLLLoss for more details."
+)
+
+
+class NLLLoss2d(NLLLoss):
+    """Deprecated alias of ``NLLLoss``; warns when instantiated directly and when subclassed."""
+
+    def __init_subclass__(cls, **kwargs):
+        warnings.warn(_NLLLOSS2D_DEPRECATED, FutureWarning, stacklevel=2)
+        super().__init_subclass__(**kwargs)
+
+    def __init__(
+        self,
+        weight=None,
+        size_average=None,
+        ignore_index: int = -100,
+        reduce=None,
+        reduction: str = "mean",
+    ):
+        if type(self) is NLLLoss2d:
+            warnings.warn(_NLLLOSS2D_DEPRECATED, FutureWarning, stacklevel=2)
+        super().__init__(weight, size_average, ignore_index, reduce, reduction)
+
+
+class MultiLabelMarginLoss(_Loss):
+    def forward(self, input, target):
+        return F.multilabel_margin_loss(input, target, reduction=self.reduction)
+
+
+class LinearCrossEntropyLoss(_WeightedLoss):
+    """A ``Linear`` layer (``self.linear``) followed by cross entropy over its outputs."""
+
+    def __init__(
+        self,
+        in_features: int,
+        num_classes: int,
+        *,
+        out_features: tuple = (),
+        bias: bool = False,
+        device=None,
+        dtype=None,
+        reduction: str = "mean",
+        weight=None,
+        ignore_index: int | None = None,
+        label_smoothing: float = 0.0,
+        options: LinearCrossEntropyOptions | None = None,
+    ):
+        if weight is not None and tuple(weight.shape) != (num_classes,):
+            raise RuntimeError(
+                f"expected weight shape to be {(num_classes,)}, got {tuple(weight.shape)}"
+            )
+        if label_smoothing < 0 or label_smoothing > 1.0:
+            raise RuntimeError(
+                f"expected label_smoothing to be in range [0, 1], got {label_smoothing}"
+            )
+        super().__init__(weight=weight, reduction=reduction)
+        self.num_classes = num_classes
+        self.out_features = out_features
+        self.ignore_index = ignore_index
+        self.label_smoothing = label_smoothing
+        # the (num_classes, *out_features, in_features) weight is stored flattened to 2-d
+        self.linear = Linear(
+            in_features,
+            math.prod(out_features, start=num_classes),
+            bias=bias,
+            device=device,
+            dtype=dtype,
+        )
+        self.options = options
+
+    def forward(self, input, target):
+        in_features = self.linear.in_features
+        linear_weight = self.linear.weight.reshape(
+            (self.num_classes, *self.out_features, in_features)
+        )
+        linear_bias = None
+        if self.linear.bias is not None:
+            linear_bias = self.linear.bias.reshape((self.num_classes, *self.out_features))
+        return F.linear_cross_entropy(
+            input,
+            linear_weight,
+            target,
+            linear_bias=linear_bias,
+            weight=self.weight,
+            reduction=self.reduction,
+            ignore_index=self.ignore_index,
+            label_smoothing=self.label_smoothing,
+            options=self.options,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.linear.in_features},"
+            f" num_classes={self.num_classes},"
+            f" out_features={self.out_features},"
+            f" bias={self.linear.bias is not None},"
+            f" reduction={self.reduction},"
+            f" ignore_index={self.ignore_index},"
+            f" label_smoothing={self.label_smoothing},"
+            f" options={self.options}"
         )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 import deepforge
 
 from .. import functional as F
@@ -11,7 +13,7 @@ from .. import init
 from ..parameter import Parameter
 from .module import Module
 
-__all__ = ["LayerNorm", "GroupNorm", "LocalResponseNorm", "RMSNorm"]
+__all__ = ["LayerNorm", "GroupNorm", "LocalResponseNorm", "CrossMapLRN2d", "RMSNorm"]
 
 
 def _shape(normalized_shape) -> tuple:
@@ -137,3 +139,50 @@ class RMSNorm(Module):
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, "
                 f"elementwise_affine={self.elementwise_affine}")
+
+
+def _cross_map_windows(channels: int, size: int) -> np.ndarray:
+    """(C, C) 0/1 matrix: row c marks the channels whose squares make up channel c's scale.
+
+    It replays PyTorch's running-sum recurrence, which never removes channel 0 from the sum
+    once the window has moved past it, so the result equals PyTorch's numbers exactly."""
+    pre_pad = int((size - 1) / 2 + 1)
+    windows = np.zeros((channels, channels))
+    windows[0, : min(pre_pad, channels)] = 1
+    for c in range(1, channels):
+        windows[c] = windows[c - 1]
+        if c < channels - pre_pad + 1:
+            windows[c, c + pre_pad - 1] += 1
+        if c > pre_pad:
+            windows[c, c - pre_pad] -= 1
+    return windows
+
+
+class CrossMapLRN2d(Module):
+    """Legacy (Lua Torch) local response normalisation across channels of (N, C, H, W) input:
+    ``x / (k + alpha / size * sum of squares over neighbouring channels) ** beta``.
+
+    Its gradient is the exact derivative of that forward (PyTorch's hand-written backward
+    differs from it where the recurrence keeps channel 0 in the sum)."""
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1):
+        super().__init__()
+        self.size = size
+        self.alpha = alpha
+        self.beta = beta
+        self.k = k
+
+    def forward(self, input):
+        if input.ndim != 4:
+            raise ValueError(
+                f"CrossMapLRN2d: Expected input to be 4D, got {input.ndim}D instead."
+            )
+        windows = deepforge.tensor(
+            _cross_map_windows(input.shape[1], self.size), dtype=input.dtype, device=input.device
+        )
+        summed = (input * input).permute(0, 2, 3, 1).matmul(windows.t()).permute(0, 3, 1, 2)
+        scale = summed * (self.alpha / self.size) + self.k
+        return input * scale.pow(-self.beta)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
