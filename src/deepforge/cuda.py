@@ -60,22 +60,7 @@ _NO_CUDA = (
 )
 
 
-class amp:  # noqa: N801 - torch.cuda.amp namespace stand-in
-    class GradScaler:
-        def __init__(self, *args, enabled: bool = True, **kwargs):
-            self._enabled = False
+# ``deepforge.cuda.amp``: PyTorch's deprecated spelling of ``deepforge.amp`` for CUDA
+from .amp._device_amp import cuda_amp as _cuda_amp  # noqa: E402
 
-        def scale(self, loss):
-            return loss
-
-        def step(self, optimizer, *args, **kwargs):
-            return optimizer.step(*args, **kwargs)
-
-        def update(self, new_scale=None):
-            pass
-
-        def unscale_(self, optimizer):
-            pass
-
-        def is_enabled(self) -> bool:
-            return False
+amp = _cuda_amp()
