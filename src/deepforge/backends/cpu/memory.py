@@ -76,9 +76,16 @@ def strides(x) -> tuple:
 
 
 def _root(x):
-    while isinstance(x.base, np.ndarray):
-        x = x.base
-    return x
+    """The array that owns ``x``'s memory. numpy's ``as_strided`` puts a plain wrapper object
+    (not an array) between its result and the source, whose ``.base`` continues the chain."""
+    while True:
+        b = x.base
+        if isinstance(b, np.ndarray):
+            x = b
+        elif b is not None and isinstance(getattr(b, "base", None), np.ndarray):
+            x = b.base
+        else:
+            return x
 
 
 def storage_offset(x) -> int:

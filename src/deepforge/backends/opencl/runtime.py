@@ -55,6 +55,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .fast_launch import launcher, status_name
 from .plan import Plan
 
 log = logging.getLogger("deepforge.opencl")
@@ -238,8 +239,6 @@ class Runtime:
         self.device = device
         self.ctx = ctx
         self.queue = queue
-        from .fast_launch import launcher
-
         # direct clEnqueueNDRangeKernel calls (fast_launch.py), or None for pyopencl's
         self.direct = launcher()
         self.queue_ptr = queue.int_ptr
@@ -395,8 +394,6 @@ class Runtime:
                 kernel.set_args(*args)
                 status = direct.enqueue(self.queue_ptr, kernel.int_ptr, gsize, lsize)
                 if status:
-                    from .fast_launch import status_name
-
                     raise RuntimeError(status_name(status))
         except Exception as e:
             raise RuntimeError(
