@@ -151,6 +151,27 @@ __kernel void avg_pool_backward(const long total, __global TS* gx, __global cons
 #define MI8 int8
 #endif
 #define TC8 DF_CAT(TC, 8)
+#define TC16 DF_CAT(TC, 16)
+#if DT_SIZE(T) == 2
+#define LD16(p, o) vload_half16(0, (p) + (o))
+#define ST8_ROW(p, o, v) vstore_half8_rte((v), 0, (p) + (o))
+#else
+#define LD16(p, o) vload16(0, (p) + (o))
+#define ST8_ROW(p, o, v) vstore8((v), 0, (p) + (o))
+#endif
+/* tap ``v`` at window offset ``off`` replaces the running maximum when greater or NaN */
+#define TAP8(v, off)                                                                      \
+    {                                                                                     \
+        const MI8 upd_ = ((v) > m) | isnan(v);                                            \
+        m = select(m, (v), upd_);                                                         \
+        t = select(t, (MI8)(off), upd_);                                                  \
+    }
+#define STORE8(o)                                                                         \
+    {                                                                                     \
+        ST8_ROW(yr, o, m);                                                                \
+        const long8 lane_ = (long8)(0, 1, 2, 3, 4, 5, 6, 7);                              \
+        vstore8((long8)(r0 + (long)(o) * sw) + lane_ * sw + convert_long8(t), 0, ir + (o)); \
+    }
 #define LD8(p, o)                                                                         \
     ((TC8)(LD(p, o), LD(p, (o) + sw), LD(p, (o) + 2 * sw), LD(p, (o) + 3 * sw),           \
            LD(p, (o) + 4 * sw), LD(p, (o) + 5 * sw), LD(p, (o) + 6 * sw), LD(p, (o) + 7 * sw)))
@@ -167,6 +188,25 @@ __kernel void max_pool_rows(const long items, __global TS* y, __global long* idx
         __global long* ir = idx + r * ow;
         __global const TS* xr = x + xo + q * H * W + r0;
         int o = 0;
+        if (sw == 2 && kw == 2 && dw == 1) {
+            /* the common 2-wide, stride-2 window: each window row of 8 outputs is one
+               contiguous 16-wide load whose even and odd lanes are its two taps (the last
+               one read, 2 * o + 15, is the last window's right tap: inside the row) */
+            for (; o + 8 <= ow; o += 8) {
+                __global const TS* xb = xr + (long)o * 2;
+                TC16 v = LD16(xb, 0);
+                TC8 m = v.even;
+                MI8 t = (MI8)0;
+                TAP8(v.odd, 1)
+                for (int b = 1; b < kh; ++b) {
+                    const int off = b * dh * W;
+                    v = LD16(xb, off);
+                    TAP8(v.even, off)
+                    TAP8(v.odd, off + 1)
+                }
+                STORE8(o)
+            }
+        }
         for (; o + 8 <= ow; o += 8) {
             __global const TS* xb = xr + (long)o * sw;
             TC8 m = LD8(xb, 0);
@@ -175,17 +215,9 @@ __kernel void max_pool_rows(const long items, __global TS* y, __global long* idx
                 for (int c = 0; c < kw; ++c) {
                     const int off = b * dh * W + c * dw;
                     const TC8 v = LD8(xb, off);
-                    const MI8 upd = (v > m) | isnan(v);
-                    m = select(m, v, upd);
-                    t = select(t, (MI8)off, upd);
+                    TAP8(v, off)
                 }
-#if DT_SIZE(T) == 2
-            vstore_half8_rte(m, 0, yr + o);
-#else
-            vstore8(m, 0, yr + o);
-#endif
-            const long8 lane = (long8)(0, 1, 2, 3, 4, 5, 6, 7);
-            vstore8((long8)(r0 + (long)o * sw) + lane * sw + convert_long8(t), 0, ir + o);
+            STORE8(o)
         }
         for (; o < ow; ++o) {
             __global const TS* xb = xr + (long)o * sw;
