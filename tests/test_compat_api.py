@@ -172,3 +172,36 @@ def test_torch_alias_resolves_submodules():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_torch_alias_imports_any_submodule_as_the_same_module():
+    # submodules not imported when the alias was installed resolve to deepforge's own module
+    # objects, never a second copy (isinstance and `is` checks must hold across both names)
+    code = (
+        "import deepforge.compat; deepforge.compat.install_torch_alias()\n"
+        "import deepforge\n"
+        "import torch.distributions as D\n"
+        "import torch.nn.utils.parametrize as P\n"
+        "from torch.utils.checkpoint import checkpoint\n"
+        "from torch.utils.data.distributed import DistributedSampler\n"
+        "import torch.special, torch.testing, torch.amp, torch.func\n"
+        "assert D is deepforge.distributions and D.__spec__.name == 'deepforge.distributions'\n"
+        "assert P is deepforge.nn.utils.parametrize\n"
+        "assert checkpoint is deepforge.utils.checkpoint.checkpoint\n"
+        "assert DistributedSampler is deepforge.utils.data.DistributedSampler\n"
+        "assert torch.special is deepforge.special and torch.amp is deepforge.amp\n"
+        "try:\n"
+        "    import torch.no_such_module\n"
+        "except ModuleNotFoundError as e:\n"
+        "    assert 'torch.no_such_module' in str(e)\n"
+        "else:\n"
+        "    raise AssertionError('imported a module that does not exist')\n"
+        "deepforge.compat.uninstall_torch_alias()\n"
+        "import sys\n"
+        "assert not any(k == 'torch' or k.startswith('torch.') for k in sys.modules if\n"
+        "               getattr(sys.modules[k], '__name__', '').startswith('deepforge'))\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
