@@ -14,6 +14,36 @@ from .ops.decomposition import linalg_svd as svd
 from .ops.decomposition import linalg_svdvals as svdvals
 from .ops.linalg import cross as _cross
 from .ops.linalg import matmul
+from .ops.linalg_compose import linalg_cond as cond
+from .ops.linalg_compose import linalg_diagonal as diagonal
+from .ops.linalg_compose import linalg_lstsq as lstsq
+from .ops.linalg_compose import linalg_matrix_exp as matrix_exp
+from .ops.linalg_compose import linalg_matrix_power as matrix_power
+from .ops.linalg_compose import linalg_matrix_rank as matrix_rank
+from .ops.linalg_compose import linalg_multi_dot as multi_dot
+from .ops.linalg_compose import linalg_pinv as pinv
+from .ops.linalg_compose import linalg_tensorinv as tensorinv
+from .ops.linalg_compose import linalg_tensorsolve as tensorsolve
+from .ops.linalg_compose import linalg_vander as vander
+from .ops.linalg_eig import linalg_eig as eig
+from .ops.linalg_eig import linalg_eigh as eigh
+from .ops.linalg_eig import linalg_eigvals as eigvals
+from .ops.linalg_eig import linalg_eigvalsh as eigvalsh
+from .ops.linalg_factor import householder_product
+from .ops.linalg_factor import linalg_cholesky as cholesky
+from .ops.linalg_factor import linalg_cholesky_ex as cholesky_ex
+from .ops.linalg_factor import linalg_lu as lu
+from .ops.linalg_factor import linalg_lu_factor as lu_factor
+from .ops.linalg_factor import linalg_lu_factor_ex as lu_factor_ex
+from .ops.linalg_factor import linalg_lu_solve as lu_solve
+from .ops.linalg_factor import linalg_qr as qr
+from .ops.linalg_solve import linalg_det as det
+from .ops.linalg_solve import linalg_inv as inv
+from .ops.linalg_solve import linalg_inv_ex as inv_ex
+from .ops.linalg_solve import linalg_slogdet as slogdet
+from .ops.linalg_solve import linalg_solve as solve
+from .ops.linalg_solve import linalg_solve_ex as solve_ex
+from .ops.linalg_solve import linalg_solve_triangular as solve_triangular
 from .tensor import Tensor
 
 __all__ = [
@@ -26,6 +56,39 @@ __all__ = [
     "matmul",
     "vecdot",
     "LinAlgError",
+    "cholesky",
+    "cholesky_ex",
+    "cond",
+    "det",
+    "diagonal",
+    "eig",
+    "eigvals",
+    "eigh",
+    "eigvalsh",
+    "householder_product",
+    "inv",
+    "inv_ex",
+    "ldl_factor",
+    "ldl_factor_ex",
+    "ldl_solve",
+    "lstsq",
+    "lu",
+    "lu_factor",
+    "lu_factor_ex",
+    "lu_solve",
+    "matrix_exp",
+    "matrix_power",
+    "matrix_rank",
+    "multi_dot",
+    "pinv",
+    "qr",
+    "slogdet",
+    "solve",
+    "solve_ex",
+    "solve_triangular",
+    "tensorinv",
+    "tensorsolve",
+    "vander",
 ]
 
 
@@ -141,3 +204,35 @@ def cross(input: Tensor, other: Tensor, *, dim: int = -1) -> Tensor:
 
 def vecdot(x: Tensor, y: Tensor, *, dim: int = -1) -> Tensor:
     return _red.sum(x * y, dim)
+
+
+def _no_ldl(name: str):
+    def fn(*args, **kwargs):
+        raise NotImplementedError(
+            f"linalg.{name}: the LDL^T (Bunch-Kaufman) factorization is not implemented in "
+            "deepforge; linalg.cholesky, linalg.lu_factor or linalg.solve cover most uses"
+        )
+
+    fn.__name__ = name
+    return fn
+
+
+ldl_factor = _no_ldl("ldl_factor")
+ldl_factor_ex = _no_ldl("ldl_factor_ex")
+ldl_solve = _no_ldl("ldl_solve")
+
+
+def _give_out_arguments() -> None:
+    """PyTorch's ``out=`` on the linalg functions that have it."""
+    from .ops._common import with_out
+
+    names = (
+        "cholesky cholesky_ex cond det eig eigvals eigh eigvalsh householder_product inv inv_ex "
+        "lstsq lu lu_factor lu_factor_ex lu_solve matrix_exp matrix_power matrix_rank "
+        "multi_dot pinv qr slogdet solve solve_ex solve_triangular tensorinv tensorsolve"
+    ).split()
+    for name in names:
+        globals()[name] = with_out(globals()[name])
+
+
+_give_out_arguments()
