@@ -71,7 +71,14 @@
     X(48, unary_rsqrt, K(1) / sqrt(x))                                                    \
     X(49, unary_frac, x - trunc(x))                                                       \
     X(50, unary_erf, erf(x))                                                              \
-    X(51, unary_erfinv, df_erfinv(x))
+    X(51, unary_erfinv, df_erfinv(x))                                                     \
+    X(52, unary_lgamma, lgamma(x))                                                        \
+    X(53, unary_digamma, df_digamma(x))                                                   \
+    X(54, unary_erfc, erfc(x))                                                            \
+    X(55, unary_i0, exp(fabs(x)) * df_i0e(x))                                             \
+    X(56, unary_i0e, df_i0e(x))                                                           \
+    X(57, unary_i1, df_i1(x))                                                             \
+    X(58, unary_i1e, df_i1e(x))
 #else
 #define UNARY_T(X)                                                                        \
     X(7, unary_floor, x)                                                                  \
@@ -119,7 +126,8 @@
     X(21, binary_hypot, hypot(a, b))                                                      \
     X(22, binary_logaddexp, df_logaddexp(a, b))                                           \
     X(23, binary_copysign, copysign(a, b))                                                \
-    X(24, binary_nextafter, nextafter(a, b))
+    X(24, binary_nextafter, nextafter(a, b))                                              \
+    X(25, binary_zeta, df_zeta(a, b))
 #else
 #define BINARY_T(X)                                                                       \
     X(7, binary_fmod, df_fmod(a, b))                                                      \

@@ -40,6 +40,23 @@ def _silu_grad(x, y, g):
     return g * (s * (1.0 + x * (1.0 - s)))
 
 
+def _i1_grad(x, y, g):
+    # I1'(x) = I0(x) - I1(x) / x, which tends to 1/2 at 0
+    from .ternary import where
+
+    at0 = x == 0
+    xs = where(at0, 1.0, x)
+    return g * where(at0, 0.5, PUBLIC["i0"](x) - PUBLIC["i1"](xs) / xs)
+
+
+def _i1e_grad(x, y, g):
+    from .ternary import where
+
+    at0 = x == 0
+    xs = where(at0, 1.0, x)
+    return g * where(at0, 0.5, PUBLIC["i0e"](x) - PUBLIC["i1e"](xs) * (x.sign() + 1.0 / xs))
+
+
 # name: (save "x" or "y", d/dx as a function of (x, y, grad), float-valued result)
 UNARY_GRADS = {
     "neg": (None, lambda x, y, g: -g, False),
@@ -73,6 +90,13 @@ UNARY_GRADS = {
     "softplus": ("x", lambda x, y, g: g * x.sigmoid(), True),
     "erf": ("x", _erf_grad, True),
     "erfinv": ("y", lambda x, y, g: g * (0.5 * math.sqrt(math.pi)) * (y * y).exp(), True),
+    "erfc": ("x", lambda x, y, g: -_erf_grad(x, y, g), True),
+    "lgamma": ("x", lambda x, y, g: g * PUBLIC["digamma"](x), True),
+    "digamma": ("x", lambda x, y, g: g * polygamma(1, x), True),
+    "i0": ("x", lambda x, y, g: g * PUBLIC["i1"](x), True),
+    "i0e": ("x", lambda x, y, g: g * (PUBLIC["i1e"](x) - x.sign() * PUBLIC["i0e"](x)), True),
+    "i1": ("x", _i1_grad, True),
+    "i1e": ("x", _i1e_grad, True),
     "reciprocal": ("y", lambda x, y, g: -g * y * y, True),
     "square": ("x", lambda x, y, g: g * 2.0 * x, False),
     "floor": (None, lambda x, y, g: g * 0.0, False),
@@ -188,6 +212,182 @@ for _name, _cls in FUNCTIONS.items():
     PUBLIC[_name], PUBLIC[_name + "_"] = _make_public(_name, _cls)
 globals().update(PUBLIC)
 __all__ += list(PUBLIC)
+# only under torch.special (deepforge.special): no torch.i1 or Tensor.i1
+for _name in ("i0e", "i1", "i1e"):
+    __all__.remove(_name)
+    __all__.remove(_name + "_")
+
+
+# special functions built on the primitives above --------------------------------------------
+class Zeta(Function):
+    """Hurwitz zeta(x, q); differentiable in q only, as in PyTorch."""
+
+    @staticmethod
+    def forward(ctx, x, q):
+        ctx.save_for_backward(q)
+        ctx.x = x
+        return D.binary("zeta", x, q)
+
+    @staticmethod
+    def backward(ctx, g):
+        (q,) = ctx.saved_tensors
+        if ctx.needs_input_grad[0]:
+            raise NotImplementedError("the derivative of zeta for 'self' (x) is not implemented")
+        x = ctx.x
+        return None, -x * zeta(x + 1.0, q) * g
+
+
+def _float_operands(op, input, other):
+    from ..tensor import Tensor
+    from .creation import as_tensor
+
+    ref = input if isinstance(input, Tensor) else other
+    if not isinstance(ref, Tensor):
+        raise TypeError(f"{op}(): expected at least one Tensor argument")
+    d = D.float_result(D.result_type_of(input, other))
+    if isinstance(input, Tensor) or not isinstance(other, Tensor):
+        input = as_tensor(input, dtype=d, device=ref._device)
+    else:
+        input = float(input)  # a Python number stays a scalar operand
+    return input, as_tensor(other, dtype=d, device=ref._device)
+
+
+def _finish(r, out):
+    if out is None:
+        return r
+    from .shape import resize_out
+
+    return resize_out(out, r)
+
+
+def zeta(input, other, *, out=None):
+    """Hurwitz zeta function sum_k (other + k) ** -input; like ``torch.special.zeta``."""
+    x, q = _float_operands("zeta", input, other)
+    return _finish(call(Zeta, x, q), out)
+
+
+def polygamma(n: int, input, *, out=None):
+    """n-th derivative of digamma: (-1)^(n+1) n! zeta(n + 1, x) for n >= 1."""
+    if not isinstance(n, int) or isinstance(n, bool):
+        raise TypeError(f"polygamma(): argument 'n' must be int, not {type(n).__name__}")
+    if n < 0:
+        raise RuntimeError("polygamma(n, x) does not support negative n.")
+    if n == 0:
+        return PUBLIC["digamma"](input, out=out)
+    sign = 1.0 if n % 2 else -1.0
+    return _finish(zeta(float(n + 1), input) * (sign * math.factorial(n)), out)
+
+
+def _float_input(op, input):
+    d = input._dtype
+    return input if d.category >= 2 else input.to(dt.get_default_dtype())
+
+
+def _inplace(op, input, fn):
+    check_inplace(input, op)
+    if input._dtype.category < 2:
+        raise RuntimeError(
+            f"result type Float can't be cast to the desired output type {_tname(input._dtype)}"
+        )
+    return commit_inplace(input, fn)
+
+
+def mvlgamma(input, p: int):
+    """Multivariate log-gamma of dimension p: sum_i lgamma(x - i/2) + p(p-1)/4 log(pi)."""
+    if p < 1:
+        raise RuntimeError("p has to be greater than or equal to 1")
+    if input._dtype.category < 2:
+        raise RuntimeError(f"mvlgamma is not implemented for {_tname(input._dtype)}")
+    if input.numel() and not bool((input > 0.5 * (p - 1)).all()):
+        raise RuntimeError("All elements must be greater than (p-1)/2")
+    from .creation import arange
+
+    shifts = arange(p, dtype=input._dtype, device=input._device) * 0.5
+    terms = PUBLIC["lgamma"](input.unsqueeze(-1) - shifts)
+    return terms.sum(-1) + p * (p - 1) * 0.25 * math.log(math.pi)
+
+
+def sinc(input, *, out=None):
+    """sin(pi x) / (pi x), 1 at 0."""
+    from .ternary import where
+
+    x = _float_input("sinc", input)
+    at0 = x == 0
+    px = where(at0, 1.0, x) * math.pi  # keeps the unused branch (and its gradient) finite
+    return _finish(where(at0, 1.0, px.sin() / px), out)
+
+
+def logit(input, eps: float | None = None, *, out=None):
+    """log(p / (1 - p)), with p clamped to [eps, 1 - eps] when eps is given."""
+    x = _float_input("logit", input)
+    if eps is not None:
+        x = x.clamp(eps, 1.0 - eps)
+    return _finish((x / (1.0 - x)).log(), out)
+
+
+def polygamma_(input, n: int):
+    return _inplace("polygamma_", input, lambda: polygamma(n, input))
+
+
+def mvlgamma_(input, p: int):
+    return _inplace("mvlgamma_", input, lambda: mvlgamma(input, p))
+
+
+def sinc_(input):
+    return _inplace("sinc_", input, lambda: sinc(input))
+
+
+def logit_(input, eps: float | None = None):
+    return _inplace("logit_", input, lambda: logit(input, eps))
+
+
+def xlogy_(input, other):
+    from .binary import xlogy
+
+    return _inplace("xlogy_", input, lambda: xlogy(input, other))
+
+
+def igamma(input, other, *, out=None):
+    """Regularized lower incomplete gamma function (``torch.special.gammainc``)."""
+    from ..special import gammainc
+
+    return gammainc(input, other, out=out)
+
+
+def igammac(input, other, *, out=None):
+    """Regularized upper incomplete gamma function (``torch.special.gammaincc``)."""
+    from ..special import gammaincc
+
+    return gammaincc(input, other, out=out)
+
+
+def igamma_(input, other):
+    return _inplace("igamma_", input, lambda: igamma(input, other))
+
+
+def igammac_(input, other):
+    return _inplace("igammac_", input, lambda: igammac(input, other))
+
+
+def _attach_polygamma_methods():
+    # Tensor.polygamma(n) takes the tensor first, the function takes n first
+    from ..tensor import Tensor
+
+    Tensor.polygamma = lambda self, n: polygamma(n, self)
+    # in-place variants that PyTorch has as Tensor methods only
+    Tensor.polygamma_ = polygamma_
+    Tensor.mvlgamma_ = mvlgamma_
+    Tensor.igamma_ = igamma_
+    Tensor.igammac_ = igammac_
+    Tensor.lgamma_ = PUBLIC["lgamma_"]
+    Tensor.digamma_ = PUBLIC["digamma_"]
+
+
+_attach_polygamma_methods()
+__all__ += ["polygamma", "mvlgamma", "sinc", "sinc_", "logit", "logit_", "xlogy_"]
+__all__ += ["igamma", "igammac"]
+__all__.remove("lgamma_")
+__all__.remove("digamma_")
 
 
 # not differentiable: predicates and bit ops -------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import special_math as _special
 from ._common import _FLOATS, _core
 
 __all__ = ["unary_grad", "unary", "binary", "where", "clamp", "lerp", "nan_to_num"]
@@ -155,6 +156,10 @@ _UNARY_PY = {
     "round": _round,
     "erf": lambda x, dt: _erf(x).astype(dt, copy=False),
     "erfinv": lambda x, dt: _erfinv(x).astype(dt, copy=False),
+    **{
+        name: (lambda f: lambda x, dt: f(x).astype(dt, copy=False))(getattr(_special, name))
+        for name in ("lgamma", "digamma", "erfc", "i0", "i0e", "i1", "i1e")
+    },
 }
 _NO_DTYPE_ARG = frozenset(("logical_not", "isnan", "isinf", "isfinite", "signbit", "bitwise_not"))
 
@@ -230,6 +235,14 @@ def unary(op, x, dtype, out=None):
     return r if type(r) is np.ndarray else np.asarray(r)
 
 
+def _zeta(a, b, out=None, dtype=None, casting=None):
+    r = _special.zeta(a, b).astype(dtype or np.result_type(a, b), copy=False)
+    if out is not None:
+        np.copyto(out, r, casting="unsafe")
+        return out
+    return r
+
+
 def _floordiv(a, b, **kw):
     return np.floor_divide(a, b, **kw)
 
@@ -261,6 +274,7 @@ _BINARY = {
     "left_shift": np.left_shift,
     "right_shift": np.right_shift,
     "nextafter": np.nextafter,
+    "zeta": _zeta,
 }
 _COMPARE = {
     "eq": np.equal,
