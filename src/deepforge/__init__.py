@@ -41,7 +41,10 @@ from ._legacy import (  # noqa: F401
     LongTensor,
     ShortTensor,
 )
+from ._nn_aliases import *  # noqa: F401,F403 - torch.conv2d, torch.layer_norm, ...
 from ._printing import set_printoptions
+from ._runtime_flags import *  # noqa: F401,F403 - torch.set_anomaly_enabled, torch.strided
+from ._tensor_extra import *  # noqa: F401,F403 - also attaches Tensor.unfold, .resize_, ...
 from .autograd import (
     enable_grad,
     inference_mode,
@@ -52,11 +55,66 @@ from .autograd import (
 )
 from .ops import *  # noqa: F401,F403
 from .ops import creation as _creation
+from .ops.binning import *  # noqa: F401,F403
+from .ops.linalg_compose import (  # torch.inverse, torch.qr ... (methods attached below)
+    attach_tensor_methods as _attach_linalg_methods,
+)
+from .ops.linalg_compose import (
+    cholesky_inverse,
+    cholesky_solve,
+    pinverse,
+    triangular_solve,
+    vander,
+)
+from .ops.linalg_compose import legacy_cholesky as cholesky
+from .ops.linalg_compose import legacy_lu as lu
+from .ops.linalg_compose import legacy_lu_solve as lu_solve
+from .ops.linalg_compose import legacy_qr as qr
+from .ops.linalg_compose import linalg_matrix_exp as matrix_exp
+from .ops.linalg_compose import linalg_matrix_power as matrix_power
+from .ops.linalg_factor import lu_unpack
+from .ops.linalg_solve import linalg_det as det
+from .ops.linalg_solve import linalg_inv as inverse
+from .ops.linalg_solve import logdet
+from .ops.math_extra import *  # noqa: F401,F403
 from .ops.random import default_generator  # noqa: F401
+from .ops.scatter_extra import *  # noqa: F401,F403
+from .ops.shape_extra import *  # noqa: F401,F403
+from .ops.signal_extra import *  # noqa: F401,F403
 from .serialization import load, save
 from .tensor import Size, Tensor
 
+_attach_linalg_methods()
+
+
+def slogdet(input: Tensor):
+    """``torch.slogdet``: sign and log|det| of square matrices."""
+    from .ops.linalg_compose import LEGACY_SLOGDET
+    from .ops.linalg_solve import linalg_slogdet
+
+    return LEGACY_SLOGDET(*linalg_slogdet(input))
+
+
 __version__ = "0.1.0"
+
+from .amp.autocast_mode import (  # noqa: F401,E402 - torch.autocast and its state functions
+    autocast,
+    autocast_decrement_nesting,
+    autocast_increment_nesting,
+    clear_autocast_cache,
+    get_autocast_cpu_dtype,
+    get_autocast_dtype,
+    get_autocast_gpu_dtype,
+    is_autocast_cache_enabled,
+    is_autocast_cpu_enabled,
+    is_autocast_enabled,
+    set_autocast_cache_enabled,
+    set_autocast_cpu_dtype,
+    set_autocast_cpu_enabled,
+    set_autocast_dtype,
+    set_autocast_enabled,
+    set_autocast_gpu_dtype,
+)
 
 half = float16
 float = float32  # noqa: A001
@@ -163,13 +221,15 @@ class iinfo:  # noqa: N801
 
 
 _deterministic = False
+_deterministic_warn_only = False
 
 
 def use_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None:
     """deepforge's kernels are deterministic already (no atomics-order dependence on the
     CPU; OpenCL float atomics are only used where PyTorch's are nondeterministic too)."""
-    global _deterministic
+    global _deterministic, _deterministic_warn_only
     _deterministic = _builtins.bool(mode)
+    _deterministic_warn_only = _builtins.bool(warn_only)
 
 
 def are_deterministic_algorithms_enabled() -> bool:
@@ -232,6 +292,8 @@ _LAZY = {
     "compat",
     "accelerator",
     "cuda",
+    "cpu",
+    "func",
     "fft",
     "distributions",
     "random",

@@ -177,7 +177,9 @@ class Tensor:
 
     @property
     def layout(self):
-        return "strided"
+        from ._runtime_flags import strided
+
+        return strided
 
     def is_floating_point(self) -> bool:
         return self._dtype.is_floating_point

@@ -307,6 +307,9 @@ def _accumulate_leaf(node, g, create_graph):
         var.grad = g
     else:
         var.grad = var.grad + g
+    if node._post_hooks:
+        for hook in list(node._post_hooks):
+            hook(var)
     if node._node_hooks:
         for hook in node._node_hooks:
             hook(var)

@@ -94,9 +94,16 @@ class AccumulateGrad(BackwardNode):
         super().__init__()
         self.variable = variable
         self._n_inputs = 1
+        self._post_hooks = None  # Tensor.register_post_accumulate_grad_hook: fn(tensor)
 
     def name(self) -> str:
         return "AccumulateGrad"
+
+    def register_post_accumulate_hook(self, fn):
+        if self._post_hooks is None:
+            self._post_hooks = []
+        self._post_hooks.append(fn)
+        return _RemovableHandle(self._post_hooks, fn)
 
 
 class FunctionCtx(BackwardNode):
