@@ -72,7 +72,7 @@ from .ops.linalg_compose import legacy_lu_solve as lu_solve
 from .ops.linalg_compose import legacy_qr as qr
 from .ops.linalg_compose import linalg_matrix_exp as matrix_exp
 from .ops.linalg_compose import linalg_matrix_power as matrix_power
-from .ops.linalg_factor import lu_unpack
+from .ops.linalg_factor import geqrf, lu_unpack
 from .ops.linalg_solve import linalg_det as det
 from .ops.linalg_solve import linalg_inv as inverse
 from .ops.linalg_solve import logdet

@@ -1,6 +1,6 @@
 """Matrix factorizations: ``linalg.cholesky``, ``qr``, the LU family
-(``lu_factor``, ``lu``, ``lu_unpack``, ``lu_solve``) and ``householder_product``, with PyTorch's
-gradients (the eigendecompositions are in linalg_eig.py).
+(``lu_factor``, ``lu``, ``lu_unpack``, ``lu_solve``), ``householder_product`` and ``geqrf``, with
+PyTorch's gradients (the eigendecompositions are in linalg_eig.py).
 
 The factorizations run on the host (numpy's LAPACK, and a batched partial-pivoting LU in
 linalg_solve.py since numpy has no getrf), as decomposition.py explains for the SVD; the
@@ -16,7 +16,7 @@ import numpy as np
 from .. import _dtype as dt
 from ..autograd.function import Function
 from ..tensor import Tensor
-from ._common import call, needs_grad
+from ._common import call, needs_grad, with_out
 from .decomposition import LinAlgError
 from .linalg_solve import (
     batch_prefix,
@@ -37,6 +37,7 @@ __all__ = [
     "lu_unpack",
     "linalg_lu_solve",
     "householder_product",
+    "geqrf",
 ]
 
 CholeskyExResult = namedtuple("linalg_cholesky_ex", ["L", "info"])
@@ -45,6 +46,7 @@ LUFactorResult = namedtuple("linalg_lu_factor", ["LU", "pivots"])
 LUFactorExResult = namedtuple("linalg_lu_factor_ex", ["LU", "pivots", "info"])
 LUResult = namedtuple("linalg_lu", ["P", "L", "U"])
 LUUnpackResult = namedtuple("lu_unpack", ["P", "L", "U"])
+GeqrfResult = namedtuple("geqrf", ["a", "tau"])
 
 
 def _eye_like(A: Tensor, n: int, m: int | None = None) -> Tensor:
@@ -424,3 +426,54 @@ def householder_product(A: Tensor, tau: Tensor) -> Tensor:
         v = Vs[..., :, i : i + 1]
         Q = Q - matmul(matmul(Q, v) * tau[..., i, None, None], v.mT)
     return Q[..., :, :n]
+
+
+# -- compact QR (LAPACK geqrf) ---------------------------------------------------------------------
+
+
+class Geqrf(Function):
+    """Householder QR in LAPACK's compact form; like PyTorch, it records a graph node whose
+    backward refuses, so asking for a gradient through it fails loudly instead of silently."""
+
+    @staticmethod
+    def forward(ctx, A):
+        be, a = host(A)
+        m, n = a.shape[-2:]
+        if a.size == 0:
+            h, tau = a, np.zeros((*a.shape[:-2], min(m, n)), a.dtype)
+        else:
+            h, tau = np.linalg.qr(a, mode="raw")
+            h = np.swapaxes(h, -1, -2)  # numpy hands back LAPACK's column-major array
+        return to_device(be, h, A._dtype, A._device), to_device(be, tau, A._dtype, A._device)
+
+    @staticmethod
+    def backward(ctx, ga, gtau):
+        raise NotImplementedError("the derivative for 'geqrf' is not implemented.")
+
+
+@with_out
+def geqrf(input: Tensor) -> GeqrfResult:
+    """``torch.geqrf``: QR by Householder reflections in LAPACK's compact form: R on and above
+    the diagonal of ``a``, the reflectors' vectors below it (their unit leading entries
+    implicit) and their scales in ``tau``; ``linalg.householder_product(a, tau)`` rebuilds Q.
+    Not differentiable."""
+    if not isinstance(input, Tensor):
+        raise TypeError(
+            f"geqrf(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}"
+        )
+    if input.ndim < 2:
+        raise RuntimeError("torch.geqrf: input must have at least 2 dimensions.")
+    if input._dtype.is_complex:
+        raise NotImplementedError("geqrf: complex inputs are not supported by deepforge")
+    if input._dtype not in (dt.float32, dt.float64):  # no LAPACK kernel for the others
+        name = dt.scalar_type_name(input._dtype)
+        raise NotImplementedError(f"\"geqrf_cpu\" not implemented for '{name}'")
+    return GeqrfResult(*call(Geqrf, input))
+
+
+def _attach() -> None:
+    if not hasattr(Tensor, "geqrf"):
+        Tensor.geqrf = geqrf
+
+
+_attach()

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
 import deepforge
 from deepforge import Tensor
 from deepforge.autograd import Function, once_differentiable
@@ -30,18 +28,19 @@ __all__ = ["ctc_loss"]
 _CHECKING = " (while checking arguments for ctc_loss_allocate_outputs)"
 
 
-def _lengths(value, name: str) -> np.ndarray:
+def _lengths(value, name: str) -> Tensor:
+    """The lengths as a 1-D int64 tensor on the CPU."""
     if isinstance(value, Tensor):
         if value.is_floating_point():
             raise TypeError(f"ctc_loss(): {name} must be an integer tensor, got {value.dtype}")
-        return value.detach().cpu().numpy().astype(np.int64).reshape(-1)
+        return value.detach().cpu().to(deepforge.int64).reshape(-1)
     if isinstance(value, int):
         raise TypeError(f"ctc_loss(): {name} must be a tuple of ints or a Tensor, not int")
-    return np.asarray(list(value), dtype=np.int64).reshape(-1)
+    return deepforge.tensor(list(value), dtype=deepforge.int64).reshape(-1)
 
 
-def _check_lengths(lengths: np.ndarray, name: str, batch: int, upper: int | None) -> None:
-    if lengths.shape[0] != batch:
+def _check_lengths(lengths: list[int], name: str, batch: int, upper: int | None) -> None:
+    if len(lengths) != batch:
         raise RuntimeError(f"{name} must be of size batch_size")
     for v in lengths:
         if v < 0:
@@ -54,27 +53,45 @@ def _check_lengths(lengths: np.ndarray, name: str, batch: int, upper: int | None
             )
 
 
-def _padded_targets(targets: np.ndarray, target_lengths: np.ndarray, batch: int) -> np.ndarray:
-    """Targets as (N, S_max), from either PyTorch layout."""
-    s_max = int(target_lengths.max()) if batch else 0
-    if targets.ndim == 2:
+def _padded_targets(targets: Tensor, target_lengths: Tensor, lengths: list[int]) -> Tensor:
+    """Targets as (N, S_max) int64 on the CPU, from either PyTorch layout."""
+    batch = len(lengths)
+    s_max = max(lengths, default=0)
+    if targets.dim() == 2:
         if targets.shape[1] < s_max:
             raise RuntimeError(
                 f"Expected tensor to have size at least {s_max} at dimension 1, but got size "
                 f"{targets.shape[1]} for argument #2 'targets'{_CHECKING}"
             )
         return targets[:, :s_max]
-    total = int(target_lengths.sum())
+    total = sum(lengths)
     if targets.shape[0] != total:
         raise RuntimeError(
             f"Expected tensor to have size {total} at dimension 0, but got size "
             f"{targets.shape[0]} for argument #2 'targets'{_CHECKING}"
         )
-    out = np.zeros((batch, s_max), dtype=np.int64)
-    starts = np.concatenate([[0], np.cumsum(target_lengths)[:-1]]).astype(np.int64)
-    for n in range(batch):
-        out[n, : target_lengths[n]] = targets[starts[n] : starts[n] + target_lengths[n]]
-    return out
+    if s_max == 0:
+        return deepforge.zeros((batch, 0), dtype=deepforge.int64)
+    # sample n's labels start where the previous samples' end; slots past its length hold 0
+    positions = deepforge.arange(s_max)
+    starts = target_lengths.cumsum(0) - target_lengths
+    flat = (starts.unsqueeze(1) + positions).clamp(max=total - 1)
+    return deepforge.where(positions < target_lengths.unsqueeze(1), targets[flat], 0)
+
+
+def _extended_labels(padded: Tensor, target_lengths: Tensor, blank: int) -> tuple[Tensor, Tensor]:
+    """l' = (blank, l1, blank, l2, ..., blank), positions past 2 * S_n being blanks, and the mask
+    of positions s where l'[s] may follow l'[s - 2] directly (a label unlike the one before)."""
+    batch, s_max = padded.shape
+    labels = deepforge.where(deepforge.arange(s_max) < target_lengths.unsqueeze(1), padded, blank)
+    pairs = deepforge.stack([deepforge.full_like(labels, blank), labels], dim=2)
+    tail = deepforge.full((batch, 1), blank, dtype=deepforge.int64)
+    ext = deepforge.cat([pairs.reshape(batch, 2 * s_max), tail], dim=1)
+    after = ext[:, 2:]
+    distinct = (after != blank) & (after != ext[:, :-2])
+    never = deepforge.zeros((batch, 2), dtype=deepforge.bool)
+    skip = deepforge.cat([never, distinct], dim=1)[:, : ext.shape[1]]
+    return ext, skip
 
 
 def _logsumexp3(a: Tensor, b: Tensor, c: Tensor) -> Tensor:
@@ -82,7 +99,8 @@ def _logsumexp3(a: Tensor, b: Tensor, c: Tensor) -> Tensor:
 
 
 class _CTCLoss(Function):
-    """Per-sample negative log likelihood; inputs are (T, N, C) log_probs and host label data."""
+    """Per-sample negative log likelihood of (T, N, C) log_probs; the label data (l', its skip
+    mask, the input and target lengths) are CPU tensors, moved to log_probs' device."""
 
     @staticmethod
     def forward(ctx, log_probs, ext, skip, input_lengths, target_lengths, zero_infinity):
@@ -90,20 +108,17 @@ class _CTCLoss(Function):
         width = ext.shape[1]
         dev, dtype = log_probs.device, log_probs.dtype
         ninf = float("-inf")
+        ext, skip_t = ext.to(dev), skip.to(dev)  # l'[s] may follow l'[s - 2] directly
+        input_lengths, target_lengths = input_lengths.to(dev), target_lengths.to(dev)
 
-        def host(a, kind=None):
-            return deepforge.tensor(a, dtype=kind, device=dev)
-
-        index = host(ext).unsqueeze(0).expand(t_max, batch, width)
+        index = ext.unsqueeze(0).expand(t_max, batch, width)
         lp_ext = deepforge.gather(log_probs, 2, index)  # (T, N, L)
-        skip_t = host(skip)  # l'[s] may follow l'[s - 2] directly
-        skip_back = np.zeros_like(skip)
-        skip_back[:, :-2] = skip[:, 2:]
-        skip_back = host(skip_back)  # l'[s + 2] may follow l'[s]
-        pos = np.arange(width)[None, :]
-        ends = 2 * target_lengths[:, None]
-        start_mask = host((pos < 2) & (pos <= ends))
-        end_mask = host((pos == ends) | (pos == ends - 1))
+        never = deepforge.zeros((batch, 2), dtype=deepforge.bool, device=dev)
+        skip_back = deepforge.cat([skip_t, never], dim=1)[:, 2:]  # l'[s + 2] may follow l'[s]
+        pos = deepforge.arange(width, device=dev)
+        ends = 2 * target_lengths.unsqueeze(1)
+        start_mask = (pos < 2) & (pos <= ends)
+        end_mask = (pos == ends) | (pos == ends - 1)
         pad = deepforge.full((batch, 2), ninf, dtype=dtype, device=dev)
 
         def later(a, k):  # a[:, s - k], -inf where s < k
@@ -120,18 +135,19 @@ class _CTCLoss(Function):
         alpha = deepforge.stack(alphas)
 
         # nll from alpha at each sample's last frame, at l'[2S] and l'[2S - 1]
-        last = np.maximum(input_lengths - 1, 0)
-        final = alpha[host(last), host(np.arange(batch))]  # (N, L)
+        last = (input_lengths - 1).clamp(min=0)
+        final = alpha[last, deepforge.arange(batch, device=dev)]  # (N, L)
         nll = -deepforge.logsumexp(deepforge.where(end_mask, final, ninf), dim=1)
         # an empty input explains only an empty target
-        empty = np.where(target_lengths == 0, 0.0, np.inf)
-        nll = deepforge.where(host(input_lengths == 0), host(empty, dtype), nll)
+        empty = deepforge.where(target_lengths == 0, 0.0, float("inf")).to(dtype)
+        nll = deepforge.where(input_lengths == 0, empty, nll)
 
         if not (ctx.needs_input_grad and ctx.needs_input_grad[0]):
             # no gradient wanted: the beta recursion would be wasted work
             return deepforge.where(nll == float("inf"), 0.0, nll) if zero_infinity else nll
-        last_frame = host((np.arange(t_max)[:, None] == (input_lengths - 1)[None, :])[..., None])
-        inside = host((np.arange(t_max)[:, None] < (input_lengths - 1)[None, :])[..., None])
+        frames = deepforge.arange(t_max, device=dev).unsqueeze(1)  # (T, 1) against (N,)
+        last_frame = (frames == input_lengths - 1).unsqueeze(-1)
+        inside = (frames < input_lengths - 1).unsqueeze(-1)
         betas = [None] * t_max
         b = deepforge.full((batch, width), ninf, dtype=dtype, device=dev)
         for t in range(t_max - 1, -1, -1):
@@ -144,7 +160,7 @@ class _CTCLoss(Function):
 
         ctx.save_for_backward(log_probs, lp_ext, alpha, beta, nll, index)
         ctx.zero_infinity = zero_infinity
-        ctx.valid = host((np.arange(t_max)[:, None] < input_lengths[None, :])[..., None])
+        ctx.valid = (frames < input_lengths).unsqueeze(-1)
         if zero_infinity:
             nll = deepforge.where(nll == float("inf"), 0.0, nll)
         return nll
@@ -203,25 +219,22 @@ def ctc_loss(
         )
     in_len = _lengths(input_lengths, "input_lengths")
     tg_len = _lengths(target_lengths, "target_lengths")
-    _check_lengths(in_len, "input_lengths", batch, t_max)
-    _check_lengths(tg_len, "target_lengths", batch, None)
-    padded = _padded_targets(tg.detach().cpu().numpy().astype(np.int64), tg_len, batch)
-    if padded.size and (padded.min() < 0 or padded.max() >= classes):
-        raise IndexError(
-            f"ctc_loss(): target labels must be in [0, {classes}), got values in "
-            f"[{padded.min()}, {padded.max()}]"
-        )
+    tg_list = tg_len.tolist()
+    _check_lengths(in_len.tolist(), "input_lengths", batch, t_max)
+    _check_lengths(tg_list, "target_lengths", batch, None)
+    padded = _padded_targets(tg.detach().cpu().to(deepforge.int64), tg_len, tg_list)
+    if padded.numel():
+        low, high = int(padded.min()), int(padded.max())
+        if low < 0 or high >= classes:
+            raise IndexError(
+                f"ctc_loss(): target labels must be in [0, {classes}), got values in "
+                f"[{low}, {high}]"
+            )
 
-    # extended labels l' (blank, l1, blank, l2, ..., blank); positions past 2 * S_n are blanks
-    s_max = padded.shape[1]
-    ext = np.full((batch, 2 * s_max + 1), blank, dtype=np.int64)
-    ext[:, 1::2] = np.where(np.arange(s_max)[None, :] < tg_len[:, None], padded, blank)
-    skip = np.zeros(ext.shape, dtype=bool)
-    skip[:, 2:] = (ext[:, 2:] != blank) & (ext[:, 2:] != ext[:, :-2])
-
+    ext, skip = _extended_labels(padded, tg_len, blank)
     nll = _CTCLoss.apply(lp, ext, skip, in_len, tg_len, bool(zero_infinity))
     if enum == 1:
-        denom = deepforge.tensor(np.maximum(tg_len, 1), dtype=nll.dtype, device=nll.device)
+        denom = tg_len.clamp(min=1).to(device=nll.device, dtype=nll.dtype)
         return (nll / denom).mean()
     if enum == 2:
         return nll.sum()

@@ -3,15 +3,13 @@
 Fractional max pooling draws one pseudo-random sample in [0, 1) per plane and spatial dim and
 turns it into the start offsets of overlapping windows, exactly as PyTorch does, so passing the
 same ``_random_samples`` gives PyTorch's output and indices. The window starts are computed on
-the host (they are a handful of integers per plane); the pooling itself is a ``gather`` of every
+the CPU (they are a handful of integers per plane); the pooling itself is a ``gather`` of every
 window followed by ``max``, so it runs on every backend and gets its gradient from those ops.
 """
 
 from __future__ import annotations
 
 import math
-
-import numpy as np
 
 import deepforge
 from deepforge import Tensor
@@ -36,30 +34,35 @@ def _ntuple(value, n: int) -> tuple:
     return (value,) * n
 
 
-def _window_starts(samples: np.ndarray, in_size: int, out_size: int, pool: int) -> np.ndarray:
-    """Start of each of ``out_size`` windows for every plane's sample (PyTorch's
-    ``generate_intervals``, in the input's floating type so the rounding is the same)."""
-    starts = np.empty((samples.shape[0], out_size), dtype=np.int64)
-    if out_size > 1:
-        ftype = samples.dtype.type
-        alpha = ftype(in_size - pool) / ftype(out_size - 1)
-        steps = np.arange(out_size - 1).astype(samples.dtype)
-        scaled = (steps[None, :] + samples[:, None]) * alpha
-        starts[:, :-1] = scaled.astype(np.int64) - (samples * alpha).astype(np.int64)[:, None]
-    if out_size > 0:
-        starts[:, -1] = in_size - pool
-    return starts
+def _window_starts(samples: Tensor, in_size: int, out_size: int, pool: int) -> Tensor:
+    """Start of each of ``out_size`` windows for every plane's sample, as int64 (planes,
+    out_size). This is PyTorch's ``generate_intervals``: every step is one CPU tensor op in the
+    samples' floating type, so each intermediate is rounded to that type as PyTorch rounds it,
+    and the float-to-int casts truncate as its ``static_cast<int>`` does."""
+    planes = samples.shape[0]
+    last = deepforge.full((planes, 1), in_size - pool, dtype=deepforge.int64)
+    if out_size <= 1:
+        return last[:, :out_size]
+    alpha = deepforge.tensor(in_size - pool, dtype=samples.dtype) / deepforge.tensor(
+        out_size - 1, dtype=samples.dtype
+    )
+    steps = deepforge.arange(out_size - 1, dtype=samples.dtype)
+    scaled = (steps.unsqueeze(0) + samples.unsqueeze(1)) * alpha
+    first = (samples * alpha).to(deepforge.int64).unsqueeze(1)
+    return deepforge.cat([scaled.to(deepforge.int64) - first, last], dim=1)
 
 
-def _window_index(samples: np.ndarray, in_sp, out_sp, kernel) -> np.ndarray:
-    """Flat input index (within a plane) of every window element: (planes, prod(out), prod(k))."""
+def _window_index(samples: Tensor, in_sp, out_sp, kernel) -> Tensor:
+    """Flat input index (within a plane) of every window element: (planes, prod(out), prod(k)),
+    from the (planes, nd) CPU samples."""
     nd = len(in_sp)
     planes = samples.shape[0]
     plane_strides = [math.prod(in_sp[d + 1 :]) for d in range(nd)]
-    index = np.zeros((planes,) + tuple(out_sp) + tuple(kernel), dtype=np.int64)
+    index = deepforge.zeros((planes,) + tuple(out_sp) + tuple(kernel), dtype=deepforge.int64)
     for d in range(nd):
         starts = _window_starts(samples[:, d], in_sp[d], out_sp[d], kernel[d])
-        pos = starts[:, :, None] + np.arange(kernel[d])[None, None, :]  # (planes, out_d, k_d)
+        offsets = deepforge.arange(kernel[d], dtype=deepforge.int64)
+        pos = starts.unsqueeze(2) + offsets.view(1, 1, -1)  # (planes, out_d, k_d)
         shape = [planes] + [1] * (2 * nd)
         shape[1 + d] = out_sp[d]
         shape[1 + nd + d] = kernel[d]
@@ -123,12 +126,13 @@ def _fractional_max_pool(
         )
     if samples.shape[0] < n:
         raise RuntimeError("Expect _random_samples.size(0) no less then input batch size.")
-    host = samples.detach()[:n].cpu().numpy().reshape(n * c, nd)
+    # the window bookkeeping runs on the CPU, whose float arithmetic is PyTorch's bit for bit
+    host = samples.detach()[:n].cpu().reshape(n * c, nd)
     if nd == 2:  # PyTorch stores the 2-d samples as (width, height)
-        host = host[:, ::-1]
-    index = _window_index(np.ascontiguousarray(host), in_sp, out_sp, kernel)
+        host = host.flip(1)
+    index = _window_index(host, in_sp, out_sp, kernel)
     n_out, n_win = index.shape[1], index.shape[2]
-    index_t = deepforge.tensor(index.reshape(n, c, n_out, n_win), device=input.device)
+    index_t = index.reshape(n, c, n_out, n_win).to(input.device)
     windows = x.reshape(n, c, -1).gather(2, index_t.reshape(n, c, n_out * n_win))
     if n_win == 0 or n_out == 0:
         out = windows.reshape(n, c, n_out, n_win).sum(3)

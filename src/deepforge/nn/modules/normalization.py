@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import numbers
 
-import numpy as np
-
 import deepforge
 
 from .. import functional as F
@@ -25,18 +23,27 @@ def _shape(normalized_shape) -> tuple:
 class LayerNorm(Module):
     """Normalise over the trailing ``normalized_shape`` dims, with optional elementwise affine."""
 
-    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
-                 bias: bool = True, device=None, dtype=None):
+    def __init__(
+        self,
+        normalized_shape,
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
         self.normalized_shape = _shape(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         if elementwise_affine:
-            self.weight = Parameter(deepforge.empty(self.normalized_shape, device=device,
-                                                    dtype=dtype))
+            self.weight = Parameter(
+                deepforge.empty(self.normalized_shape, device=device, dtype=dtype)
+            )
             if bias:
-                self.bias = Parameter(deepforge.empty(self.normalized_shape, device=device,
-                                                      dtype=dtype))
+                self.bias = Parameter(
+                    deepforge.empty(self.normalized_shape, device=device, dtype=dtype)
+                )
             else:
                 self.register_parameter("bias", None)
         else:
@@ -54,19 +61,31 @@ class LayerNorm(Module):
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return (f"{self.normalized_shape}, eps={self.eps}, "
-                f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, "
+            f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}"
+        )
 
 
 class GroupNorm(Module):
     """Normalise each group of ``num_channels // num_groups`` channels, per-channel affine."""
 
-    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,
-                 device=None, dtype=None, *, bias: bool = True):
+    def __init__(
+        self,
+        num_groups: int,
+        num_channels: int,
+        eps: float = 1e-5,
+        affine: bool = True,
+        device=None,
+        dtype=None,
+        *,
+        bias: bool = True,
+    ):
         super().__init__()
         if num_channels % num_groups != 0:
-            raise ValueError(f"num_channels ({num_channels}) must be divisible by num_groups "
-                             f"({num_groups})")
+            raise ValueError(
+                f"num_channels ({num_channels}) must be divisible by num_groups ({num_groups})"
+            )
         self.num_groups = num_groups
         self.num_channels = num_channels
         self.eps = eps
@@ -92,8 +111,10 @@ class GroupNorm(Module):
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
-                f"bias={self.bias is not None}")
+        return (
+            f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+            f"bias={self.bias is not None}"
+        )
 
 
 class LocalResponseNorm(Module):
@@ -116,15 +137,22 @@ class LocalResponseNorm(Module):
 class RMSNorm(Module):
     """``x / sqrt(mean(x^2) + eps) * weight`` over the trailing ``normalized_shape`` dims."""
 
-    def __init__(self, normalized_shape, eps: float | None = None, elementwise_affine: bool = True,
-                 device=None, dtype=None):
+    def __init__(
+        self,
+        normalized_shape,
+        eps: float | None = None,
+        elementwise_affine: bool = True,
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
         self.normalized_shape = _shape(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         if elementwise_affine:
-            self.weight = Parameter(deepforge.empty(self.normalized_shape, device=device,
-                                                    dtype=dtype))
+            self.weight = Parameter(
+                deepforge.empty(self.normalized_shape, device=device, dtype=dtype)
+            )
         else:
             self.register_parameter("weight", None)
         self.reset_parameters()
@@ -137,25 +165,24 @@ class RMSNorm(Module):
         return F.rms_norm(input, self.normalized_shape, self.weight, self.eps)
 
     def extra_repr(self) -> str:
-        return (f"{self.normalized_shape}, eps={self.eps}, "
-                f"elementwise_affine={self.elementwise_affine}")
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        )
 
 
-def _cross_map_windows(channels: int, size: int) -> np.ndarray:
+def _cross_map_windows(channels: int, size: int, dtype, device) -> deepforge.Tensor:
     """(C, C) 0/1 matrix: row c marks the channels whose squares make up channel c's scale.
 
-    It replays PyTorch's running-sum recurrence, which never removes channel 0 from the sum
-    once the window has moved past it, so the result equals PyTorch's numbers exactly."""
+    PyTorch computes the scales with a running sum over channels that adds channel
+    c + pre_pad - 1 at step c and subtracts channel c - pre_pad only once c > pre_pad, so
+    channel 0 is never taken out again. Row c is therefore every channel j <= c + pre_pad - 1
+    except 1 <= j <= c - pre_pad, which reproduces PyTorch's numbers exactly."""
     pre_pad = int((size - 1) / 2 + 1)
-    windows = np.zeros((channels, channels))
-    windows[0, : min(pre_pad, channels)] = 1
-    for c in range(1, channels):
-        windows[c] = windows[c - 1]
-        if c < channels - pre_pad + 1:
-            windows[c, c + pre_pad - 1] += 1
-        if c > pre_pad:
-            windows[c, c - pre_pad] -= 1
-    return windows
+    c = deepforge.arange(channels, device=device).unsqueeze(1)
+    j = deepforge.arange(channels, device=device).unsqueeze(0)
+    added = j <= c + (pre_pad - 1)
+    kept = (j == 0) | (j > c - pre_pad)
+    return (added & kept).to(dtype)
 
 
 class CrossMapLRN2d(Module):
@@ -174,12 +201,8 @@ class CrossMapLRN2d(Module):
 
     def forward(self, input):
         if input.ndim != 4:
-            raise ValueError(
-                f"CrossMapLRN2d: Expected input to be 4D, got {input.ndim}D instead."
-            )
-        windows = deepforge.tensor(
-            _cross_map_windows(input.shape[1], self.size), dtype=input.dtype, device=input.device
-        )
+            raise ValueError(f"CrossMapLRN2d: Expected input to be 4D, got {input.ndim}D instead.")
+        windows = _cross_map_windows(input.shape[1], self.size, input.dtype, input.device)
         summed = (input * input).permute(0, 2, 3, 1).matmul(windows.t()).permute(0, 3, 1, 2)
         scale = summed * (self.alpha / self.size) + self.k
         return input * scale.pow(-self.beta)

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from enum import Enum, auto
 
-import numpy as np
-
 import deepforge
 import deepforge.nn.functional as F
 from deepforge import Tensor
@@ -25,18 +23,6 @@ def _make_orthogonal(A: Tensor) -> Tensor:
     """The ``Q`` of ``A = QR`` with ``diag(R) >= 0``."""
     Q, R = deepforge.linalg.qr(A)
     return Q * R.diagonal(dim1=-2, dim2=-1).sign().unsqueeze(-2)
-
-
-def _geqrf(A: Tensor) -> tuple[Tensor, Tensor]:
-    """LAPACK's compact QR (``torch.geqrf``: Householder vectors below the diagonal, R on and
-    above it, and the reflector scales), without gradient, computed by numpy on a host copy."""
-    h, tau = np.linalg.qr(A.detach().cpu().numpy(), mode="raw")
-    # numpy returns LAPACK's column-major array, i.e. the transpose
-    h = np.ascontiguousarray(np.swapaxes(h, -1, -2))
-    return (
-        deepforge.as_tensor(h, dtype=A.dtype).to(A.device),
-        deepforge.as_tensor(tau, dtype=A.dtype).to(A.device),
-    )
 
 
 def _is_orthogonal(Q: Tensor) -> bool:
@@ -115,7 +101,7 @@ class _Orthogonal(Module):
                         "It is not possible to assign to the matrix exponential or the Cayley "
                         "parametrizations when use_trivialization=False."
                     )
-                A, tau = _geqrf(Q)
+                A, tau = deepforge.geqrf(Q)
                 # the diagonal keeps only the signs of R (flipped where no reflection was made)
                 diag = A.diagonal(dim1=-2, dim2=-1)
                 diag.copy_(diag.sign() * deepforge.where(tau == 0.0, -1.0, 1.0).to(A.dtype))
