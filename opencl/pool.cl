@@ -159,6 +159,11 @@ __kernel void avg_pool_backward(const long total, __global TS* gx, __global cons
 #define LD16(p, o) vload16(0, (p) + (o))
 #define ST8_ROW(p, o, v) vstore8((v), 0, (p) + (o))
 #endif
+/* even and odd lanes of a 16-wide vector, lane by lane: .even/.odd are the same shuffles, but
+   Oclgrind 21.10 flags shuffles that read lane 11 as uninitialised (see HI16 in
+   reduce_common.h); compilers fold this to the same code */
+#define EVEN16(a) ((TC8)((a).s0, (a).s2, (a).s4, (a).s6, (a).s8, (a).sa, (a).sc, (a).se))
+#define ODD16(a) ((TC8)((a).s1, (a).s3, (a).s5, (a).s7, (a).s9, (a).sb, (a).sd, (a).sf))
 /* tap ``v`` at window offset ``off`` replaces the running maximum when greater or NaN */
 #define TAP8(v, off)                                                                      \
     {                                                                                     \
@@ -195,14 +200,14 @@ __kernel void max_pool_rows(const long items, __global TS* y, __global long* idx
             for (; o + 8 <= ow; o += 8) {
                 __global const TS* xb = xr + (long)o * 2;
                 TC16 v = LD16(xb, 0);
-                TC8 m = v.even;
+                TC8 m = EVEN16(v);
                 MI8 t = (MI8)0;
-                TAP8(v.odd, 1)
+                TAP8(ODD16(v), 1)
                 for (int b = 1; b < kh; ++b) {
                     const int off = b * dh * W;
                     v = LD16(xb, off);
-                    TAP8(v.even, off)
-                    TAP8(v.odd, off + 1)
+                    TAP8(EVEN16(v), off)
+                    TAP8(ODD16(v), off + 1)
                 }
                 STORE8(o)
             }
