@@ -95,3 +95,15 @@ def test_scalar_packing_rejects_unknown_type():
     df.ones(3, device=DEV) + 1.0
     plan = next(p for k, p in rt.tls.kernels.items() if k and k[0] == "plan" and p)
     assert launcher().set_scalars(plan._kernel_ptr, (0, b"q", 1)) == -50
+
+
+def test_typed_launch_hands_back_what_it_cannot_pass():
+    rt = get_backend(df.device(DEV)).rt
+    df.ones(3, device=DEV).sum()  # a typed reduction kernel
+    kernel, codes = next(iter(rt.tls.arg_codes.items()))
+    fl = launcher()
+    args = (object(),) * len(codes)  # neither a buffer nor a number: nothing is enqueued
+    q, k = rt.queue_ptr, kernel.int_ptr
+    assert fl.launch(q, k, (8,), (8,), args, codes) == fl.NOT_HANDLED
+    assert fl.launch(q, k, (8,), (8,), args[:-1], codes) == fl.NOT_HANDLED  # count mismatch
+    np.testing.assert_allclose(df.ones(5, device=DEV).sum().item(), 5.0)

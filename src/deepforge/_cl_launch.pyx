@@ -14,7 +14,8 @@ and imports on machines without OpenCL. Every function returns the OpenCL status
 (0 = success) and leaves raising to the caller, which knows the kernel's name.
 """
 
-from libc.stdint cimport int32_t, int64_t, uintptr_t
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_CheckBuffer, PyObject_GetBuffer
+from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t, uintptr_t
 
 ctypedef int (*set_arg_fn)(void*, unsigned int, size_t, const void*) noexcept nogil
 ctypedef int (*enqueue_fn)(void*, void*, unsigned int, const size_t*, const size_t*,
@@ -27,6 +28,8 @@ cdef enqueue_fn _enqueue = NULL
 cdef int NOT_BOUND = -59
 # status for a scalar type character this module does not pack (CL_INVALID_ARG_VALUE)
 cdef int BAD_TYPECHAR = -50
+# ``launch`` could not take these arguments (not an OpenCL status): use pyopencl's setter
+NOT_HANDLED = 1
 
 
 def bind(uintptr_t set_arg_address, uintptr_t enqueue_address) -> None:
@@ -124,3 +127,72 @@ def enqueue(uintptr_t queue, uintptr_t kernel, object gsize, object lsize) -> in
             l[i] = lsize[i]
     return _enqueue(<void*>queue, <void*>kernel, dims, NULL, g,
                     l if lsize is not None else NULL, 0, NULL, NULL)
+
+
+cdef int _set_any(void* k, unsigned int idx, object a, str code) except? -1000:
+    """One argument by its code: ``o`` a memory object, None (a null buffer) or a host buffer
+    passed by value (a numpy struct); ``l``/``L``/``i``/``I``/``f``/``d`` a scalar of that C
+    type. Returns an OpenCL status, or NOT_HANDLED."""
+    cdef int64_t l
+    cdef uint64_t ul
+    cdef int32_t n
+    cdef uint32_t un
+    cdef float f
+    cdef double d
+    cdef void* mem
+    cdef Py_buffer view
+    cdef int err
+    if code == "o":
+        if a is None:
+            return _set_arg(k, idx, sizeof(void*), NULL)
+        ptr = getattr(a, "int_ptr", None)
+        if ptr is not None:
+            mem = <void*><uintptr_t>ptr
+            return _set_arg(k, idx, sizeof(void*), &mem)
+        if PyObject_CheckBuffer(a):
+            PyObject_GetBuffer(a, &view, PyBUF_SIMPLE)
+            err = _set_arg(k, idx, <size_t>view.len, view.buf)
+            PyBuffer_Release(&view)
+            return err
+        return NOT_HANDLED
+    try:
+        if code == "l":
+            l = a
+            return _set_arg(k, idx, 8, &l)
+        if code == "i":
+            n = a
+            return _set_arg(k, idx, 4, &n)
+        if code == "f":
+            f = a
+            return _set_arg(k, idx, 4, &f)
+        if code == "d":
+            d = a
+            return _set_arg(k, idx, 8, &d)
+        if code == "L":
+            ul = a
+            return _set_arg(k, idx, 8, &ul)
+        if code == "I":
+            un = a
+            return _set_arg(k, idx, 4, &un)
+    except (TypeError, OverflowError):
+        return NOT_HANDLED
+    return NOT_HANDLED
+
+
+def launch(uintptr_t queue, uintptr_t kernel, object gsize, object lsize, tuple args,
+           tuple codes) -> int:
+    """Set every argument of ``kernel`` from ``args`` by ``codes`` (one per argument, see
+    ``_set_any``) and enqueue it like ``enqueue``. Returns an OpenCL status, or NOT_HANDLED
+    (nothing enqueued) for arguments it does not know how to pass."""
+    if _enqueue == NULL:
+        return NOT_BOUND
+    cdef Py_ssize_t i, count = len(args)
+    cdef void* k = <void*>kernel
+    cdef int err
+    if count != len(codes):
+        return NOT_HANDLED
+    for i in range(count):
+        err = _set_any(k, <unsigned int>i, args[i], <str>codes[i])
+        if err:
+            return err
+    return enqueue(queue, kernel, gsize, lsize)

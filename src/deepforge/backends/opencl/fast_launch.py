@@ -14,9 +14,11 @@ import ctypes.util
 import logging
 import os
 
+import numpy as np
+
 log = logging.getLogger("deepforge.opencl")
 
-__all__ = ["launcher", "status_name"]
+__all__ = ["arg_codes", "launch_direct", "launcher", "status_name"]
 
 
 def _loaded_opencl_library() -> str | None:
@@ -78,3 +80,38 @@ def status_name(code: int) -> str:
         sc = pyopencl.status_code
         _STATUS_NAMES.update({getattr(sc, n): n for n in dir(sc) if n.isupper()})
     return f"CL_{_STATUS_NAMES.get(code, 'UNKNOWN')} ({code})"
+
+
+# argument codes of ``_cl_launch.launch``: "o" for buffers, null buffers and by-value structs
+# (pyopencl's None scalar type), one letter per scalar C type
+_ARG_CODES = {
+    None: "o",
+    np.dtype(np.int64): "l",
+    np.dtype(np.int32): "i",
+    np.dtype(np.float32): "f",
+    np.dtype(np.float64): "d",
+    np.dtype(np.uint64): "L",
+    np.dtype(np.uint32): "I",
+}
+
+
+def arg_codes(scalar_dtypes) -> tuple | None:
+    """Codes for a kernel typed with ``set_scalar_arg_dtypes(scalar_dtypes)``, or None when
+    an argument has a type the direct setter does not pack."""
+    codes = tuple(_ARG_CODES.get(None if t is None else np.dtype(t)) for t in scalar_dtypes)
+    return None if None in codes else codes
+
+
+def launch_direct(rt, kernel, gsize, lsize, args: tuple) -> None:
+    """Set ``kernel``'s arguments and enqueue it on ``rt``'s queue without pyopencl's
+    wrappers: in one call for typed kernels, else through pyopencl's argument setter."""
+    direct = rt.direct
+    codes = rt.tls.arg_codes.get(kernel)
+    status = direct.NOT_HANDLED
+    if codes is not None:
+        status = direct.launch(rt.queue_ptr, kernel.int_ptr, gsize, lsize, args, codes)
+    if status == direct.NOT_HANDLED:
+        kernel.set_args(*args)
+        status = direct.enqueue(rt.queue_ptr, kernel.int_ptr, gsize, lsize)
+    if status:
+        raise RuntimeError(status_name(status))

@@ -55,7 +55,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .fast_launch import launcher, status_name
+from .fast_launch import arg_codes, launch_direct, launcher
 from .plan import Plan
 
 log = logging.getLogger("deepforge.opencl")
@@ -225,6 +225,7 @@ class _ThreadCaches(threading.local):
     def __init__(self):
         self.kernels: dict = {}  # (file, name, options) -> Kernel; ("plan", ...) -> Plan
         self.typed: set = set()  # kernel keys whose scalar argument dtypes are set
+        self.arg_codes: dict = {}  # typed kernel -> argument codes for the direct launcher
 
 
 class Runtime:
@@ -356,11 +357,9 @@ class Runtime:
             k = self.cl.Kernel(self.build(filename, options), name)
             tls.kernels[key] = k
             if scalar_dtypes is not None:
-                k.set_scalar_arg_dtypes(scalar_dtypes)
-                tls.typed.add(key)
+                self._type_args(k, key, scalar_dtypes)
         elif scalar_dtypes is not None and key not in tls.typed:
-            k.set_scalar_arg_dtypes(scalar_dtypes)  # first fetched without them
-            tls.typed.add(key)
+            self._type_args(k, key, scalar_dtypes)  # first fetched without them
         return k
 
     def plan(self, key: tuple, filename: str, name: str, options: str, fixed: tuple):
@@ -377,6 +376,13 @@ class Runtime:
             p = kernels[key] = Plan(self, k)
         return p
 
+    def _type_args(self, k, key, scalar_dtypes) -> None:
+        k.set_scalar_arg_dtypes(scalar_dtypes)
+        self.tls.typed.add(key)
+        codes = arg_codes(scalar_dtypes)
+        if codes is not None:
+            self.tls.arg_codes[k] = codes
+
     # -- launches ------------------------------------------------------------------------------
     def launch(self, kernel, gsize, lsize, *args):
         if lsize is not None and len(lsize) == 1 and lsize[0] > 1:
@@ -386,15 +392,11 @@ class Runtime:
             if lsize[0] > lim:  # keep the number of groups, shrink them to what the kernel takes
                 ls = 1 << (lim.bit_length() - 1)
                 gsize, lsize = (gsize[0] // lsize[0] * ls,), (ls,)
-        direct = self.direct
         try:
-            if direct is None:
+            if self.direct is None:
                 kernel(self.queue, gsize, lsize, *args)
-            else:  # pyopencl's own argument setting, then an enqueue with no event object
-                kernel.set_args(*args)
-                status = direct.enqueue(self.queue_ptr, kernel.int_ptr, gsize, lsize)
-                if status:
-                    raise RuntimeError(status_name(status))
+            else:
+                launch_direct(self, kernel, gsize, lsize, args)
         except Exception as e:
             raise RuntimeError(
                 f"OpenCL kernel {kernel.function_name} failed to launch on {self.name} "
