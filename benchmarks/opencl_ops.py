@@ -5,7 +5,8 @@
 Each row: median wall time per op (the OpenCL queue is drained before and after timing), and
 for the large elementwise ops the effective bandwidth. The "1-element" rows measure the
 per-op overhead (Python dispatch + kernel launch): "queued" issues batches of ops back to back
-with one wait per batch, "launch+wait" waits for the device after every op; each is the best
+with one wait per batch (a 1-element add, and a 1-element sum: a reduction kernel with a dozen
+arguments), "launch+wait" waits for the device after every op; each is the best
 and the median over many batches, since a shared machine makes single batches noisy. The
 "pyopencl floor" row is a bare enqueue of a one-work-item kernel whose arguments were set
 once: no deepforge code, so the least any OpenCL op can cost on this device.
@@ -69,6 +70,8 @@ def overhead(rounds=40, batch=500):
         "cpu queued": (lambda: a_cpu + a_cpu, lambda: None, batch),
         "opencl queued": (lambda: a_cl + a_cl, cl_sync, batch),
         "floor": (_floor_op(), cl_sync, batch),
+        "cpu sum": (lambda: a_cpu.sum(), lambda: None, batch),
+        "opencl sum": (lambda: a_cl.sum(), cl_sync, batch),
         "cpu launch+wait": (lambda: a_cpu + a_cpu, lambda: None, batch // 10),
         "opencl launch+wait": (lambda: (a_cl + a_cl, cl_sync()), lambda: None, batch // 10),
     }
@@ -89,6 +92,7 @@ def overhead(rounds=40, batch=500):
     for d in ("cpu", "opencl"):
         print(f"1-element add on {d:<7}: queued {fmt(d + ' queued')}; "
               f"launch+wait {fmt(d + ' launch+wait')}")
+    print(f"1-element sum, queued: cpu {fmt('cpu sum')}; opencl {fmt('opencl sum')}")
     print(f"pyopencl floor (bare enqueue)   : queued {fmt('floor')}; "
           f"launch+wait {fmt('floor launch+wait')}")
     cl, cpu = ts["opencl queued"], ts["cpu queued"]
