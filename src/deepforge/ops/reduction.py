@@ -89,13 +89,28 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, out=None
     if isinstance(dim, (list, tuple)) and len(dim) == 0:
         axes = tuple(range(input.ndim))
     n = _count(input._data.shape, axes)
-    s = sum(
-        input if d is input._dtype else input.to(d),
-        dim if not (isinstance(dim, (list, tuple)) and not dim) else None,
-        keepdim,
-    )
-    r = s / n if n else s * float("nan")
-    return _out(out, r)
+    x = input if d is input._dtype else input.to(d)
+    if n:  # one backend reduction (its "mean" divides as it finishes), not a sum then a divide
+        return _out(out, call(Mean, x, axes, keepdim, n))
+    s = sum(x, dim if not (isinstance(dim, (list, tuple)) and not dim) else None, keepdim)
+    return _out(out, s * float("nan"))
+
+
+class Mean(Function):
+    @staticmethod
+    def forward(ctx, x, axes, keepdim, n):
+        ctx.in_shape = x._data.shape
+        ctx.axes = axes
+        ctx.keepdim = keepdim
+        ctx.n = n
+        data = D.backend_of(x).reduce("mean", x._data, axes, keepdim, x._dtype.np)
+        return make_tensor(data, x._dtype, x._device)
+
+    @staticmethod
+    def backward(ctx, g):
+        if not ctx.keepdim:
+            g = _unsqueeze_dims(g, ctx.axes, len(ctx.in_shape))
+        return (g / ctx.n).expand(ctx.in_shape), None, None, None
 
 
 def nanmean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
