@@ -25,6 +25,10 @@ def overhead(torch):
         ta, tb = torch.ones(1), torch.ones(1)
         ref = timeit(lambda: ta + tb)
     rows.append(("a + b, 1 element, no grad", timeit(lambda: a + b), ref, 3.0))
+    for name in ("sum", "mean"):  # small reductions (a loss, a bias gradient) per step
+        f = getattr(a, name)
+        ref = timeit(getattr(ta, name)) if torch else None
+        rows.append((f"a.{name}(), 1 element, no grad", timeit(f), ref, 3.0))
 
     x = df.randn(16, requires_grad=True)
     w = df.randn(16, requires_grad=True)
