@@ -6,6 +6,7 @@ import math
 
 from .. import _dtype as dt
 from ..autograd.function import Function
+from ..autograd.grad_mode import STATE
 from ..tensor import Tensor, make_tensor
 from . import _dispatch as D
 from ._common import call, with_out, wrap_dim, wrap_dims
@@ -50,10 +51,16 @@ class Sum(Function):
 
 
 def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, out=None) -> Tensor:
-    axes = wrap_dims(dim, input.ndim) if input.ndim else ()
+    nd = input.ndim
+    axes = wrap_dims(dim, nd) if nd else ()
     if dim is not None and isinstance(dim, (list, tuple)) and len(dim) == 0:
-        axes = tuple(range(input.ndim))
-    r = call(Sum, input, axes, keepdim, _acc_dtype(input, dtype))
+        axes = tuple(range(nd))
+    acc = _acc_dtype(input, dtype)
+    if STATE.enabled and input._rg:
+        r = Sum.apply(input, axes, keepdim, acc)
+    else:  # no graph: straight to the backend (a loss or a bias gradient every step)
+        data = D.backend_of(input).reduce("sum", input._data, axes, keepdim, acc.np)
+        r = make_tensor(data, acc, input._device)
     return _out(out, r)
 
 
@@ -91,7 +98,10 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, out=None
     n = _count(input._data.shape, axes)
     x = input if d is input._dtype else input.to(d)
     if n:  # one backend reduction (its "mean" divides as it finishes), not a sum then a divide
-        return _out(out, call(Mean, x, axes, keepdim, n))
+        if STATE.enabled and x._rg:
+            return _out(out, Mean.apply(x, axes, keepdim, n))
+        data = D.backend_of(x).reduce("mean", x._data, axes, keepdim, x._dtype.np)
+        return _out(out, make_tensor(data, x._dtype, x._device))
     s = sum(x, dim if not (isinstance(dim, (list, tuple)) and not dim) else None, keepdim)
     return _out(out, s * float("nan"))
 
