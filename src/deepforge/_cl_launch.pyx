@@ -56,6 +56,52 @@ cdef inline int _set_mems(void* k, tuple pairs):
     return 0
 
 
+cdef int _set_scalar(void* k, unsigned int idx, object a, Py_UCS4 code) except? -1000:
+    """One scalar argument of C type ``code`` (``l``/``L`` 64-bit, ``i``/``I`` 32-bit
+    integers, ``f`` float, ``d`` double). Returns an OpenCL status, or NOT_HANDLED."""
+    cdef int64_t l
+    cdef uint64_t ul
+    cdef int32_t n
+    cdef uint32_t un
+    cdef float f
+    cdef double d
+    if code == "f" or code == "d":
+        try:
+            if code == "f":
+                f = a
+                return _set_arg(k, idx, 4, &f)
+            d = a
+            return _set_arg(k, idx, 8, &d)
+        except TypeError:
+            return NOT_HANDLED
+    if code != "l" and code != "L" and code != "i" and code != "I":
+        return NOT_HANDLED
+    try:
+        a = a.__index__()
+    except AttributeError:  # numpy bools and other integral values without __index__
+        try:
+            i = int(a)
+        except (TypeError, ValueError, OverflowError):
+            return NOT_HANDLED
+        if i != a:  # never truncate
+            return NOT_HANDLED
+        a = i
+    try:
+        if code == "l":
+            l = a
+            return _set_arg(k, idx, 8, &l)
+        if code == "L":
+            ul = a
+            return _set_arg(k, idx, 8, &ul)
+        if code == "i":
+            n = a
+            return _set_arg(k, idx, 4, &n)
+        un = a
+        return _set_arg(k, idx, 4, &un)
+    except OverflowError:
+        return NOT_HANDLED
+
+
 def set_scalars(uintptr_t kernel, tuple triples) -> int:
     """(index, struct type character, value) triples, flattened: ``b"l"`` (64-bit integer),
     ``b"i"`` (32-bit integer), ``b"f"`` (float) or ``b"d"`` (double)."""
@@ -63,35 +109,11 @@ def set_scalars(uintptr_t kernel, tuple triples) -> int:
         return NOT_BOUND
     cdef void* k = <void*>kernel
     cdef Py_ssize_t i
-    cdef bytes tc
-    cdef int64_t l
-    cdef int32_t n
-    cdef float f
-    cdef double d
-    cdef int err = 0
-    cdef unsigned int idx
+    cdef int err
     for i in range(0, len(triples), 3):
-        idx = <unsigned int>triples[i]
-        tc = triples[i + 1]
-        if tc == b"l":
-            try:
-                l = triples[i + 2]
-            except TypeError:  # numpy bools and other integer-likes without __index__
-                l = int(triples[i + 2])
-            err = _set_arg(k, idx, 8, &l)
-        elif tc == b"f":
-            f = triples[i + 2]
-            err = _set_arg(k, idx, 4, &f)
-        elif tc == b"d":
-            d = triples[i + 2]
-            err = _set_arg(k, idx, 8, &d)
-        elif tc == b"i":
-            try:
-                n = triples[i + 2]
-            except TypeError:
-                n = int(triples[i + 2])
-            err = _set_arg(k, idx, 4, &n)
-        else:
+        err = _set_scalar(k, <unsigned int>triples[i], triples[i + 2],
+                          <Py_UCS4>(<bytes>triples[i + 1])[0])
+        if err == NOT_HANDLED:
             return BAD_TYPECHAR
         if err:
             return err
@@ -131,51 +153,24 @@ def enqueue(uintptr_t queue, uintptr_t kernel, object gsize, object lsize) -> in
 
 cdef int _set_any(void* k, unsigned int idx, object a, str code) except? -1000:
     """One argument by its code: ``o`` a memory object, None (a null buffer) or a host buffer
-    passed by value (a numpy struct); ``l``/``L``/``i``/``I``/``f``/``d`` a scalar of that C
-    type. Returns an OpenCL status, or NOT_HANDLED."""
-    cdef int64_t l
-    cdef uint64_t ul
-    cdef int32_t n
-    cdef uint32_t un
-    cdef float f
-    cdef double d
+    passed by value (a numpy struct); otherwise a scalar (see ``_set_scalar``). Returns an
+    OpenCL status, or NOT_HANDLED."""
     cdef void* mem
     cdef Py_buffer view
     cdef int err
-    if code == "o":
-        if a is None:
-            return _set_arg(k, idx, sizeof(void*), NULL)
-        ptr = getattr(a, "int_ptr", None)
-        if ptr is not None:
-            mem = <void*><uintptr_t>ptr
-            return _set_arg(k, idx, sizeof(void*), &mem)
-        if PyObject_CheckBuffer(a):
-            PyObject_GetBuffer(a, &view, PyBUF_SIMPLE)
-            err = _set_arg(k, idx, <size_t>view.len, view.buf)
-            PyBuffer_Release(&view)
-            return err
-        return NOT_HANDLED
-    try:
-        if code == "l":
-            l = a
-            return _set_arg(k, idx, 8, &l)
-        if code == "i":
-            n = a
-            return _set_arg(k, idx, 4, &n)
-        if code == "f":
-            f = a
-            return _set_arg(k, idx, 4, &f)
-        if code == "d":
-            d = a
-            return _set_arg(k, idx, 8, &d)
-        if code == "L":
-            ul = a
-            return _set_arg(k, idx, 8, &ul)
-        if code == "I":
-            un = a
-            return _set_arg(k, idx, 4, &un)
-    except (TypeError, OverflowError):
-        return NOT_HANDLED
+    if code != "o":
+        return _set_scalar(k, idx, a, code[0])
+    if a is None:
+        return _set_arg(k, idx, sizeof(void*), NULL)
+    ptr = getattr(a, "int_ptr", None)
+    if ptr is not None:
+        mem = <void*><uintptr_t>ptr
+        return _set_arg(k, idx, sizeof(void*), &mem)
+    if PyObject_CheckBuffer(a):
+        PyObject_GetBuffer(a, &view, PyBUF_SIMPLE)
+        err = _set_arg(k, idx, <size_t>view.len, view.buf)
+        PyBuffer_Release(&view)
+        return err
     return NOT_HANDLED
 
 
