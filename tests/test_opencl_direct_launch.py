@@ -19,25 +19,12 @@ if opencl_device_count() == 0:
         raise RuntimeError("DEEPFORGE_REQUIRE_OPENCL=1 but no usable OpenCL device was found")
     pytest.skip("no usable OpenCL device", allow_module_level=True)
 
+from opencl_workload import WORKLOAD as _WORKLOAD  # noqa: E402
+
 from deepforge.backends.opencl.fast_launch import launcher, status_name  # noqa: E402
 
 DEV = "opencl:0"
 
-# a plan launch (binary/unary fast path), scalar operands of each kind, general launches
-# (strided, broadcast, reductions, matmul), integer and float64 kernels
-_WORKLOAD = """
-import numpy as np
-import deepforge as df
-rng = np.random.default_rng(0)
-a = df.tensor(rng.standard_normal((5, 7)), dtype=df.float32, device="opencl")
-b = df.tensor(rng.standard_normal((7,)), dtype=df.float32, device="opencl")
-i = df.tensor(rng.integers(-9, 9, (5, 7)), device="opencl")
-d = a.double()
-outs = [a + a, a * 2.5, 3.0 - a, (-a).exp(), a + b, a.t() * 2, a.sum(1), a.amax(0),
-        a @ a.t(), i * 3, i + i, i // 2, d * 1.5, d.sum(), a.softmax(-1), a[:, ::2] + 1,
-        (a > 0).float(), df.where(a > 0, a, b)]
-np.save(__import__("sys").argv[1], np.concatenate([o.cpu().double().numpy().ravel() for o in outs]))
-"""
 
 
 def test_direct_launch_is_in_use():

@@ -60,8 +60,9 @@ class OpenCLBackend(ElementwiseOps, ReduceOps, ScanSortOps, IndexOps, NNOps, Vis
             if nd.nbytes <= _SMALL_UPLOAD:
                 self.rt.upload(x.buf, np.array(nd, order="C", copy=True))
             else:
-                self.rt.cl.enqueue_copy(self.rt.queue, x.buf, np.ascontiguousarray(nd),
-                                        is_blocking=True)
+                with self.rt.blocking():
+                    self.rt.cl.enqueue_copy(self.rt._queue, x.buf, np.ascontiguousarray(nd),
+                                            is_blocking=True)
         return x
 
     def to_numpy(self, x: CLArray):

@@ -28,7 +28,7 @@ class Plan:
     item count, and the scalar arguments of its last launch."""
 
     __slots__ = ("rt", "queue", "kernel", "name", "sizes", "last", "data", "_enqueue",
-                 "_direct", "_queue_ptr", "_kernel_ptr")
+                 "_direct", "_queue_ptr", "_kernel_ptr", "batch")
 
     def __init__(self, rt, kernel):
         import pyopencl._cl as _cl
@@ -36,7 +36,8 @@ class Plan:
         from .fast_launch import launcher
 
         self.rt = rt
-        self.queue = rt.queue
+        self.queue = rt._queue
+        self.batch = rt.batch
         self.kernel = kernel
         self.name = kernel.function_name
         self.sizes: dict = {}  # n -> (global size, local size)
@@ -54,6 +55,17 @@ class Plan:
         buffer) pairs, ``ints`` and ``more`` (index, struct typechar, value) triples, all
         flattened. ``ints`` (integers only) equal to the previous launch's are not set again;
         ``more`` always is (equal floats can differ in bits: 0.0 and -0.0)."""
+        gl = self.sizes.get(n)
+        if gl is None:
+            gl = self._sizes(n)
+        b = self.batch
+        if b is not None:  # see batching.py: one work-group is small, more is large
+            if gl[0][0] <= gl[1][0]:
+                if b.gate is None or b.held >= b.limit:
+                    b.next_gate()
+                b.held += 1
+            else:
+                b.release()
         direct = self._direct
         if direct is not None:
             kp = self._kernel_ptr
@@ -63,9 +75,6 @@ class Plan:
                 self.last = ints
             if more is not None:
                 self._check(direct.set_scalars(kp, more), None)
-            gl = self.sizes.get(n)
-            if gl is None:
-                gl = self._sizes(n)
             err = direct.run_1d(self._queue_ptr, kp, gl[0][0], gl[1][0], bufs)
             if err:
                 self._check(err, gl)
@@ -79,9 +88,6 @@ class Plan:
             self.last = ints
         if more is not None:
             k._set_arg_buf_pack_multi(more)
-        gl = self.sizes.get(n)
-        if gl is None:
-            gl = self._sizes(n)
         try:
             self._enqueue(self.queue, k, gl[0], gl[1])
         except Exception as e:

@@ -11,7 +11,10 @@ The ``Runtime`` object is what kernels are launched through; other modules (the 
 included) rely on exactly these members:
 
 ``rt.ctx``, ``rt.queue``, ``rt.device``
-    the ``pyopencl`` context, in-order command queue and device.
+    the ``pyopencl`` context, in-order command queue and device. On CPU devices small
+    commands are enqueued in batches (``batching.py``): ``rt.queue`` lets every held command
+    go first, so it may be waited on; backend code that blocks on the queue does so inside
+    ``with rt.blocking():``.
 ``rt.build(filename, options="") -> pyopencl.Program``
     builds ``opencl/<filename>`` (or an absolute path) once per (file, options) and caches
     the program; ``#include "x.h"`` lines are spliced in from the same directory. The
@@ -51,10 +54,13 @@ import os
 import re
 import threading
 import warnings
+from collections import deque
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 
+from .batching import CommandBatcher, batch_limit
 from .fast_launch import arg_codes, launch_direct, launcher
 from .plan import Plan
 
@@ -210,6 +216,13 @@ def created_runtimes() -> list:
     return list(_runtimes.values())
 
 
+def _items(size) -> int:
+    n = 1
+    for s in size:
+        n *= s
+    return n
+
+
 # -------------------------------------------------------------------------------------------
 # runtime
 # -------------------------------------------------------------------------------------------
@@ -239,7 +252,7 @@ class Runtime:
         self.index = index
         self.device = device
         self.ctx = ctx
-        self.queue = queue
+        self._queue = queue  # raw: code here never blocks on it outside ``blocking()``
         # direct clEnqueueNDRangeKernel calls (fast_launch.py), or None for pyopencl's
         self.direct = launcher()
         self.queue_ptr = queue.int_ptr
@@ -259,6 +272,9 @@ class Runtime:
         self.has_fp16 = "cl_khr_fp16" in exts
         self.has_int64_atomics = "cl_khr_int64_base_atomics" in exts
         self.sync = os.environ.get("DEEPFORGE_OPENCL_SYNC", "") not in ("", "0")
+        # small commands held back and run in batches on CPU devices (batching.py)
+        limit = batch_limit(bool(device.type & cl.device_type.CPU), self.sync)
+        self.batch = CommandBatcher(cl, ctx, queue, limit) if limit else None
         opts = ["-cl-std=CL1.2"]
         if self.is_cpu:
             opts.append("-DDF_CPU=1")
@@ -274,13 +290,28 @@ class Runtime:
         self._wg_limits: dict = {}
         self._sources: dict = {}
         self.build_count = 0
+        # the allocator's enqueues never wait, so they may go behind a closed gate
         self._pool = cl_tools.MemoryPool(cl_tools.ImmediateAllocator(queue))
         self._alloc_errors = (cl.MemoryError, cl.LogicError, cl.RuntimeError)
         self.peak_bytes = 0
-        self._uploads: list = []  # (event, host array) of writes still in flight
+        self._uploads: deque = deque()  # (event, host array) of writes in flight, in order
+        self._uploads_lock = threading.Lock()
+        self._complete = cl.command_execution_status.COMPLETE
 
     def __repr__(self) -> str:
         return f"<OpenCL runtime opencl:{self.index} {self.name!r}>"
+
+    @property
+    def queue(self):
+        """The command queue, with no command held back (see batching.py): code outside the
+        backend may block on it."""
+        if self.batch is not None:
+            self.batch.release()
+        return self._queue
+
+    def blocking(self):
+        """Context for a call that waits on the queue (see ``CommandBatcher.hold``)."""
+        return nullcontext() if self.batch is None else self.batch.hold()
 
     # -- programs ------------------------------------------------------------------------------
     def source(self, filename: str) -> tuple[str, str]:
@@ -392,9 +423,17 @@ class Runtime:
             if lsize[0] > lim:  # keep the number of groups, shrink them to what the kernel takes
                 ls = 1 << (lim.bit_length() - 1)
                 gsize, lsize = (gsize[0] // lsize[0] * ls,), (ls,)
+        b = self.batch
+        if b is not None:
+            if lsize is not None and _items(gsize) <= _items(lsize):
+                if b.gate is None or b.held >= b.limit:
+                    b.next_gate()
+                b.held += 1
+            else:
+                b.release()
         try:
             if self.direct is None:
-                kernel(self.queue, gsize, lsize, *args)
+                kernel(self._queue, gsize, lsize, *args)
             else:
                 launch_direct(self, kernel, gsize, lsize, args)
         except Exception as e:
@@ -422,13 +461,16 @@ class Runtime:
         if not self.sync:
             return
         try:
-            self.queue.finish()
+            with self.blocking():
+                self._queue.finish()
         except Exception as e:
             raise RuntimeError(f"OpenCL kernel {name} failed on {self.name}: {e}") from None
 
     def finish(self) -> None:
-        self.queue.finish()
-        self._uploads.clear()
+        with self.blocking():
+            self._queue.finish()
+        if self._uploads:
+            self._prune_uploads()
 
     # -- memory --------------------------------------------------------------------------------
     def alloc(self, nbytes: int):
@@ -472,19 +514,34 @@ class Runtime:
     def upload(self, buf, host: np.ndarray, byte_offset: int = 0) -> None:
         """Copy a contiguous host array into ``buf`` without waiting for the queue; the host
         array is kept alive until the copy is done."""
-        cl = self.cl
         pending = self._uploads
         if pending:
-            done = cl.command_execution_status.COMPLETE
-            pending[:] = [p for p in pending if p[0].command_execution_status != done]
+            self._prune_uploads()
             if len(pending) > 256:
-                self.queue.finish()
-                pending.clear()
-        ev = cl.enqueue_copy(self.queue, buf, host, dst_offset=byte_offset, is_blocking=False)
+                self.finish()
+        b = self.batch
+        if b is not None:  # a small write: batched like a one-group kernel
+            if b.gate is None or b.held >= b.limit:
+                b.next_gate()
+            b.held += 1
+        ev = self.cl.enqueue_copy(self._queue, buf, host, dst_offset=byte_offset,
+                                  is_blocking=False)
         pending.append((ev, host))
 
+    def _prune_uploads(self) -> None:
+        # Only finished writes are dropped: dropping pyopencl's event of an unfinished one
+        # waits for it, which behind a closed batch gate would never return. The queue is
+        # in order, so the finished ones are at the front; the lock keeps two threads from
+        # popping past an unfinished one.
+        pending, done = self._uploads, self._complete
+        with self._uploads_lock:
+            while pending and pending[0][0].command_execution_status == done:
+                pending.popleft()
+
     def download(self, host: np.ndarray, buf, byte_offset: int = 0) -> None:
-        self.cl.enqueue_copy(self.queue, host, buf, src_offset=byte_offset, is_blocking=True)
+        with self.blocking():
+            self.cl.enqueue_copy(self._queue, host, buf, src_offset=byte_offset,
+                                 is_blocking=True)
 
     # -- work sizes ----------------------------------------------------------------------------
     def range_1d(self, n: int, lsize: int | None = None, work: int | None = None) -> tuple:
