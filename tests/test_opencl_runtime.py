@@ -20,6 +20,7 @@ if opencl_device_count() == 0:
     pytest.skip("no usable OpenCL device (install pyopencl and a driver, e.g. "
                 "apt-get install pocl-opencl-icd)", allow_module_level=True)
 
+from deepforge.backends.opencl import discovery  # noqa: E402
 from deepforge.backends.opencl import runtime as rtmod  # noqa: E402
 
 DEV = "opencl:0"
@@ -75,9 +76,9 @@ def test_import_creates_no_context():
     r = _run("""
         import sys
         import deepforge, deepforge.opencl
-        from deepforge.backends.opencl import runtime
+        from deepforge.backends.opencl import discovery, runtime
         assert "pyopencl" not in sys.modules, "pyopencl imported at import time"
-        assert runtime._devices is None and not runtime._runtimes
+        assert discovery._devices is None and not runtime._runtimes
         print("ok")
         """)
     assert r.returncode == 0, r.stderr
@@ -116,9 +117,9 @@ def test_unusable_devices_are_skipped_with_a_logged_reason(monkeypatch, caplog):
     def broken(cl, dev):
         raise RuntimeError("unknown target CPU 'generic'")
 
-    monkeypatch.setattr(rtmod, "_devices", None)
+    monkeypatch.setattr(discovery, "_devices", None)
     monkeypatch.setattr(rtmod, "_runtimes", {})
-    monkeypatch.setattr(rtmod, "_probe", broken)
+    monkeypatch.setattr(discovery, "_probe", broken)
     with caplog.at_level(logging.WARNING, logger="deepforge.opencl"):
         assert rtmod.devices() == []
     assert "skipping OpenCL device" in caplog.text and "generic" in caplog.text
@@ -127,7 +128,7 @@ def test_unusable_devices_are_skipped_with_a_logged_reason(monkeypatch, caplog):
 
 
 def test_platform_filter(monkeypatch):
-    monkeypatch.setattr(rtmod, "_devices", None)
+    monkeypatch.setattr(discovery, "_devices", None)
     monkeypatch.setattr(rtmod, "_runtimes", {})
     monkeypatch.setenv("DEEPFORGE_OPENCL_PLATFORM", "no-such-platform")
     assert rtmod.devices() == []
