@@ -70,9 +70,9 @@ def test_small_ops_are_held_until_a_read():
     df.opencl.synchronize()
     assert rt.batch.gate is None
     x = df.ones(3, device=DEV)
-    y = x + 1
+    y = (x + 1) * 2  # the first small op after a wait goes ungated, the next waits
     assert rt.batch.gate is not None and rt.batch.held >= 1
-    np.testing.assert_array_equal(y.cpu().numpy(), [2, 2, 2])  # the read opens the gate first
+    np.testing.assert_array_equal(y.cpu().numpy(), [4, 4, 4])  # the read opens the gate first
     assert rt.batch.gate is None
 
 
@@ -88,7 +88,7 @@ def test_batches_rotate_and_keep_order():
 
 def test_a_multi_group_kernel_opens_the_gate():
     rt = _batched_rt()
-    small = df.ones(2, device=DEV) * 3
+    small = df.ones(2, device=DEV) * 3 + 0
     assert rt.batch.gate is not None
     big = df.ones(1 << 20, device=DEV)  # several work-groups on any device
     big = big + small[0]
@@ -98,7 +98,7 @@ def test_a_multi_group_kernel_opens_the_gate():
 
 def test_raw_queue_has_nothing_held_back():
     rt = _batched_rt()
-    x = df.ones(4, device=DEV) * 2
+    x = df.ones(4, device=DEV) * 2 + 0
     assert rt.batch.gate is not None
     rt.queue.finish()  # would never return if the gate stayed closed
     assert rt.batch.gate is None
@@ -149,7 +149,7 @@ def test_exit_with_commands_held_back():
         """
         import deepforge as df
         from deepforge.backends import get_backend
-        x = df.ones(2, device="opencl") + 1
+        x = df.ones(2, device="opencl") + 1 + 1
         # a pending write: pyopencl waits for it when its event is dropped at exit
         y = df.tensor([1.0, 2.0], device="opencl")
         print(get_backend(df.device("opencl")).rt.batch is not None)

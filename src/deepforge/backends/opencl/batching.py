@@ -69,6 +69,7 @@ class CommandBatcher:
         "_lock",
         "_complete",
         "_holds",
+        "_primed",
         "limit",
         "gate",
         "held",
@@ -81,6 +82,7 @@ class CommandBatcher:
         self._lock = threading.Lock()
         self._complete = cl.command_execution_status.COMPLETE
         self._holds = 0  # blocking calls in progress (any thread)
+        self._primed = False  # a small command went ungated since the last release
         self.limit = limit
         self.gate = None  # the closed user event the pending small commands wait behind
         self.held = 0  # small commands enqueued behind ``gate``
@@ -91,10 +93,15 @@ class CommandBatcher:
 
     def next_gate(self) -> None:
         """Close a new gate behind the pending commands and open the old one: called by the
-        launch path before a small command when there is no gate or the batch is full."""
+        launch path before a small command when there is no gate or the batch is full. The
+        first small command after a release goes ungated: one op between two waits (an op
+        and ``.item()``) is then just the op, with no gate command."""
         cl = self._cl
         with self._lock:
             old = self.gate
+            if old is None and not self._primed:
+                self._primed = True
+                return
             new = None
             if not self._holds:
                 new = cl.UserEvent(self._ctx)
@@ -107,9 +114,11 @@ class CommandBatcher:
     def release(self) -> None:
         """Open the gate, if one is closed, and leave none: before a large command or a wait."""
         if self.gate is None:
+            self._primed = False
             return
         with self._lock:
             old, self.gate, self.held = self.gate, None, 0
+            self._primed = False
             if old is not None:
                 old.set_status(self._complete)
 

@@ -47,7 +47,7 @@ class Plan:
         self._enqueue = _cl.enqueue_nd_range_kernel
         # direct clSetKernelArg/clEnqueueNDRangeKernel calls (fast_launch.py), when available
         self._direct = launcher()
-        self._queue_ptr = rt.queue.int_ptr
+        self._queue_ptr = rt._queue.int_ptr
         self._kernel_ptr = kernel.int_ptr
 
     def run(self, n: int, bufs: tuple, ints: tuple, more: tuple | None = None) -> None:
