@@ -3,7 +3,8 @@
  * values keep their input order either way. Built per -DT=<code>.
  * Each line is padded to P = 2^p slots; pad slots carry index >= n and sort after all values.
  * sort_init fills the work arrays, sort_step runs one (k, j) stage for every line at once,
- * sort_finish writes values and indices out.
+ * sort_block runs the stages that stay inside blocks of slots, sort_finish writes values and
+ * indices out.
  */
 #include "common.h"
 
@@ -54,6 +55,82 @@ __kernel void sort_step(const long pairs, const long P, const long n, const long
         }
     }
 }
+
+/* sort_block: the stages (kk, j) whose pairs stay inside aligned blocks of ``bs`` slots
+ * (j < bs), for kk from k_lo to k_hi (powers of 2); the first kk starts at j = j0, later ones
+ * at kk / 2. One launch replaces log2(bs) sort_step launches per kk and works in cache (CPU)
+ * or local memory (GPU). bs is a power of 2, at most SORT_BLOCK, and divides P. */
+#ifndef SORT_BLOCK
+#define SORT_BLOCK 1024
+#endif
+
+#ifdef DF_CPU
+/* one work-item per block, its stages in order */
+__kernel void sort_block(const long nblocks, const long P, const long n, const long bs,
+                         const long k_lo, const long k_hi, const long j0,
+                         __global TS* keys, __global long* idx, const int desc) {
+    for (long blk = get_global_id(0); blk < nblocks; blk += get_global_size(0)) {
+        const long base = blk * bs, i0 = base % P;
+        for (long kk = k_lo; kk <= k_hi; kk <<= 1) {
+            for (long j = (kk == k_lo) ? j0 : (kk >> 1); j >= 1; j >>= 1) {
+                for (long s = 0; s < bs; s += 2 * j) {
+                    const int up = ((i0 + s) & kk) == 0;  /* same for the whole run (kk > j) */
+                    for (long q = 0; q < j; q++) {
+                        const long a = base + s + q, b = a + j;
+                        const TC va = LD(keys, a), vb = LD(keys, b);
+                        const long ia = idx[a], ib = idx[b];
+                        if (up ? sort_before(vb, ib, va, ia, n, desc)
+                               : sort_before(va, ia, vb, ib, n, desc)) {
+                            ST(keys, a, vb);
+                            ST(keys, b, va);
+                            idx[a] = ib;
+                            idx[b] = ia;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+#else
+/* one work-group per block, in local memory */
+__kernel void sort_block(const long nblocks, const long P, const long n, const long bs,
+                         const long k_lo, const long k_hi, const long j0,
+                         __global TS* keys, __global long* idx, const int desc) {
+    __local TC lk[SORT_BLOCK];
+    __local long li[SORT_BLOCK];
+    const long blk = get_group_id(0);
+    const long lid = get_local_id(0), lsz = get_local_size(0);
+    const long base = blk * bs, i0 = base % P, hb = bs >> 1;
+    for (long t = lid; t < bs; t += lsz) {
+        lk[t] = LD(keys, base + t);
+        li[t] = idx[base + t];
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (long kk = k_lo; kk <= k_hi; kk <<= 1) {
+        for (long j = (kk == k_lo) ? j0 : (kk >> 1); j >= 1; j >>= 1) {
+            for (long h = lid; h < hb; h += lsz) {
+                const long a = (h / j) * 2 * j + (h % j), b = a + j;
+                const int up = ((i0 + a) & kk) == 0;
+                const TC va = lk[a], vb = lk[b];
+                const long ia = li[a], ib = li[b];
+                if (up ? sort_before(vb, ib, va, ia, n, desc)
+                       : sort_before(va, ia, vb, ib, n, desc)) {
+                    lk[a] = vb;
+                    lk[b] = va;
+                    li[a] = ib;
+                    li[b] = ia;
+                }
+            }
+            barrier(CLK_LOCAL_MEM_FENCE);
+        }
+    }
+    for (long t = lid; t < bs; t += lsz) {
+        ST(keys, base + t, lk[t]);
+        idx[base + t] = li[t];
+    }
+}
+#endif
 
 /* operands: 0 values out, 1 indices out, 2 keys, 3 idx */
 __kernel void sort_finish(const Desc d, __global TS* vals, __global long* iout,

@@ -158,6 +158,14 @@ close(i, ri)
 v, i = be.sort(Xt, 1, True, True)
 close(i, np.argsort(-x.T, 1, kind="stable"))
 close(be.topk(X, 2, 1, False, True)[0], np.sort(x, 1)[:, :2])
+# blocks of 2 and 4 slots: these short lines then take sort_step launches and sort_block
+# launches that finish a stage, as long lines do with the real block size
+saved = type(be).sort_block_slots
+for slots in (2, 4):
+    type(be).sort_block_slots = {"cpu": slots, "gpu": slots}
+    v, i = be.sort(Xt, 1, False, True)
+    close(i, np.argsort(x.T, 1, kind="stable"))
+type(be).sort_block_slots = saved
 
 section("indexing")
 idx = np.array([4, 0, -1, 2], np.int64)

@@ -86,24 +86,50 @@ class ScanSortOps:
         g, ls = self.rt.range_1d(cnt)
         self.rt.launch(k, g, ls, d, n, keys.buf, idxw.buf, x.buf)
         if P > 1:
-            step = self.rt.kernel("sort.cl", "sort_step", opts,
-                                  [_I64, _I64, _I64, _I64, _I64, None, None, _I32])
-            pairs = lines * P // 2
-            g, ls = self.rt.range_1d(pairs)
-            desc = int(bool(descending))
-            kk = 2
-            while kk <= P:
-                j = kk // 2
-                while j >= 1:
-                    self.rt.launch(step, g, ls, pairs, P, n, kk, j, keys.buf, idxw.buf, desc)
-                    j //= 2
-                kk *= 2
+            self._sort_network(keys, idxw, lines, P, n, int(bool(descending)), opts)
         vs = _without(vals.strides, axis) + (vals.strides[axis],)
         d, cnt = pack_desc(it_shape, [vs, vs, ks, ks], [0, 0, 0, 0])
         k = self.rt.kernel("sort.cl", "sort_finish", opts, [None, None, None, None, None])
         g, ls = self.rt.range_1d(cnt)
         self.rt.launch(k, g, ls, d, vals.buf, iout.buf, keys.buf, idxw.buf)
         return vals, iout
+
+    # slots per sort_block block: cache-sized on CPUs; on GPUs the kernel's local arrays
+    # (SORT_BLOCK in sort.cl) hold this many
+    sort_block_slots = {"cpu": 2048, "gpu": 1024}
+
+    def _sort_network(self, keys, idxw, lines, P, n, desc, opts):
+        """The bitonic network over ``lines`` padded lines of ``P`` slots: stages whose pairs
+        are ``bs`` or more apart one launch each (sort_step), the rest a block at a time
+        (sort_block), so a line of 2^18 slots takes 36 launches instead of 171."""
+        rt = self.rt
+        bs = min(P, self.sort_block_slots["cpu" if rt.is_cpu else "gpu"])
+        step = rt.kernel("sort.cl", "sort_step", opts,
+                         [_I64, _I64, _I64, _I64, _I64, None, None, _I32])
+        block = rt.kernel("sort.cl", "sort_block", opts,
+                          [_I64, _I64, _I64, _I64, _I64, _I64, _I64, None, None, _I32])
+        pairs = lines * P // 2
+        gs, lss = rt.range_1d(pairs)
+        nblocks = lines * P // bs
+        if rt.is_cpu:  # a work-item per block, enough groups for every core
+            gb, lsb = rt.range_1d(nblocks, lsize=1, work=nblocks * bs * 64)
+        else:  # a work-group per block
+            lw = min(bs // 2, 256, rt.max_work_group_size)
+            gb, lsb = (nblocks * lw,), (lw,)
+
+        def blocks(k_lo, k_hi, j0):
+            rt.launch(block, gb, lsb, nblocks, P, n, bs, k_lo, k_hi, j0, keys.buf, idxw.buf,
+                      desc)
+
+        blocks(2, bs, 1)  # every stage up to kk = bs stays inside a block
+        kk = 2 * bs
+        while kk <= P:
+            j = kk // 2
+            while j >= bs:
+                rt.launch(step, gs, lss, pairs, P, n, kk, j, keys.buf, idxw.buf, desc)
+                j //= 2
+            blocks(kk, kk, bs // 2)
+            kk *= 2
 
     def topk(self, x, k, axis, largest, sorted_):
         vals, idx = self.sort(x, axis, largest, True)
