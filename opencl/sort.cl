@@ -39,20 +39,19 @@ __kernel void sort_init(const Desc d, const long n, __global TS* keys, __global 
 
 __kernel void sort_step(const long pairs, const long P, const long n, const long k, const long j,
                         __global TS* keys, __global long* idx, const int desc) {
-    const long hp = P >> 1;
+    /* P, k and j are powers of 2 (j < P): pair t of a stage is slot a = 2t - (t mod j) and
+       a + j, without 64-bit divisions */
     FOR_RANGE(t, pairs) {
-        const long line = t / hp, h = t % hp;
-        const long i = (h / j) * 2 * j + (h % j);
-        const long a = line * P + i, b = a + j;
+        const long a = 2 * t - (t & (j - 1)), b = a + j;
         const TC va = LD(keys, a), vb = LD(keys, b);
         const long ia = idx[a], ib = idx[b];
-        const int up = (i & k) == 0;
-        if (up ? sort_before(vb, ib, va, ia, n, desc) : sort_before(va, ia, vb, ib, n, desc)) {
-            ST(keys, a, vb);
-            ST(keys, b, va);
-            idx[a] = ib;
-            idx[b] = ia;
-        }
+        const int up = ((a & (P - 1)) & k) == 0;
+        const int sw = up ? sort_before(vb, ib, va, ia, n, desc)
+                          : sort_before(va, ia, vb, ib, n, desc);
+        ST(keys, a, sw ? vb : va);
+        ST(keys, b, sw ? va : vb);
+        idx[a] = sw ? ib : ia;
+        idx[b] = sw ? ia : ib;
     }
 }
 
@@ -76,16 +75,16 @@ __kernel void sort_block(const long nblocks, const long P, const long n, const l
                 for (long s = 0; s < bs; s += 2 * j) {
                     const int up = ((i0 + s) & kk) == 0;  /* same for the whole run (kk > j) */
                     for (long q = 0; q < j; q++) {
+                        /* unconditional stores of selected values: the loop vectorises */
                         const long a = base + s + q, b = a + j;
                         const TC va = LD(keys, a), vb = LD(keys, b);
                         const long ia = idx[a], ib = idx[b];
-                        if (up ? sort_before(vb, ib, va, ia, n, desc)
-                               : sort_before(va, ia, vb, ib, n, desc)) {
-                            ST(keys, a, vb);
-                            ST(keys, b, va);
-                            idx[a] = ib;
-                            idx[b] = ia;
-                        }
+                        const int sw = up ? sort_before(vb, ib, va, ia, n, desc)
+                                          : sort_before(va, ia, vb, ib, n, desc);
+                        ST(keys, a, sw ? vb : va);
+                        ST(keys, b, sw ? va : vb);
+                        idx[a] = sw ? ib : ia;
+                        idx[b] = sw ? ia : ib;
                     }
                 }
             }
@@ -110,7 +109,7 @@ __kernel void sort_block(const long nblocks, const long P, const long n, const l
     for (long kk = k_lo; kk <= k_hi; kk <<= 1) {
         for (long j = (kk == k_lo) ? j0 : (kk >> 1); j >= 1; j >>= 1) {
             for (long h = lid; h < hb; h += lsz) {
-                const long a = (h / j) * 2 * j + (h % j), b = a + j;
+                const long a = 2 * h - (h & (j - 1)), b = a + j;
                 const int up = ((i0 + a) & kk) == 0;
                 const TC va = lk[a], vb = lk[b];
                 const long ia = li[a], ib = li[b];

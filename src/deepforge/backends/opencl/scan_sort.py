@@ -94,16 +94,20 @@ class ScanSortOps:
         self.rt.launch(k, g, ls, d, vals.buf, iout.buf, keys.buf, idxw.buf)
         return vals, iout
 
-    # slots per sort_block block: cache-sized on CPUs; on GPUs the kernel's local arrays
-    # (SORT_BLOCK in sort.cl) hold this many
-    sort_block_slots = {"cpu": 2048, "gpu": 1024}
+    # slots per sort_block block at most: on CPUs what fits in a core's L2 cache (16384 keys
+    # and indices are 192 KiB for float32), on GPUs what the kernel's local arrays hold
+    # (SORT_BLOCK in sort.cl)
+    sort_block_slots = {"cpu": 16384, "gpu": 1024}
 
     def _sort_network(self, keys, idxw, lines, P, n, desc, opts):
         """The bitonic network over ``lines`` padded lines of ``P`` slots: stages whose pairs
         are ``bs`` or more apart one launch each (sort_step), the rest a block at a time
-        (sort_block), so a line of 2^18 slots takes 36 launches instead of 171."""
+        (sort_block), so a line of 2^18 slots takes 15 launches instead of 171."""
         rt = self.rt
         bs = min(P, self.sort_block_slots["cpu" if rt.is_cpu else "gpu"])
+        if rt.is_cpu:  # smaller blocks where there would be too few for every core
+            while bs > 1024 and lines * P // bs < 4 * rt.compute_units:
+                bs //= 2
         step = rt.kernel("sort.cl", "sort_step", opts,
                          [_I64, _I64, _I64, _I64, _I64, None, None, _I32])
         block = rt.kernel("sort.cl", "sort_block", opts,
