@@ -9,7 +9,9 @@ with one wait per batch (a 1-element add, and a 1-element sum: a reduction kerne
 arguments), "launch+wait" waits for the device after every op; each is the best
 and the median over many batches, since a shared machine makes single batches noisy. The
 "pyopencl floor" row is a bare enqueue of a one-work-item kernel whose arguments were set
-once: no deepforge code, so the least any OpenCL op can cost on this device.
+once: no deepforge code, so the least any OpenCL op can cost on this device. The CPU-time
+line adds up every thread of the process, so it also counts what the driver's own threads
+spend per op.
 """
 
 from __future__ import annotations
@@ -35,14 +37,20 @@ def _time(fn, repeats, sync):
     return statistics.median(ts)
 
 
-def _batch(fn, sync, batch):
-    """Per-op time (us) of ``batch`` ops issued back to back, the queue drained around them."""
+def _batch(fn, sync, batch, cpu_times=None):
+    """Per-op time (us) of ``batch`` ops issued back to back, the queue drained around them;
+    the per-op CPU time of the whole process (every thread, the driver's included) is
+    appended to ``cpu_times`` when given."""
     sync()
+    c = time.process_time()
     t = time.perf_counter()
     for _ in range(batch):
         fn()
     sync()
-    return (time.perf_counter() - t) / batch * 1e6
+    wall = (time.perf_counter() - t) / batch * 1e6
+    if cpu_times is not None:
+        cpu_times.append((time.process_time() - c) / batch * 1e6)
+    return wall
 
 
 def _floor_op():
@@ -78,12 +86,13 @@ def overhead(rounds=40, batch=500):
     floor = contenders["floor"][0]
     contenders["floor launch+wait"] = (lambda: (floor(), cl_sync()), lambda: None, batch // 10)
     ts: dict = {k: [] for k in contenders}
+    cpu_ts: dict = {k: [] for k in contenders}
     for fn, sync, _ in contenders.values():
         fn()
         sync()
     for _ in range(rounds):
         for k, (fn, sync, b) in contenders.items():
-            ts[k].append(_batch(fn, sync, b))
+            ts[k].append(_batch(fn, sync, b, cpu_ts[k]))
     med = statistics.median
 
     def fmt(k):
@@ -95,6 +104,8 @@ def overhead(rounds=40, batch=500):
     print(f"1-element sum, queued: cpu {fmt('cpu sum')}; opencl {fmt('opencl sum')}")
     print(f"pyopencl floor (bare enqueue)   : queued {fmt('floor')}; "
           f"launch+wait {fmt('floor launch+wait')}")
+    print(f"CPU time per queued 1-element add, all threads (median): cpu "
+          f"{med(cpu_ts['cpu queued']):.2f} us, opencl {med(cpu_ts['opencl queued']):.2f} us")
     cl, cpu = ts["opencl queued"], ts["cpu queued"]
     ratios = [c / p for c, p in zip(cl, cpu)]
     print(f"opencl / cpu, 1-element add queued: {min(cl) / min(cpu):.1f}x best to best, "
