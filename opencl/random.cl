@@ -65,19 +65,22 @@ inline DF_WIDE df_u53(const uint a, const uint b) {
 #define ST8(p, i, v) DF_CAT(ST8_, T)(p, i, v)
 
 #ifdef DF_CPU
-/* CPU devices: eight counters per step in explicit vectors (64-bit lane products) */
-inline void philox8(uint8* c0, uint8* c1, uint8* c2, uint8* c3, uint k0, uint k1) {
+/* CPU devices: eight counters per step in explicit vectors. The 32-bit words stay in 64-bit
+   lanes all through (as the CPU backend's C loop keeps them): each product is one 32x32->64
+   lane multiply, with no packing between 32- and 64-bit lanes inside the rounds. */
+inline void philox8(ulong8* c0, ulong8* c1, ulong8* c2, ulong8* c3, ulong k0, ulong k1) {
+    const ulong8 m = (ulong8)(0xFFFFFFFFUL);
     for (int r = 0; r < 10; ++r) {
         if (r) {
-            k0 += 0x9E3779B9u;
-            k1 += 0xBB67AE85u;
+            k0 = (k0 + 0x9E3779B9UL) & 0xFFFFFFFFUL;
+            k1 = (k1 + 0xBB67AE85UL) & 0xFFFFFFFFUL;
         }
-        const ulong8 p0 = convert_ulong8(*c0) * (ulong8)(0xD2511F53UL);
-        const ulong8 p1 = convert_ulong8(*c2) * (ulong8)(0xCD9E8D57UL);
-        const uint8 n0 = convert_uint8(p1 >> 32) ^ *c1 ^ (uint8)(k0);
-        const uint8 n2 = convert_uint8(p0 >> 32) ^ *c3 ^ (uint8)(k1);
-        *c1 = convert_uint8(p1);
-        *c3 = convert_uint8(p0);
+        const ulong8 p0 = (*c0 & m) * (ulong8)(0xD2511F53UL);
+        const ulong8 p1 = (*c2 & m) * (ulong8)(0xCD9E8D57UL);
+        const ulong8 n0 = (p1 >> 32) ^ *c1 ^ (ulong8)(k0);
+        const ulong8 n2 = (p0 >> 32) ^ *c3 ^ (ulong8)(k1);
+        *c1 = p1 & m;
+        *c3 = p0 & m;
         *c0 = n0;
         *c2 = n2;
     }
@@ -85,10 +88,12 @@ inline void philox8(uint8* c0, uint8* c1, uint8* c2, uint8* c3, uint k0, uint k1
 
 /* words r0..r3 of elements i..i+7 as uint8 vectors */
 #define PHILOX8_WORDS(i, seed, offset)                                                    \
-    uint8 r0 = (uint8)((uint)(i)) + (uint8)(0, 1, 2, 3, 4, 5, 6, 7);                      \
-    uint8 r1 = (uint8)((uint)((i) >> 32)), r2 = (uint8)((uint)(offset));                  \
-    uint8 r3 = (uint8)((uint)((offset) >> 32));                                           \
-    philox8(&r0, &r1, &r2, &r3, (uint)(seed), (uint)((seed) >> 32));
+    ulong8 w0_ = (ulong8)((ulong)(uint)(i)) + (ulong8)(0, 1, 2, 3, 4, 5, 6, 7);           \
+    ulong8 w1_ = (ulong8)((ulong)((i) >> 32)), w2_ = (ulong8)((ulong)(uint)(offset));     \
+    ulong8 w3_ = (ulong8)((ulong)((offset) >> 32));                                       \
+    philox8(&w0_, &w1_, &w2_, &w3_, (ulong)(uint)(seed), (ulong)((seed) >> 32));          \
+    const uint8 r0 = convert_uint8(w0_), r1 = convert_uint8(w1_);                         \
+    const uint8 r2 = convert_uint8(w2_), r3 = convert_uint8(w3_);
 
 /* EACH_ELEMENT(VEC, ONE): ONE(i) for every element, VEC(i) for blocks of eight on CPUs.
    (A block never straddles 2^32 elements: chunks are multiples of 16 from a multiple of 16.) */
