@@ -28,6 +28,22 @@ inline int sort_before(const TC a, const long ia, const TC b, const long ib, con
     return desc ? (a > b) : (a < b);
 }
 
+/* compare-exchange of slots a and b (a before b when ``up``): unconditional stores of the
+   selected values, so loops over pairs vectorise on CPU devices (a macro: PoCL does not
+   vectorise the loops once this is an inline function) */
+#define SORT_CMPX(a_, b_, up_)                                                            \
+    {                                                                                     \
+        const long a = (a_), b = (b_);                                                    \
+        const TC va = LD(keys, a), vb = LD(keys, b);                                      \
+        const long ia = idx[a], ib = idx[b];                                              \
+        const int sw = (up_) ? sort_before(vb, ib, va, ia, n, desc)                       \
+                             : sort_before(va, ia, vb, ib, n, desc);                      \
+        ST(keys, a, sw ? vb : va);                                                        \
+        ST(keys, b, sw ? va : vb);                                                        \
+        idx[a] = sw ? ib : ia;                                                            \
+        idx[b] = sw ? ia : ib;                                                            \
+    }
+
 /* operands: 0 keys (work), 1 idx (work), 2 x; iteration shape (other dims..., n) */
 __kernel void sort_init(const Desc d, const long n, __global TS* keys, __global long* idx,
                         __global const TS* x) {
@@ -42,16 +58,8 @@ __kernel void sort_step(const long pairs, const long P, const long n, const long
     /* P, k and j are powers of 2 (j < P): pair t of a stage is slot a = 2t - (t mod j) and
        a + j, without 64-bit divisions */
     FOR_RANGE(t, pairs) {
-        const long a = 2 * t - (t & (j - 1)), b = a + j;
-        const TC va = LD(keys, a), vb = LD(keys, b);
-        const long ia = idx[a], ib = idx[b];
-        const int up = ((a & (P - 1)) & k) == 0;
-        const int sw = up ? sort_before(vb, ib, va, ia, n, desc)
-                          : sort_before(va, ia, vb, ib, n, desc);
-        ST(keys, a, sw ? vb : va);
-        ST(keys, b, sw ? va : vb);
-        idx[a] = sw ? ib : ia;
-        idx[b] = sw ? ia : ib;
+        const long a0 = 2 * t - (t & (j - 1));
+        SORT_CMPX(a0, a0 + j, ((a0 & (P - 1)) & k) == 0)
     }
 }
 
@@ -74,18 +82,8 @@ __kernel void sort_block(const long nblocks, const long P, const long n, const l
             for (long j = (kk == k_lo) ? j0 : (kk >> 1); j >= 1; j >>= 1) {
                 for (long s = 0; s < bs; s += 2 * j) {
                     const int up = ((i0 + s) & kk) == 0;  /* same for the whole run (kk > j) */
-                    for (long q = 0; q < j; q++) {
-                        /* unconditional stores of selected values: the loop vectorises */
-                        const long a = base + s + q, b = a + j;
-                        const TC va = LD(keys, a), vb = LD(keys, b);
-                        const long ia = idx[a], ib = idx[b];
-                        const int sw = up ? sort_before(vb, ib, va, ia, n, desc)
-                                          : sort_before(va, ia, vb, ib, n, desc);
-                        ST(keys, a, sw ? vb : va);
-                        ST(keys, b, sw ? va : vb);
-                        idx[a] = sw ? ib : ia;
-                        idx[b] = sw ? ia : ib;
-                    }
+                    for (long q = 0; q < j; q++)
+                        SORT_CMPX(base + s + q, base + s + q + j, up)
                 }
             }
         }
