@@ -2,9 +2,10 @@
 
 On a CPU driver (PoCL) the device's worker threads share the cores with the Python thread
 that enqueues. Every command enqueued while the workers are idle wakes one of them, and the
-waking thread and the woken one then contend for the queue. For back-to-back 1-element adds
-on two cores that took about 9 us of CPU time per op across all threads, 6 of them in the
-enqueuing thread; batched, 5.4 and 3.4 us (median of 40 batches of 500 adds).
+waking thread and the woken one then contend for the cores and the queue: back-to-back
+1-element adds on two cores took 7.3-9.6 us of CPU time per op over all threads, 6.7-7.7
+batched, against 1.8 us on the CPU backend (the CPU-time line of
+``benchmarks/opencl_ops.py --overhead-only``).
 
 The batcher holds small commands back behind a user event (the "gate"), enqueued as a marker
 ahead of them. A gate is opened after ``limit`` small commands (a new one is closed behind
