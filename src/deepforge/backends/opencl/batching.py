@@ -71,6 +71,7 @@ class CommandBatcher:
         "_complete",
         "_holds",
         "_primed",
+        "_pid",
         "limit",
         "gate",
         "held",
@@ -84,6 +85,7 @@ class CommandBatcher:
         self._complete = cl.command_execution_status.COMPLETE
         self._holds = 0  # blocking calls in progress (any thread)
         self._primed = False  # a small command went ungated since the last release
+        self._pid = os.getpid()
         self.limit = limit
         self.gate = None  # the closed user event the pending small commands wait behind
         self.held = 0  # small commands enqueued behind ``gate``
@@ -137,8 +139,11 @@ class CommandBatcher:
 
 
 def _open_all_gates() -> None:
-    # commands left behind a closed gate would keep the driver's queue from draining at exit
+    # commands left behind a closed gate would keep the driver's queue from draining at exit;
+    # a forked child's copies belong to the parent's driver state and are left alone
     for b in list(_live):
+        if b._pid != os.getpid():
+            continue
         try:
             b.release()
         except Exception:  # the driver may be gone already; nothing is left to run then
