@@ -258,3 +258,37 @@ def test_float16(be, shape, axes, view):
     ax = None if axes is None else axes[0]
     np.testing.assert_array_equal(_np(be, be.argreduce("argmax", X, ax, False)),
                                   np.argmax(x, axis=ax))
+
+
+def test_small_whole_reductions_match_the_general_path(be, monkeypatch):
+    # whole-tensor reductions of small contiguous inputs go through a launch plan
+    # (ReduceOps._small_reduce); with it turned off, the general path must give the same bits,
+    # for every op, several dtypes, sizes on both sides of the plan's limit, and inputs that
+    # start inside their buffer (the plan's descriptor changes with size and offset)
+    cases = []
+    for dtype in (np.float32, np.float64, np.int32, np.uint8):
+        for n in (1, 2, 7, 64, 65, 1000, 8191, 8192):
+            base = _data((n + 3,), dtype)
+            for lo in (0, 3):
+                cases.append((dtype, _on(be, base[lo : lo + n])))
+
+    def run():
+        out = []
+        for dtype, X in cases:
+            acc = np.float64 if dtype in (np.float32, np.float64) else np.int64
+            ops = [("sum", acc), ("prod", acc), ("max", dtype), ("min", dtype)]
+            if acc == np.float64:
+                ops.append(("mean", dtype))
+            for op, dt in ops:
+                out.append(_np(be, be.reduce(op, X, None, False, dt)))
+                out.append(_np(be, be.reduce(op, X, (0,), True, dt)))
+        return out
+
+    got = run()
+    plans = [k for k in be.rt.tls.kernels if k and k[:2] == ("plan", "reduce_lines")]
+    assert plans, "no reduction took the plan path"
+    monkeypatch.setattr(type(be), "_small_reduce", lambda self, op, x, dtype: None)
+    want = run()
+    for g, w in zip(got, want, strict=True):
+        assert g.shape == w.shape and g.dtype == w.dtype
+        np.testing.assert_array_equal(g, w)

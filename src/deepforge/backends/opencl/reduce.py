@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .array import CLArray, contiguous_strides
+from .array import CLArray, contiguous_strides, new_contiguous
 from .desc import DT_CODES, collapse, pack_split
+from .plan import AVAILABLE as _PLANS
 
 __all__ = ["ReduceOps"]
 
@@ -32,6 +33,10 @@ _ACC_NP = {"F64": np.float64, "F32": np.float32, "I64": np.int64}
 # scalar argument dtypes of reduce_lines/_wg/_cols, less the trailing ACC divisor (and cw)
 _RED_DT = [None, _I64, _I64, _I32, _I64, None, _I64, None, None, _I32, _I32]
 _COLW = 2048  # DF_COLW in reduce.cl: the longest run of outputs per reduce_cols work-item
+# whole-tensor reductions of small contiguous inputs take a launch plan (see _small_reduce):
+# (op code, fin) per op
+_PLAN_OPS = {"sum": (0, 0), "mean": (0, 1), "prod": (1, 0), "max": (2, 0), "min": (3, 0)}
+_ACC_CHAR = {"F64": b"d", "F32": b"f", "I64": b"l"}
 _SMALL = 1 << 16  # below this many elements, one pass (a second launch costs more)
 
 
@@ -170,8 +175,46 @@ class ReduceOps:
         shape = tuple(1 if d in axes else s for d, s in enumerate(x.shape))
         return out.view(shape, contiguous_strides(shape), 0)
 
+    def _small_reduce(self, op, x, dtype):
+        """``op`` over every element of a small contiguous ``x`` through a launch plan (one
+        reduce_lines work-item, as _launch_reduce would launch it) with the constant
+        arguments set once: the general path's geometry and descriptor work cost several
+        times the launch. None where the general path must run."""
+        rt = self.rt
+        R = x.size
+        # the general path's choice for one output: "lines" in one part up to these sizes
+        if not _PLANS or not R or R > (8191 if rt.is_cpu else 64):
+            return None
+        key = ("plan", "reduce_lines", op, x.dtype, dtype)
+        plan = rt.tls.kernels.get(key)
+        if plan is None:
+            code, fin = _PLAN_OPS[op]
+            acc = self._acc(dtype)
+            opts = f"-DTIN={DT_CODES[x.dtype]} -DTOUT={DT_CODES[dtype]} -DACC={acc}"
+            # M = 1 output, P = 1 part, output offset 0, op code and final step fixed
+            fixed = (1, b"l", 1, 4, b"l", 1, 6, b"l", 0, 9, b"i", code, 10, b"i", fin)
+            plan = rt.plan(key, "reduce.cl", "reduce_lines", opts, fixed)
+            plan.data = [None, _ACC_CHAR[acc], fin]  # (R, offset) of the descriptor set
+        out = new_contiguous(rt, (), dtype, 1)
+        data = plan.data
+        if data[0] != (R, x.offset):
+            d, nr = pack_split([], [(R, 1)] if R > 1 else [], x.offset)
+            data[0] = None
+            plan.kernel.set_arg(0, d)
+            plan.last = None  # the ints below are set again with it
+            data[0] = (R, x.offset)
+        div = float(R) if data[2] else 1.0
+        plan.run(1, (5, out.buf, 7, x.buf, 8, out.buf), (2, b"l", R, 3, b"i", 1),
+                 (11, data[1], div if data[1] != b"l" else int(div)))
+        return out
+
     def reduce(self, op, x, axes, keepdim, dtype):
         dtype = np.dtype(dtype)
+        if (op in _PLAN_OPS and (axes is None or len(axes) == x.ndim)
+                and (x._contig or x.is_contiguous)):
+            out = self._small_reduce(op, x, dtype)
+            if out is not None:
+                return self._keep(out, x, axes, keepdim)
         if op in ("all", "any"):
             out = self._reduce_into(_OPS[op], x, axes, _BOOL)
         elif op == "mean":
