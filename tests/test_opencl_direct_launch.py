@@ -54,8 +54,8 @@ def test_direct_and_pyopencl_launches_agree(tmp_path, sync):
 def test_launch_failure_names_kernel_and_status():
     rt = get_backend(df.device(DEV)).rt
     x = df.ones(12, device=DEV)
-    x.neg()  # makes the unary fast path's plan
-    plan = next(p for k, p in rt.tls.kernels.items() if k and k[0] == "plan" and p)
+    x.neg()  # makes the unary fast path's plan (its buffers are arguments 1 and 3)
+    plan = rt.tls.kernels[("plan", "ew_unary_c", "neg", np.dtype(np.float32))]
     # a work-group size that does not divide the global size is invalid in OpenCL 1.2
     plan.sizes[13] = ((13,), (4,))
     try:
@@ -70,6 +70,10 @@ def test_launch_failure_names_kernel_and_status():
     assert launcher().enqueue(rt.queue_ptr, plan._kernel_ptr, (13,), (4,)) == -54
     assert launcher().enqueue(rt.queue_ptr, plan._kernel_ptr, (13, 1, 1, 1), None) == -53
     np.testing.assert_array_equal((x + 1).cpu().numpy(), np.full(12, 2.0))  # queue still fine
+    # the failed launch may have left arguments half set, the constant ones included: the
+    # plan is no longer handed out, and the next neg gets a fresh one
+    assert rt.tls.kernels.get(("plan", "ew_unary_c", "neg", np.dtype(np.float32))) is not plan
+    np.testing.assert_array_equal((-x).cpu().numpy(), np.full(12, -1.0))
 
 
 def test_status_names():
@@ -86,7 +90,8 @@ def test_scalar_packing_rejects_unknown_type():
 
 def test_typed_launch_hands_back_what_it_cannot_pass():
     rt = get_backend(df.device(DEV)).rt
-    df.ones(3, device=DEV).sum()  # a typed reduction kernel
+    df.ones(3, 4, device=DEV).sum(0)  # a typed reduction kernel (a whole-tensor sum of a
+    # small input would take a launch plan instead)
     kernel, codes = next(iter(rt.tls.arg_codes.items()))
     fl = launcher()
     args = (object(),) * len(codes)  # neither a buffer nor a number: nothing is enqueued

@@ -28,7 +28,7 @@ class Plan:
     item count, and the scalar arguments of its last launch."""
 
     __slots__ = ("rt", "queue", "kernel", "name", "sizes", "last", "data", "_enqueue",
-                 "_direct", "_queue_ptr", "_kernel_ptr", "batch")
+                 "_direct", "_queue_ptr", "_kernel_ptr", "batch", "key")
 
     def __init__(self, rt, kernel):
         import pyopencl._cl as _cl
@@ -36,6 +36,7 @@ class Plan:
         from .fast_launch import launcher
 
         self.rt = rt
+        self.key = None  # its key in rt.tls.kernels (set by Runtime.plan)
         self.queue = rt._queue
         self.batch = rt.batch
         self.kernel = kernel
@@ -91,7 +92,7 @@ class Plan:
         try:
             self._enqueue(self.queue, k, gl[0], gl[1])
         except Exception as e:
-            self.last = None  # the failed call may have left any argument half set
+            self._discard()
             rt = self.rt
             raise RuntimeError(
                 f"OpenCL kernel {self.name} failed to launch on {rt.name} "
@@ -106,13 +107,22 @@ class Plan:
             return
         from .fast_launch import status_name
 
-        self.last = None  # the failed call may have left any argument half set
+        self._discard()
         where = "" if gl is None else f" (global size {gl[0]}, local size {gl[1]})"
         what = "launch" if gl is not None else "take its arguments"
         raise RuntimeError(
             f"OpenCL kernel {self.name} failed to {what} on {self.rt.name}{where}: "
             f"{status_name(status)}"
         )
+
+    def _discard(self) -> None:
+        """After a failed call, which may have left any argument half set (the constant ones
+        set at creation included): the plan is dropped from the cache, so the launch site
+        builds a fresh one next time."""
+        self.last = None
+        kernels = self.rt.tls.kernels
+        if self.key is not None and kernels.get(self.key) is self:
+            del kernels[self.key]
 
     def _sizes(self, n: int) -> tuple:
         rt = self.rt

@@ -292,6 +292,7 @@ class Runtime:
             if fixed:
                 k._set_arg_buf_pack_multi(fixed)
             p = kernels[key] = Plan(self, k)
+            p.key = key
         return p
 
     def _type_args(self, k, key, scalar_dtypes) -> None:
