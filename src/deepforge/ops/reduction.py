@@ -34,34 +34,46 @@ def _acc_dtype(x: Tensor, dtype):
     return dt.int64 if x._dtype.category < 2 else x._dtype
 
 
+def _backend_reduce(op: str, x: Tensor, axes, keepdim, dtype) -> Tensor:
+    """The backend's ``op`` ("sum" or "mean") of x over axes, as a tensor of ``dtype``."""
+    data = D.backend_of(x).reduce(op, x._data, axes, keepdim, dtype.np)
+    return make_tensor(data, dtype, x._device)
+
+
+def _sum_axes(dim, nd: int) -> tuple:
+    """The axes sum and mean reduce: ``dim`` wrapped; an empty list or tuple means all."""
+    if isinstance(dim, (list, tuple)) and len(dim) == 0:
+        return tuple(range(nd))
+    return wrap_dims(dim, nd) if nd else ()
+
+
 class Sum(Function):
     @staticmethod
     def forward(ctx, x, axes, keepdim, dtype):
         ctx.in_shape = x._data.shape
         ctx.axes = axes
         ctx.keepdim = keepdim
-        data = D.backend_of(x).reduce("sum", x._data, axes, keepdim, dtype.np)
-        return make_tensor(data, dtype, x._device)
+        return _backend_reduce("sum", x, axes, keepdim, dtype)
 
     @staticmethod
     def backward(ctx, g):
-        if not ctx.keepdim:
-            g = _unsqueeze_dims(g, ctx.axes, len(ctx.in_shape))
-        return g.expand(ctx.in_shape), None, None, None
+        return _broadcast_back(ctx, g), None, None, None
+
+
+def _broadcast_back(ctx, g):
+    """The gradient of a sum over ``ctx.axes``: ``g`` broadcast back to the input's shape."""
+    if not ctx.keepdim:
+        g = _unsqueeze_dims(g, ctx.axes, len(ctx.in_shape))
+    return g.expand(ctx.in_shape)
 
 
 def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, out=None) -> Tensor:
-    nd = input.ndim
-    axes = wrap_dims(dim, nd) if nd else ()
-    if dim is not None and isinstance(dim, (list, tuple)) and len(dim) == 0:
-        axes = tuple(range(nd))
+    axes = _sum_axes(dim, input.ndim)
     acc = _acc_dtype(input, dtype)
     if STATE.enabled and input._rg:
-        r = Sum.apply(input, axes, keepdim, acc)
-    else:  # no graph: straight to the backend (a loss or a bias gradient every step)
-        data = D.backend_of(input).reduce("sum", input._data, axes, keepdim, acc.np)
-        r = make_tensor(data, acc, input._device)
-    return _out(out, r)
+        return _out(out, Sum.apply(input, axes, keepdim, acc))
+    # no graph: straight to the backend (a loss or a bias gradient every step)
+    return _out(out, _backend_reduce("sum", input, axes, keepdim, acc))
 
 
 def _out(out, r):
@@ -92,16 +104,13 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, out=None
             f"mean(): could not infer output dtype. Input dtype must be either a floating point or "
             f"complex dtype. Got: {_pretty(input._dtype)}"
         )
-    axes = wrap_dims(dim, input.ndim) if input.ndim else ()
-    if isinstance(dim, (list, tuple)) and len(dim) == 0:
-        axes = tuple(range(input.ndim))
+    axes = _sum_axes(dim, input.ndim)
     n = _count(input._data.shape, axes)
     x = input if d is input._dtype else input.to(d)
     if n:  # one backend reduction (its "mean" divides as it finishes), not a sum then a divide
         if STATE.enabled and x._rg:
             return _out(out, Mean.apply(x, axes, keepdim, n))
-        data = D.backend_of(x).reduce("mean", x._data, axes, keepdim, x._dtype.np)
-        return _out(out, make_tensor(data, x._dtype, x._device))
+        return _out(out, _backend_reduce("mean", x, axes, keepdim, x._dtype))
     s = sum(x, dim if not (isinstance(dim, (list, tuple)) and not dim) else None, keepdim)
     return _out(out, s * float("nan"))
 
@@ -113,14 +122,11 @@ class Mean(Function):
         ctx.axes = axes
         ctx.keepdim = keepdim
         ctx.n = n
-        data = D.backend_of(x).reduce("mean", x._data, axes, keepdim, x._dtype.np)
-        return make_tensor(data, x._dtype, x._device)
+        return _backend_reduce("mean", x, axes, keepdim, x._dtype)
 
     @staticmethod
     def backward(ctx, g):
-        if not ctx.keepdim:
-            g = _unsqueeze_dims(g, ctx.axes, len(ctx.in_shape))
-        return (g / ctx.n).expand(ctx.in_shape), None, None, None
+        return _broadcast_back(ctx, g / ctx.n), None, None, None
 
 
 def nanmean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
