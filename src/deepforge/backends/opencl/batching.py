@@ -114,6 +114,16 @@ class CommandBatcher:
             if old is not None:
                 old.set_status(self._complete)
 
+    def admit(self, small: bool) -> None:
+        """Called before a command is enqueued: a small one goes behind the gate (a new gate
+        when there is none or the batch is full), a large one opens it."""
+        if small:
+            if self.gate is None or self.held >= self.limit:
+                self.next_gate()
+            self.held += 1
+        else:
+            self.release()
+
     def release(self) -> None:
         """Open the gate, if one is closed, and leave none: before a large command or a wait."""
         if self.gate is None:

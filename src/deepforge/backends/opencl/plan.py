@@ -59,14 +59,8 @@ class Plan:
         gl = self.sizes.get(n)
         if gl is None:
             gl = self._sizes(n)
-        b = self.batch
-        if b is not None:  # see batching.py: one work-group is small, more is large
-            if gl[0][0] <= gl[1][0]:
-                if b.gate is None or b.held >= b.limit:
-                    b.next_gate()
-                b.held += 1
-            else:
-                b.release()
+        if self.batch is not None:  # see batching.py: one work-group is small, more is large
+            self.batch.admit(gl[0][0] <= gl[1][0])
         direct = self._direct
         if direct is not None:
             kp = self._kernel_ptr

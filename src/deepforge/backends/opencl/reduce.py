@@ -38,6 +38,8 @@ _COLW = 2048  # DF_COLW in reduce.cl: the longest run of outputs per reduce_cols
 _PLAN_OPS = {"sum": (0, 0), "mean": (0, 1), "prod": (1, 0), "max": (2, 0), "min": (3, 0)}
 _ACC_CHAR = {"F64": b"d", "F32": b"f", "I64": b"l"}
 _SMALL = 1 << 16  # below this many elements, one pass (a second launch costs more)
+_CPU_SPLIT_MIN = 8192  # CPU devices: shorter reductions are never split into parts
+_WG_MIN = 64  # GPUs: longer reductions over inner axes get a work-group each
 
 
 def _prod(shape) -> int:
@@ -79,7 +81,7 @@ class ReduceOps:
     def _use_wg(self, M, R, outer=False) -> bool:
         """GPUs: a work-group per output when there are few long reductions, unless adjacent
         outputs are adjacent in memory (then a work-item per output reads coalesced)."""
-        return not self.rt.is_cpu and M < 2048 and R > 64 and not outer
+        return not self.rt.is_cpu and M < 2048 and R > _WG_MIN and not outer
 
     def _wg_geometry(self, M, R):
         rt = self.rt
@@ -100,7 +102,7 @@ class ReduceOps:
         if not rt.is_cpu:
             return max(1, min(-(-256 * rt.compute_units // units), R // 64))
         target = 32 * rt.compute_units
-        if units >= target or R < 8192:
+        if units >= target or R < _CPU_SPLIT_MIN:
             return 1
         return max(1, min(-(-target // units), R // 4096))
 
@@ -183,7 +185,7 @@ class ReduceOps:
         rt = self.rt
         R = x.size
         # the general path's choice for one output: "lines" in one part up to these sizes
-        if not _PLANS or not R or R > (8191 if rt.is_cpu else 64):
+        if not _PLANS or not R or R > (_CPU_SPLIT_MIN - 1 if rt.is_cpu else _WG_MIN):
             return None
         key = ("plan", "reduce_lines", op, x.dtype, dtype)
         plan = rt.tls.kernels.get(key)

@@ -311,14 +311,8 @@ class Runtime:
             if lsize[0] > lim:  # keep the number of groups, shrink them to what the kernel takes
                 ls = 1 << (lim.bit_length() - 1)
                 gsize, lsize = (gsize[0] // lsize[0] * ls,), (ls,)
-        b = self.batch
-        if b is not None:
-            if lsize is not None and _items(gsize) <= _items(lsize):
-                if b.gate is None or b.held >= b.limit:
-                    b.next_gate()
-                b.held += 1
-            else:
-                b.release()
+        if self.batch is not None:  # one work-group is small (batching.py)
+            self.batch.admit(lsize is not None and _items(gsize) <= _items(lsize))
         try:
             if self.direct is None:
                 kernel(self._queue, gsize, lsize, *args)
@@ -407,11 +401,8 @@ class Runtime:
             self._prune_uploads()
             if len(pending) > 256:
                 self.finish()
-        b = self.batch
-        if b is not None:  # a small write: batched like a one-group kernel
-            if b.gate is None or b.held >= b.limit:
-                b.next_gate()
-            b.held += 1
+        if self.batch is not None:  # a small write: batched like a one-group kernel
+            self.batch.admit(True)
         ev = self.cl.enqueue_copy(self._queue, buf, host, dst_offset=byte_offset,
                                   is_blocking=False)
         pending.append((ev, host))
