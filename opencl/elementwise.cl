@@ -309,6 +309,90 @@ __kernel void ew_binary_c(const long n, __global TS* out, const long oo,
 #undef BCASE
 }
 
+/* ---- recorded batches (backends/opencl/op_batch.py) -------------------------------------
+ * On CPU devices the host records small contiguous unary and binary ops instead of launching
+ * each, and one work-item of ew_batch runs a batch of them in order. A record is OB_WORDS longs:
+ *   [0] kind (0 unary, 1 + binary mode) | op << 8 | out slot << 16 | x slot << 24 | b slot << 32
+ *   [1] n  [2] out offset  [3] x (or a) offset  [4] b offset  [5] the scalar's bits
+ * Slots index the buffer arguments m00..m77 (64). The loops run the expressions of ew_unary_c and
+ * ew_binary_c, and the vectorised unary ops the same vector functions, so a batch gives the
+ * bits a launch per op gives. */
+#define OB_WORDS 6
+#if IS_FLOAT && DT_SIZE(T) == 8
+#define OB_SCALAR(w) as_double(w)
+#elif IS_FLOAT
+#define OB_SCALAR(w) as_float((uint)(w))
+#else
+#define OB_SCALAR(w) ((TC)(w))
+#endif
+
+inline void ob_unary(const int op, __global TS* out, __global const TS* xs, const long n) {
+#ifdef DF_VEC_UNARY
+    if (unary_is_vec(op)) {
+        unary_vrun(op, out, 1, xs, 1, n);
+        return;
+    }
+#endif
+#define OUCASE(code, name, expr)                                                          \
+    case code:                                                                            \
+        for (long i = 0; i < n; ++i) {                                                    \
+            const TC x = LD(xs, i);                                                       \
+            ST(out, i, (expr));                                                           \
+        }                                                                                 \
+        break;
+    switch (op) {
+        UNARY_FAST(OUCASE)
+        default:
+            for (long i = 0; i < n; ++i) ST(out, i, unary_fn(op, LD(xs, i)));
+    }
+#undef OUCASE
+}
+
+inline void ob_binary(const int mode, const int op, __global TS* out, __global const TS* as,
+                      __global const TS* bs, const TC s, const long n) {
+    const TC sa = s, sb = s;
+#define OBCASE(code, name, expr)                                                          \
+    case code:                                                                            \
+        for (long i = 0; i < n; ++i) {                                                    \
+            BIN_LOADS(i, i)                                                               \
+            ST(out, i, (expr));                                                           \
+        }                                                                                 \
+        break;
+    switch (op) {
+        BINARY_FAST(OBCASE)
+        default:
+            for (long i = 0; i < n; ++i) {
+                BIN_LOADS(i, i)
+                ST(out, i, binary_fn(op, a, b));
+            }
+    }
+#undef OBCASE
+}
+
+#define OB_M8(i) __global TS *m##i##0, __global TS *m##i##1, __global TS *m##i##2,            \
+    __global TS *m##i##3, __global TS *m##i##4, __global TS *m##i##5, __global TS *m##i##6,   \
+    __global TS *m##i##7
+#define OB_L8(i) m##i##0, m##i##1, m##i##2, m##i##3, m##i##4, m##i##5, m##i##6, m##i##7
+__kernel void ew_batch(__global const long* prog, const int nops, OB_M8(0), OB_M8(1),
+                       OB_M8(2), OB_M8(3), OB_M8(4), OB_M8(5), OB_M8(6), OB_M8(7)) {
+    __global TS* mem[64] = {OB_L8(0), OB_L8(1), OB_L8(2), OB_L8(3),
+                            OB_L8(4), OB_L8(5), OB_L8(6), OB_L8(7)};
+    for (int r = 0; r < nops; ++r) {
+        __global const long* w = prog + OB_WORDS * r;
+        const long head = w[0];
+        const int kind = (int)(head & 255), op = (int)((head >> 8) & 255);
+        __global TS* out = mem[(head >> 16) & 63] + w[2];
+        __global const TS* xs = mem[(head >> 24) & 63] + w[3];
+        if (kind == 0)
+            ob_unary(op, out, xs, w[1]);
+        else
+            ob_binary(kind - 1, op, out, xs, mem[(head >> 32) & 63] + w[4], OB_SCALAR(w[5]),
+                      w[1]);
+    }
+}
+#undef OB_M8
+#undef OB_L8
+
 __kernel void ew_binary_s(const Desc d, __global TS* out, __global const TS* as,
                           __global const TS* bs, const TC sa, const TC sb, const int mode,
                           const int op) {

@@ -80,6 +80,27 @@ with np.errstate(invalid="ignore", divide="ignore"):
 xi = RNG.integers(-9, 9, (6,)).astype(np.int16)
 close(be.binary("floordiv", be.from_numpy(xi), 4, np.int16), xi // 4)
 
+section("recorded small ops (ew_batch)")
+rec = be.rt.recorder
+if rec is None:
+    print("ops are not recorded on this device", flush=True)
+else:
+    xi64 = RNG.integers(-9, 9, (5,))
+    I64 = be.from_numpy(xi64)
+    V = type(X)(be.rt, X.buf, (9,), (1,), 4, f32)  # a view that starts inside its buffer
+    v = x.ravel()[4:13]
+    be.synchronize()
+    be.unary("neg", X, f32)  # the first small op after a wait goes out at once
+    cases = [(be.unary("exp", V, f32), np.exp(v)), (be.unary("neg", V, f32), -v),
+             (be.unary("erf", X, f32), None), (be.binary("mul", V, V, f32), v * v),
+             (be.binary("sub", V, 2.5, f32), v - 2.5), (be.binary("div", 2.5, V, f32), 2.5 / v),
+             (be.binary("add", I64, 3, I64.dtype), xi64 + 3),
+             (be.binary("mul", I64, I64, I64.dtype), xi64 * xi64)]
+    assert rec.count >= 2, rec.count  # a dtype change ends a batch; the int64 ones wait
+    for got, ref in cases:
+        if ref is not None:
+            close(got, ref, 1e-5)
+
 section("reductions")
 for axes in (None, (0,), (1,)):
     close(be.reduce("sum", X, axes, False, f32), x.sum(axis=axes))

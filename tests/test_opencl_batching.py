@@ -65,7 +65,18 @@ def _batched_rt():
     return rt
 
 
-def test_small_ops_are_held_until_a_read():
+@pytest.fixture
+def gated_only(monkeypatch):
+    """The gate on its own: small elementwise ops launched, not recorded (op_batch.py)."""
+    rt = _rt()
+    if rt.recorder is not None:
+        rt.recorder.flush()
+        monkeypatch.setattr(rt, "recorder", None)
+        monkeypatch.setattr(rt.batch, "recorder", None)
+        monkeypatch.setattr(rt.batch, "log", None)
+
+
+def test_small_ops_are_held_until_a_read(gated_only):
     rt = _batched_rt()
     df.opencl.synchronize()
     assert rt.batch.gate is None
@@ -76,7 +87,7 @@ def test_small_ops_are_held_until_a_read():
     assert rt.batch.gate is None
 
 
-def test_batches_rotate_and_keep_order():
+def test_batches_rotate_and_keep_order(gated_only):
     rt = _batched_rt()
     x = df.zeros(5, device=DEV)
     steps = 3 * rt.batch.limit + 7
@@ -86,7 +97,7 @@ def test_batches_rotate_and_keep_order():
     np.testing.assert_array_equal(x.cpu().numpy(), np.full(5, steps, np.float32))
 
 
-def test_a_multi_group_kernel_opens_the_gate():
+def test_a_multi_group_kernel_opens_the_gate(gated_only):
     rt = _batched_rt()
     small = df.ones(2, device=DEV) * 3 + 0
     assert rt.batch.gate is not None
@@ -96,7 +107,7 @@ def test_a_multi_group_kernel_opens_the_gate():
     assert float(big[-1]) == 4.0
 
 
-def test_raw_queue_has_nothing_held_back():
+def test_raw_queue_has_nothing_held_back(gated_only):
     rt = _batched_rt()
     x = df.ones(4, device=DEV) * 2 + 0
     assert rt.batch.gate is not None

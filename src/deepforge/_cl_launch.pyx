@@ -17,12 +17,15 @@ and imports on machines without OpenCL. Every function returns the OpenCL status
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_CheckBuffer, PyObject_GetBuffer
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t, uintptr_t
 
+ctypedef int (*mem_ref_fn)(void*) noexcept nogil
 ctypedef int (*set_arg_fn)(void*, unsigned int, size_t, const void*) noexcept nogil
 ctypedef int (*enqueue_fn)(void*, void*, unsigned int, const size_t*, const size_t*,
                            const size_t*, unsigned int, const void*, void*) noexcept nogil
 
 cdef set_arg_fn _set_arg = NULL
 cdef enqueue_fn _enqueue = NULL
+cdef mem_ref_fn _retain = NULL
+cdef mem_ref_fn _release = NULL
 
 # status the functions return before ``bind`` was called (CL_INVALID_OPERATION)
 cdef int NOT_BOUND = -59
@@ -32,15 +35,19 @@ cdef int BAD_TYPECHAR = -50
 NOT_HANDLED = 1
 
 
-def bind(uintptr_t set_arg_address, uintptr_t enqueue_address) -> None:
-    """Use the ``clSetKernelArg`` and ``clEnqueueNDRangeKernel`` found at these addresses."""
-    global _set_arg, _enqueue
+def bind(uintptr_t set_arg_address, uintptr_t enqueue_address, uintptr_t retain_address,
+         uintptr_t release_address) -> None:
+    """Use the ``clSetKernelArg``, ``clEnqueueNDRangeKernel``, ``clRetainMemObject`` and
+    ``clReleaseMemObject`` found at these addresses."""
+    global _set_arg, _enqueue, _retain, _release
     _set_arg = <set_arg_fn>set_arg_address
     _enqueue = <enqueue_fn>enqueue_address
+    _retain = <mem_ref_fn>retain_address
+    _release = <mem_ref_fn>release_address
 
 
 def is_bound() -> bool:
-    return _set_arg != NULL and _enqueue != NULL
+    return _set_arg != NULL and _enqueue != NULL and _retain != NULL and _release != NULL
 
 
 cdef inline int _set_mems(void* k, tuple pairs):
@@ -191,3 +198,131 @@ def launch(uintptr_t queue, uintptr_t kernel, object gsize, object lsize, tuple 
         if err:
             return err
     return enqueue(queue, kernel, gsize, lsize)
+
+
+# -- recorded small ops (backends/opencl/op_batch.py) ----------------------------------------
+cdef enum:
+    LOG_SLOTS = 64  # buffer arguments of ew_batch (opencl/elementwise.cl)
+    LOG_OPS = 256  # records per launch
+    LOG_WORDS = 6  # longs per record (OB_WORDS)
+
+SLOTS, MAX_OPS, WORDS = LOG_SLOTS, LOG_OPS, LOG_WORDS
+
+
+cdef class OpLog:
+    """The pending records of one queue's recorder, kept in C.
+
+    A record names its buffers by slot; a slot holds a retained ``cl_mem``, so a buffer that
+    returns to the pool (or is freed by it) while a record names it stays valid until the
+    launch, and a buffer the pool hands out again keeps its slot. ``record`` runs under the
+    GIL and calls no Python code, so records from several threads never interleave; ``take``
+    hands a whole batch over to one flush.
+    """
+
+    cdef int64_t words[LOG_OPS * LOG_WORDS]
+    cdef void* mems[LOG_SLOTS]
+    cdef readonly int count
+    cdef readonly int nslots
+    cdef readonly object dtype
+    # a batch was taken and its launch is not enqueued yet: commands must wait for it
+    cdef public bint busy
+
+    def __dealloc__(self):
+        cdef int i
+        if _release != NULL:
+            for i in range(self.nslots):
+                _release(self.mems[i])
+
+    cdef int64_t _slot(self, void* m) noexcept:
+        cdef int i
+        for i in range(self.nslots):
+            if self.mems[i] == m:
+                return i
+        _retain(m)
+        self.mems[self.nslots] = m
+        self.nslots += 1
+        return self.nslots - 1
+
+    def record(self, object dtype, int64_t head, int64_t n, object out, object a, int64_t ao,
+               object b, int64_t bo, int64_t bits) -> bool:
+        """Append out[:n] = op(a[ao:], b[bo:]) (``head``: kind | op << 8; ``b`` None for a
+        unary op); False, with nothing recorded, when the batch is full or of another dtype
+        (the caller flushes and records again), or when the direct path is not bound."""
+        # the handles first: reading them may run Python code (and so switch threads)
+        cdef void* mo = <void*><uintptr_t>out.int_ptr
+        cdef void* ma = <void*><uintptr_t>a.int_ptr
+        cdef void* mb = ma if (b is None or b is a) else <void*><uintptr_t>b.int_ptr
+        # from here on nothing calls into Python, so no other thread records in between
+        if _retain == NULL:
+            return False
+        if self.count and (self.count == LOG_OPS or dtype is not self.dtype
+                           or self.nslots + 3 > LOG_SLOTS):
+            return False
+        if dtype is not self.dtype:
+            self.dtype = dtype
+        cdef int64_t so = self._slot(mo)
+        cdef int64_t sa = self._slot(ma)
+        cdef int64_t sb = sa if mb == ma else self._slot(mb)
+        cdef int64_t* w = &self.words[self.count * LOG_WORDS]
+        w[0] = head | so << 16 | sa << 24 | sb << 32
+        w[1] = n
+        w[2] = 0
+        w[3] = ao
+        w[4] = bo
+        w[5] = bits
+        self.count += 1
+        return True
+
+    def take(self):
+        """(program, count, slots) of the pending batch, which is emptied: the program a new
+        int64 array, the slots the retained ``cl_mem`` handles as integers, which
+        ``launch_batch`` releases. ``busy`` is set until the caller has enqueued the batch."""
+        import numpy as np
+
+        cdef int i
+        cdef int count = self.count
+        prog = np.empty(count * LOG_WORDS, np.int64)
+        cdef int64_t[::1] view = prog
+        for i in range(count * LOG_WORDS):
+            view[i] = self.words[i]
+        slots = tuple(<uintptr_t>self.mems[i] for i in range(self.nslots))
+        self.count = 0
+        self.nslots = 0
+        self.busy = True
+        return prog, count, slots
+
+
+def launch_batch(uintptr_t queue, uintptr_t kernel, object prog, int count,
+                 tuple slots) -> int:
+    """Set ew_batch's arguments (the program buffer, the record count, the slots' buffers and
+    null for the unused ones), enqueue one work-item and release the slots' handles (the
+    enqueued command keeps them alive). Returns an OpenCL status."""
+    cdef void* k = <void*>kernel
+    cdef void* mem = <void*><uintptr_t>prog.int_ptr
+    cdef void* m
+    cdef size_t one = 1
+    cdef int i, err
+    cdef int n = len(slots)
+    err = _set_arg(k, 0, sizeof(void*), &mem)
+    if not err:
+        err = _set_arg(k, 1, sizeof(int), &count)
+    for i in range(LOG_SLOTS):
+        if err:
+            break
+        if i < n:
+            m = <void*><uintptr_t>slots[i]
+            err = _set_arg(k, 2 + i, sizeof(void*), &m)
+        else:
+            err = _set_arg(k, 2 + i, sizeof(void*), NULL)
+    if not err:
+        err = _enqueue(<void*>queue, k, 1, NULL, &one, &one, 0, NULL, NULL)
+    for i in range(n):
+        _release(<void*><uintptr_t>slots[i])
+    return err
+
+
+def release_handles(tuple slots) -> None:
+    """Release the handles ``OpLog.take`` returned, for a batch that will not be launched."""
+    cdef Py_ssize_t i
+    for i in range(len(slots)):
+        _release(<void*><uintptr_t>slots[i])

@@ -75,6 +75,8 @@ class CommandBatcher:
         "limit",
         "gate",
         "held",
+        "recorder",
+        "log",
     )
 
     def __init__(self, cl, ctx, queue, limit: int):
@@ -89,6 +91,9 @@ class CommandBatcher:
         self.limit = limit
         self.gate = None  # the closed user event the pending small commands wait behind
         self.held = 0  # small commands enqueued behind ``gate``
+        # the queue's OpRecorder (op_batch.py): its records are flushed ahead of any command
+        self.recorder = None
+        self.log = None  # the recorder's OpLog, read on every admit
         if not _live:
             # registered after pyopencl's own exit handler, so it runs before it
             atexit.register(_open_all_gates)
@@ -116,7 +121,15 @@ class CommandBatcher:
 
     def admit(self, small: bool) -> None:
         """Called before a command is enqueued: a small one goes behind the gate (a new gate
-        when there is none or the batch is full), a large one opens it."""
+        when there is none or the batch is full), a large one opens it. Recorded ops are
+        enqueued first, in their place."""
+        log = self.log
+        if log is not None and (log.count or log.busy):  # busy: wait for a flush in flight
+            self.recorder.flush()
+        self.admit_unrecorded(small)
+
+    def admit_unrecorded(self, small: bool) -> None:
+        """``admit`` without flushing the recorder (the recorder's own flush uses it)."""
         if small:
             if self.gate is None or self.held >= self.limit:
                 self.next_gate()
@@ -125,7 +138,11 @@ class CommandBatcher:
             self.release()
 
     def release(self) -> None:
-        """Open the gate, if one is closed, and leave none: before a large command or a wait."""
+        """Open the gate, if one is closed, and leave none: before a large command or a wait.
+        Recorded ops are enqueued first."""
+        log = self.log
+        if log is not None and (log.count or log.busy):  # busy: wait for a flush in flight
+            self.recorder.flush()
         if self.gate is None:
             self._primed = False
             return

@@ -214,7 +214,10 @@ class ElementwiseOps:
                 n = x.size
                 r = new_contiguous(self.rt, x.shape, dtype, n)
                 if n:
-                    plan.run(n, (1, r.buf, 3, x.buf), (0, _L, n, 4, _L, x.offset))
+                    rec = self.rt.recorder
+                    if rec is None or not rec.unary(dtype, plan.data, n, r.buf, x.buf,
+                                                    x.offset):
+                        plan.run(n, (1, r.buf, 3, x.buf), (0, _L, n, 4, _L, x.offset))
                 return r
         return self._unary(op, x, dtype, out)
 
@@ -227,8 +230,10 @@ class ElementwiseOps:
                 or (op == "bitwise_not" and dtype.kind == "f")):
             self.rt.tls.kernels[key] = False
             return False
-        return self.rt.plan(key, "elementwise.cl", "ew_unary_c", topt(dtype),
+        plan = self.rt.plan(key, "elementwise.cl", "ew_unary_c", topt(dtype),
                             (2, _L, 0, 5, b"i", code))
+        plan.data = code
+        return plan
 
     def _unary(self, op, x: CLArray, dtype, out=None):
         dtype = np.dtype(dtype)
@@ -296,13 +301,18 @@ class ElementwiseOps:
                     if n:
                         xo = x.offset
                         if mode == 0:
-                            plan.run(n, (1, r.buf, 3, a.buf, 5, b.buf),
-                                     (0, _L, n, 4, _L, xo, 6, _L, b.offset))
-                        else:
-                            c, conv = plan.data
-                            plan.run(n, (1, r.buf, 3, x.buf, 5, x.buf),
-                                     (0, _L, n, 4, _L, xo, 6, _L, xo),
-                                     (9 - mode, c, conv(b if mode == 1 else a)))
+                            bb, bo, sc = b.buf, b.offset, None
+                        else:  # the array operand twice (its b is not read), the number
+                            bb, bo, sc = x.buf, xo, plan.data[1](b if mode == 1 else a)
+                        rec = self.rt.recorder
+                        if rec is None or not rec.binary(dtype, plan.data[2], mode, n, r.buf,
+                                                         x.buf, xo, bb, bo, sc):
+                            bufs = (1, r.buf, 3, x.buf, 5, bb)
+                            ints = (0, _L, n, 4, _L, xo, 6, _L, bo)
+                            if mode == 0:
+                                plan.run(n, bufs, ints)
+                            else:
+                                plan.run(n, bufs, ints, (9 - mode, plan.data[0], sc))
                     return r
         return self._binary(op, a, b, dtype, out)
 
@@ -323,7 +333,7 @@ class ElementwiseOps:
         if mode != 1:
             fixed += (8, c, zero)  # sb, unused
         plan = self.rt.plan(key, "elementwise.cl", "ew_binary_c", topt(dtype), fixed)
-        plan.data = (c, conv)
+        plan.data = (c, conv, code)
         return plan
 
     def _binary(self, op, a, b, dtype, out=None):

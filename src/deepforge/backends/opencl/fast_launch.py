@@ -50,7 +50,10 @@ def _bind():
         lib = ctypes.CDLL(path)
         addresses = [
             ctypes.cast(getattr(lib, name), ctypes.c_void_p).value
-            for name in ("clSetKernelArg", "clEnqueueNDRangeKernel")
+            for name in (
+                "clSetKernelArg", "clEnqueueNDRangeKernel", "clRetainMemObject",
+                "clReleaseMemObject",
+            )
         ]
     except (OSError, AttributeError) as e:
         log.debug("direct kernel launches unavailable (%s): %s", path, e)

@@ -59,6 +59,7 @@ from . import discovery
 from .batching import CommandBatcher, batch_limit
 from .discovery import InstallError, devices
 from .fast_launch import arg_codes, launch_direct, launcher
+from .op_batch import recorder_for
 from .plan import Plan
 
 log = logging.getLogger("deepforge.opencl")
@@ -162,6 +163,10 @@ class Runtime:
         # small commands held back and run in batches on CPU devices (batching.py)
         limit = batch_limit(bool(device.type & cl.device_type.CPU), self.sync)
         self.batch = CommandBatcher(cl, ctx, queue, limit) if limit else None
+        # small elementwise ops recorded and run in batches where commands are batched
+        self.recorder = recorder_for(self)
+        if self.recorder is not None:
+            self.batch.recorder, self.batch.log = self.recorder, self.recorder.log
         opts = ["-cl-std=CL1.2"]
         if self.is_cpu:
             opts.append("-DDF_CPU=1")
