@@ -134,23 +134,21 @@ __kernel void gemm_naive(__global const A_T *A, const long a_off, const long sam
  * One launch for both. A work-item packs KC consecutive k of one row block of A (blk <
  * mblocks) or of one column block of B: neighbouring work-items read neighbouring blocks of
  * the same rows, and each writes one contiguous run of its panel.
- * global = (ceil(M/TM) + ceil(N/NR), ceil(K/KC), max(nbatch_a, nbatch_b)), rounded up. */
+ * global = (ceil(M/TM) + ceil(N/NR), ceil(K/(KC*PACK_CHUNKS)), max(nbatch_a, nbatch_b)),
+ * rounded up. */
 #define KC 16
-__kernel void gemm_pack(__global const A_T *A, const long a_off, const long sam, const long sak,
-                        __global const B_T *B, const long b_off, const long sbk, const long sbn,
-                        __global REAL *Ap, __global REAL *Bp, const int M, const int N,
-                        const int K, const int nbatch_a, const int nbatch_b, const long ad1,
-                        const long ad2, const long as0, const long as1, const long as2,
-                        const long bd1, const long bd2, const long bs0, const long bs1,
-                        const long bs2)
+#define PACK_ARGS                                                                              \
+    __global const A_T *A, const long a_off, const long sam, const long sak,                   \
+        __global const B_T *B, const long b_off, const long sbk, const long sbn,               \
+        __global REAL *Ap, __global REAL *Bp, const int M, const int N, const int K,           \
+        const int nbatch_a, const int nbatch_b, const long ad1, const long ad2, const long as0, \
+        const long as1, const long as2, const long bd1, const long bd2, const long bs0,         \
+        const long bs1, const long bs2
+/* KC consecutive k, from k0, of block blk (see gemm_pack) */
+inline void pack_chunk(PACK_ARGS, const int blk, const int k0, const int z)
 {
-    const int blk = get_global_id(0);
-    const int k0 = get_global_id(1) * KC;
-    const int z = get_global_id(2);
     const int mblocks = (M + TM - 1) / TM;
     const int nblocks = (N + NR - 1) / NR;
-    if (k0 >= K)
-        return;
     const int kn = min(KC, K - k0);
     if (blk < mblocks) {
         if (z >= nbatch_a)
@@ -230,6 +228,22 @@ __kernel void gemm_pack(__global const A_T *A, const long a_off, const long sam,
         const __global B_T *row = b + kk * sbk;
         for (int c = 0; c < NR; ++c)
             bp[kk * NR + c] = (n0 + c < N) ? LOAD_B(row, (long)(n0 + c) * sbn) : (REAL)0;
+    }
+}
+
+/* A work-item packs PACK_CHUNKS runs of KC k: on PoCL each work-group carries a fixed cost,
+ * which at one run per work-item was a tenth of a 1024^3 product. */
+#define PACK_CHUNKS 8
+__kernel void gemm_pack(PACK_ARGS)
+{
+    const int blk = get_global_id(0);
+    const int z = get_global_id(2);
+    for (int c = 0; c < PACK_CHUNKS; ++c) {
+        const int k0 = (get_global_id(1) * PACK_CHUNKS + c) * KC;
+        if (k0 >= K)
+            return;
+        pack_chunk(A, a_off, sam, sak, B, b_off, sbk, sbn, Ap, Bp, M, N, K, nbatch_a, nbatch_b,
+                   ad1, ad2, as0, as1, as2, bd1, bd2, bs0, bs1, bs2, blk, k0, z);
     }
 }
 

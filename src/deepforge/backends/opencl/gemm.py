@@ -59,6 +59,7 @@ _PACKED_LOCAL = (1, 8)
 # _PACK_KC (= KC in gemm.cl) consecutive k:
 _PACK_LOCAL = 8
 _PACK_KC = 16
+_PACK_CHUNKS = 8  # runs of _PACK_KC per work-item (PACK_CHUNKS in gemm.cl)
 # gemm_naive: (8, 8), or (1, 64) for matrix @ vector
 _NAIVE_LOCAL = ((8, 8), (1, 64))
 
@@ -409,7 +410,7 @@ def _run_packed(s, rt, abuf, bbuf, cbuf, a_off, b_off, c_off, M, N, K, sam, sak,
     _launch(
         rt,
         s["pack"],
-        (-(-nblk // lk) * lk, -(-K // _PACK_KC), max(na, nbb)),
+        (-(-nblk // lk) * lk, -(-K // (_PACK_KC * _PACK_CHUNKS)), max(na, nbb)),
         (lk, 1, 1),
         (abuf, a_off, sam, sak, bbuf, b_off, sbk, sbn, ap, bp, M, N, K, na, nbb,
          a_own[1], a_own[2], *sa, b_own[1], b_own[2], *sb),
