@@ -68,17 +68,16 @@ inline DF_WIDE df_u53(const uint a, const uint b) {
 /* CPU devices: eight counters per step in explicit vectors. The 32-bit words stay in 64-bit
    lanes all through (as the CPU backend's C loop keeps them): each product is one 32x32->64
    lane multiply, with no packing between 32- and 64-bit lanes inside the rounds. */
-inline void philox8(ulong8* c0, ulong8* c1, ulong8* c2, ulong8* c3, ulong k0, ulong k1) {
+/* always_inline: left to itself PoCL calls it, and the words go through memory every round */
+__attribute__((always_inline)) inline void philox8(ulong8* c0, ulong8* c1, ulong8* c2,
+                                                  ulong8* c3, const ulong* ka, const ulong* kb) {
     const ulong8 m = (ulong8)(0xFFFFFFFFUL);
+#pragma unroll
     for (int r = 0; r < 10; ++r) {
-        if (r) {
-            k0 = (k0 + 0x9E3779B9UL) & 0xFFFFFFFFUL;
-            k1 = (k1 + 0xBB67AE85UL) & 0xFFFFFFFFUL;
-        }
         const ulong8 p0 = (*c0 & m) * (ulong8)(0xD2511F53UL);
         const ulong8 p1 = (*c2 & m) * (ulong8)(0xCD9E8D57UL);
-        const ulong8 n0 = (p1 >> 32) ^ *c1 ^ (ulong8)(k0);
-        const ulong8 n2 = (p0 >> 32) ^ *c3 ^ (ulong8)(k1);
+        const ulong8 n0 = (p1 >> 32) ^ *c1 ^ (ulong8)(ka[r]);
+        const ulong8 n2 = (p0 >> 32) ^ *c3 ^ (ulong8)(kb[r]);
         *c1 = p1 & m;
         *c3 = p0 & m;
         *c0 = n0;
@@ -86,12 +85,27 @@ inline void philox8(ulong8* c0, ulong8* c1, ulong8* c2, ulong8* c3, ulong k0, ul
     }
 }
 
+/* The ten round keys of ``seed``, once per work-item: updated inside the rounds, the key
+   schedule cost more vector instructions than the rounds themselves (PoCL kept the pair in
+   a vector register and re-broadcast it every round). */
+#define PHILOX_KEYS(seed)                                                                 \
+    ulong ka_[10], kb_[10];                                                               \
+    {                                                                                     \
+        ulong a_ = (ulong)(uint)(seed), b_ = (ulong)((seed) >> 32);                       \
+        for (int r_ = 0; r_ < 10; ++r_) {                                                 \
+            ka_[r_] = a_;                                                                 \
+            kb_[r_] = b_;                                                                 \
+            a_ = (a_ + 0x9E3779B9UL) & 0xFFFFFFFFUL;                                      \
+            b_ = (b_ + 0xBB67AE85UL) & 0xFFFFFFFFUL;                                      \
+        }                                                                                 \
+    }
+
 /* words r0..r3 of elements i..i+7 as uint8 vectors */
 #define PHILOX8_WORDS(i, seed, offset)                                                    \
     ulong8 w0_ = (ulong8)((ulong)(uint)(i)) + (ulong8)(0, 1, 2, 3, 4, 5, 6, 7);           \
     ulong8 w1_ = (ulong8)((ulong)((i) >> 32)), w2_ = (ulong8)((ulong)(uint)(offset));     \
     ulong8 w3_ = (ulong8)((ulong)((offset) >> 32));                                       \
-    philox8(&w0_, &w1_, &w2_, &w3_, (ulong)(uint)(seed), (ulong)((seed) >> 32));          \
+    philox8(&w0_, &w1_, &w2_, &w3_, ka_, kb_);                                            \
     const uint8 r0 = convert_uint8(w0_), r1 = convert_uint8(w1_);                         \
     const uint8 r2 = convert_uint8(w2_), r3 = convert_uint8(w3_);
 
@@ -99,6 +113,7 @@ inline void philox8(ulong8* c0, ulong8* c1, ulong8* c2, ulong8* c3, ulong k0, ul
    (A block never straddles 2^32 elements: chunks are multiples of 16 from a multiple of 16.) */
 #define EACH_ELEMENT(n, VEC, ONE)                                                         \
     {                                                                                     \
+        PHILOX_KEYS(seed)                                                                 \
         DF_CHUNK(lo_, hi_, n)                                                             \
         long i_ = lo_;                                                                    \
         for (; i_ + 8 <= hi_; i_ += 8) { VEC(i_) }                                        \
