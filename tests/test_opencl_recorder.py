@@ -52,16 +52,21 @@ def _recording_off(monkeypatch):
     monkeypatch.setattr(RT.batch, "log", None)
 
 
-DTYPES = [np.float32, np.float64, np.float16, np.int64, np.int32, np.int8, np.uint8]
+# the tensor dtypes of the public API
+DTYPES = [np.float32, np.float64, np.float16, np.int64, np.int32, np.int16, np.int8, np.uint8,
+          np.bool_]
 
 
 def _inputs(dtype, rng):
     """Arrays of 1 and 37 elements and a 19-element view that starts inside its buffer."""
-    if np.dtype(dtype).kind == "f":
+    kind = np.dtype(dtype).kind
+    if kind == "f":
         base = rng.uniform(-3, 3, 64)
         base[[5, 9]] = [0.5, -0.25]
+    elif kind == "b":
+        base = rng.integers(0, 2, 64)
     else:
-        base = rng.integers(-9 if np.dtype(dtype).kind == "i" else 0, 9, 64)
+        base = rng.integers(-9 if kind == "i" else 0, 9, 64)
     host = base.astype(dtype)
     whole = BE.from_numpy(host)
     view = type(whole)(RT, whole.buf, (19,), (1,), 7, whole.dtype)
@@ -75,7 +80,7 @@ def _run_all(dtype, seed):
     dtype = np.dtype(dtype)
     rng = np.random.default_rng(seed)
     xs, ys = _inputs(dtype, rng), _inputs(dtype, rng)
-    number = 2.5 if dtype.kind == "f" else 3
+    number = {"f": 2.5, "b": True}.get(dtype.kind, 3)
     results = []
     _start_recording()
     for (family, op), _code in sorted(op_codes().items()):

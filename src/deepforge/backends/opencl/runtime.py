@@ -27,6 +27,10 @@ included) rely on exactly these members:
     the per-op fast path (``plan.py``): a kernel object of its own per (key, thread) whose
     constant arguments ``fixed`` are set once; ``plan.run(n, bufs, ints, more)`` sets the
     rest and enqueues. ``rt.tls.kernels.get(key)`` looks a plan up without a call.
+``rt.recorder``
+    on CPU devices (None elsewhere), the ``OpRecorder`` (``op_batch.py``) that the
+    elementwise fast paths hand small contiguous unary and binary ops to instead of
+    launching them; every other command and every wait flushes it first.
 ``rt.tls``
     this thread's kernel objects and plans: a kernel object is never shared between threads,
     since setting its arguments and enqueueing it are two steps another thread could come
