@@ -16,6 +16,7 @@ and imports on machines without OpenCL. Every function returns the OpenCL status
 
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_CheckBuffer, PyObject_GetBuffer
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t, uintptr_t
+from libc.string cimport memcpy
 
 ctypedef int (*mem_ref_fn)(void*) noexcept nogil
 ctypedef int (*set_arg_fn)(void*, unsigned int, size_t, const void*) noexcept nogil
@@ -279,17 +280,22 @@ cdef class OpLog:
         ``launch_batch`` releases. ``busy`` is set until the caller has enqueued the batch."""
         import numpy as np
 
-        cdef int i
-        cdef int count = self.count
-        prog = np.empty(count * LOG_WORDS, np.int64)
+        # allocated before the state is read: allocating may run Python code (a garbage
+        # collection), and so let another thread record in between
+        prog = np.empty(LOG_OPS * LOG_WORDS, np.int64)
         cdef int64_t[::1] view = prog
-        for i in range(count * LOG_WORDS):
-            view[i] = self.words[i]
-        slots = tuple(<uintptr_t>self.mems[i] for i in range(self.nslots))
+        cdef void* mems[LOG_SLOTS]
+        cdef int i
+        # from here to the reset nothing calls into Python
+        cdef int count = self.count
+        cdef int nslots = self.nslots
+        memcpy(&view[0], self.words, count * LOG_WORDS * sizeof(int64_t))
+        memcpy(mems, self.mems, nslots * sizeof(void*))
         self.count = 0
         self.nslots = 0
         self.busy = True
-        return prog, count, slots
+        slots = tuple([<uintptr_t>mems[i] for i in range(nslots)])
+        return prog[: count * LOG_WORDS], count, slots
 
 
 def launch_batch(uintptr_t queue, uintptr_t kernel, object prog, int count,
