@@ -231,9 +231,9 @@ inline void pack_chunk(PACK_ARGS, const int blk, const int k0, const int z)
     }
 }
 
-/* A work-item packs PACK_CHUNKS runs of KC k: on PoCL each work-group carries a fixed cost,
- * which at one run per work-item was a tenth of a 1024^3 product. */
-#define PACK_CHUNKS 8
+/* A work-item packs PACK_CHUNKS (a build option from gemm.py) runs of KC k: on PoCL each
+ * work-group carries a fixed cost, which at one run per work-item was a tenth of a 1024^3
+ * product. */
 __kernel void gemm_pack(PACK_ARGS)
 {
     const int blk = get_global_id(0);

@@ -248,14 +248,14 @@ cdef class OpLog:
                object b, int64_t bo, int64_t bits) -> bool:
         """Append out[:n] = op(a[ao:], b[bo:]) (``head``: kind | op << 8; ``b`` None for a
         unary op); False, with nothing recorded, when the batch is full or of another dtype
-        (the caller flushes and records again), or when the direct path is not bound."""
+        (the caller flushes and records again)."""
+        if _retain == NULL:  # never retried: the caller's flush could not make room for it
+            raise RuntimeError("deepforge._cl_launch is not bound to an OpenCL library")
         # the handles first: reading them may run Python code (and so switch threads)
         cdef void* mo = <void*><uintptr_t>out.int_ptr
         cdef void* ma = <void*><uintptr_t>a.int_ptr
         cdef void* mb = ma if (b is None or b is a) else <void*><uintptr_t>b.int_ptr
         # from here on nothing calls into Python, so no other thread records in between
-        if _retain == NULL:
-            return False
         if self.count and (self.count == LOG_OPS or dtype is not self.dtype
                            or self.nslots + 3 > LOG_SLOTS):
             return False

@@ -59,7 +59,7 @@ _PACKED_LOCAL = (1, 8)
 # _PACK_KC (= KC in gemm.cl) consecutive k:
 _PACK_LOCAL = 8
 _PACK_KC = 16
-_PACK_CHUNKS = 8  # runs of _PACK_KC per work-item (PACK_CHUNKS in gemm.cl)
+_PACK_CHUNKS = 8  # runs of _PACK_KC per packing work-item (passed to gemm.cl)
 # gemm_naive: (8, 8), or (1, 64) for matrix @ vector
 _NAIVE_LOCAL = ((8, 8), (1, 64))
 
@@ -296,7 +296,8 @@ def _make_naive(rt, a_dt, b_dt, c_dt):
 def _make_packed(rt, a_dt, b_dt, c_dt):
     real = _real(c_dt)
     tm, vw, nv = _PACKED_CFG[real]
-    opts = _options(real, a_dt, b_dt, c_dt) + ["-DPACKED", f"-DTM={tm}", f"-DVW={vw}", f"-DNV={nv}"]
+    opts = _options(real, a_dt, b_dt, c_dt) + ["-DPACKED", f"-DTM={tm}", f"-DVW={vw}", f"-DNV={nv}",
+                                                f"-DPACK_CHUNKS={_PACK_CHUNKS}"]
     opts = " ".join(opts)
     return {
         "pack": _kernel(rt, "gemm_pack", opts),
