@@ -15,12 +15,20 @@
 #define ST(p, i, v) DT_ST(T)(p, i, v)
 #define IS_FLOAT DT_IS_FLOAT(T)
 
+/* With wrap > 0 (one index array along a dim of size wrap) an index outside [0, wrap) after
+ * wrapping is skipped: gather writes 0 there, scatter writes nothing. Indices on OpenCL devices
+ * are checked by idx_check, which reports at the host's next wait; until then these kernels run
+ * and must not touch memory outside their tensors. (wrap == 0: a folded multi-array offset,
+ * checked on the host before the launch.) */
+#define IDX_OUT(v) (wrap > 0 && (ulong)(v) >= (ulong)wrap)
+
 __kernel void idx_gather(const Desc d, __global TS* out, __global const TS* src,
                          __global const long* lin, const long lin_mul, const long wrap) {
     STRIDED_BEGIN(d)
     long v = lin[p2];
     if (v < 0) v += wrap;
-    ST(out, p0, LD(src, p1 + v * lin_mul));
+    if (IDX_OUT(v)) ST(out, p0, (TC)0);
+    else ST(out, p0, LD(src, p1 + v * lin_mul));
     STRIDED_END(d)
 }
 
@@ -123,23 +131,25 @@ __kernel void idx_scatter(const Desc d, __global TS* dst, __global const TS* val
     STRIDED_BEGIN(d)
     long v = lin[p2];
     if (v < 0) v += wrap;
-    const long t = p0 + v * lin_mul;
-    TC x = scalar ? sval : LD(val, p1);
+    if (!IDX_OUT(v)) {
+        const long t = p0 + v * lin_mul;
+        TC x = scalar ? sval : LD(val, p1);
 #if IS_FLOAT
-    if (alpha != (TC)1) x *= alpha;
+        if (alpha != (TC)1) x *= alpha;
 #else
-    if (red == 1 && alpha != (TC)1) x = (TC)((ulong)x * (ulong)alpha);
+        if (red == 1 && alpha != (TC)1) x = (TC)((ulong)x * (ulong)alpha);
 #endif
-    if (red == 0) ST(dst, t, x);
-    else if (atomic) scat_atomic(dst, t, red, x);
-    else ST(dst, t, scat_comb(red, LD(dst, t), x));
+        if (red == 0) ST(dst, t, x);
+        else if (atomic) scat_atomic(dst, t, red, x);
+        else ST(dst, t, scat_comb(red, LD(dst, t), x));
+    }
     STRIDED_END(d)
 }
 
 /* ---- whole-row kernels (CPU layout) --------------------------------------------------------
  * The axis ops of a [outer, axis, inner] view. A strided per-element loop re-reads the index
  * and redoes the div/mod offset arithmetic for every element; here each index is read once per
- * inner run and the run is a plain (vectorisable) loop. Index bounds were checked on the host. */
+ * inner run and the run is a plain (vectorisable) loop. */
 
 /* out[o, j, :] = src[o, idx[j], :] for a fresh C-contiguous out of shape [outer, m, inner].
    The outer*m*inner output elements are split evenly over the work-items (no rounding of the
@@ -160,7 +170,9 @@ __kernel void idx_rows_gather(__global TS* out, __global const TS* src,
         if (v < 0) v += wrap;
         const long cnt = min(inner - c, hi - e);
         __global TS* po = out + e;
-        if (s_in == 1) {
+        if (IDX_OUT(v)) {
+            for (long k = 0; k < cnt; ++k) ST(po, k, (TC)0);
+        } else if (s_in == 1) {
             __global const TS* ps = src + s_off + o * s_out + v * s_ax + c;
             for (long k = 0; k < cnt; ++k) ST(po, k, LD(ps, k));
         } else {
@@ -210,6 +222,33 @@ __kernel void idx_rows_add(__global TS* dst, __global const TS* src, __global co
                 ST(pd, k * d_in, scat_comb(1, LD(pd, k * d_in), ROW_SCALE(LD(ps, k * s_in))));
         }
     }
+}
+
+/* ---- deferred index checks ---------------------------------------------------------------
+ * Reports indices outside [low, high) (except `ignore` when has_ignore) without making the host
+ * wait: err[0] takes the check's id (the first failing check keeps it), err[1] the largest index
+ * >= high, err[2] the smallest index < low (32-bit atomics, core OpenCL 1.1); an index beyond
+ * the int range saturates there, sets err[3] and leaves its value in err[4..5] (low, high
+ * words). The host reads err at its next wait for the device (index_checks.py). Typed build. */
+__kernel void idx_check(const Desc d, __global const TS* idx, const long low, const long high,
+                        const long ignore, const int has_ignore, volatile __global int* err,
+                        const int id) {
+    STRIDED_BEGIN(d)
+    const long v = (long)LD(idx, p0);
+    if ((v < low || v >= high) && !(has_ignore && v == ignore)) {
+        const int prev = atomic_cmpxchg(&err[0], 0, id);
+        if (prev == 0 || prev == id) {
+            const int c = v > INT_MAX ? INT_MAX : (v < INT_MIN ? INT_MIN : (int)v);
+            if (v >= high) atomic_max(&err[1], c);
+            else atomic_min(&err[2], c);
+            if (c != v) {
+                atomic_xchg(&err[4], (int)(uint)((ulong)v & 0xFFFFFFFFu));
+                atomic_xchg(&err[5], (int)(uint)((ulong)v >> 32));
+                atomic_xchg(&err[3], 1);
+            }
+        }
+    }
+    STRIDED_END(d)
 }
 
 /* ---- nonzero: per-chunk counts, then the flat indices of nonzero elements ------------------ */

@@ -226,6 +226,29 @@ A = be.from_numpy(acc)
 be.index_add_(A, 0, be.from_numpy(tgt), be.from_numpy(rows), 2)
 np.add.at(acc, tgt, rows * 2)
 close(A, acc, 1e-4)
+# deferred index checks: bad indices are recorded by idx_check and skipped by the indexing
+# kernels, which must touch nothing outside their tensors meanwhile (X is 5 x 7)
+bad = be.from_numpy(np.array([[4], [70], [-90], [2**40], [0]], np.int64))
+be.check_index(bad, 0, 5, IndexError, "{index}")
+gathered = be.gather(X, 1, bad)
+picked = be.index_select(X, 0, be.reshape(bad, (5,)))
+picked_t = be.index_select(Xt, 1, be.reshape(bad, (5,)))
+S = be.from_numpy(np.zeros((5, 7), np.float32))
+be.scatter_(S, 1, bad, 1.0)
+be.setitem(S, (be.reshape(bad, (5,)),), 2.0)
+be.check_index(be.from_numpy(np.array([1, 3], np.int32)), 0, 5, IndexError, "{index}")
+try:
+    be.rt.finish()
+    raise AssertionError("the deferred index check raised nothing")
+except IndexError as e:
+    assert str(e).startswith(str(2**40)), "the check named the wrong index"
+close(gathered, np.array([[x[0, 4]], [0], [0], [0], [x[4, 0]]]))
+zero_row, zero_col = np.zeros((1, 7), np.float32), np.zeros((7, 1), np.float32)
+close(picked, np.concatenate([x[4:5], zero_row, zero_row, zero_row, x[0:1]]))
+close(picked_t, np.concatenate([x.T[:, 4:5], zero_col, zero_col, zero_col, x.T[:, 0:1]], 1))
+want = np.zeros((5, 7), np.float32)
+want[0] = want[4] = 2.0
+close(S, want)
 close(be.embedding_backward(be.from_numpy(np.array([[1, 2], [2, 0]], np.int64)),
                             be.from_numpy(np.ones((2, 2, 3), np.float32)), 4, 0),
       np.array([[0] * 3, [1] * 3, [2] * 3, [0] * 3]))

@@ -86,6 +86,16 @@ def _normalize_key(x: Tensor, key):
     )
     if consumed > len(shape):
         raise IndexError(f"too many indices for tensor of dimension {len(shape)}")
+    # One integer index tensor on a device (and no other array or bool in the key) is checked
+    # without waiting for the device (index_checks.py): its kernels skip a bad index meanwhile.
+    arrays = [k for k in key if isinstance(k, (Tensor, list, np.ndarray, tuple, bool))]
+    deferred = (
+        x._device.type != "cpu"
+        and len(arrays) == 1
+        and isinstance(arrays[0], Tensor)
+        and arrays[0]._device == x._device
+        and arrays[0]._dtype not in (dt.bool_, dt.uint8)
+    )
     dim = 0
     for k in key:
         if k is None:
@@ -125,13 +135,14 @@ def _normalize_key(x: Tensor, key):
                 dim += arr.ndim
             else:
                 n = shape[dim]
-                if arr.size:
-                    lo, hi = _minmax(arr, be)
+                message = f"index {{index}} is out of bounds for dimension {dim} with size {n}"
+                if deferred:
+                    be.check_index(arr, -n, n, IndexError, message)
+                elif arr.size:
+                    host = k._data if isinstance(k, Tensor) and k._device.type == "cpu" else k
+                    lo, hi = _minmax(arr if isinstance(host, Tensor) else host, be)
                     if lo < -n or hi >= n:
-                        bad = hi if hi >= n else lo
-                        raise IndexError(
-                            f"index {bad} is out of bounds for dimension {dim} with size {n}"
-                        )
+                        raise IndexError(message.format(index=hi if hi >= n else lo))
                 dim += 1
             out.append(arr)
         else:
@@ -144,7 +155,8 @@ def _normalize_key(x: Tensor, key):
 
 
 def _minmax(arr, be):
-    if isinstance(arr, np.ndarray):
+    if not hasattr(arr, "shape") or isinstance(arr, np.ndarray):  # a host list or array
+        arr = np.asarray(arr)
         return int(arr.min()), int(arr.max())
     host = be.to_numpy(arr)
     return int(host.min()), int(host.max())

@@ -1,5 +1,6 @@
 """Index-based selection and scattering: index_select, gather, scatter*, index_add/copy/fill,
-masked_fill/select/scatter, nonzero, take. Indices are checked here, before any write."""
+masked_fill/select/scatter, nonzero, take. Indices are checked here, before any write (on
+OpenCL devices the check is reported at the next wait for the device: index_checks.py)."""
 
 from __future__ import annotations
 
@@ -39,16 +40,19 @@ _BOUNDS_ERROR = {
 _NEGATIVE_OK = frozenset(("take", "index_fill"))
 
 
+def check_index_range(idx: Tensor, low: int, high: int, exc: type, message: str, ignore=None,
+                      first: bool = False) -> None:
+    """Raise ``exc(message.format(index=bad))`` for an element of ``idx`` outside [low, high)
+    that is not ``ignore``. On OpenCL devices a kernel records it and the error is raised at
+    the next wait for the device (index_checks.py), so the check never stalls the queue."""
+    D.backend_of(idx).check_index(idx._data, low, high, exc, message, ignore, first)
+
+
 def _bounds(op, idx, n, dim):
-    if idx.numel():
-        host = idx.detach().cpu().numpy() if idx._device.type != "cpu" else idx._data
-        lo, hi = int(host.min()), int(host.max())
-        low = -n if op in _NEGATIVE_OK else 0
-        if lo < low or hi >= n:
-            bad = hi if hi >= n else lo
-            raise _BOUNDS_ERROR.get(op, IndexError)(
-                f"{op}(): index {bad} is out of bounds for dimension {dim} with size {n}"
-            )
+    check_index_range(
+        idx, -n if op in _NEGATIVE_OK else 0, n, _BOUNDS_ERROR.get(op, IndexError),
+        f"{op}(): index {{index}} is out of bounds for dimension {dim} with size {n}",
+    )
 
 
 class IndexSelect(Function):

@@ -20,7 +20,29 @@ __all__ = [
     "nonzero",
     "masked_fill",
     "embedding_backward",
+    "check_index",
 ]
+
+
+def check_index(idx, low, high, exc, message, ignore=None, first=False):
+    """Raise ``exc(message.format(index=bad))`` when an element of ``idx`` lies outside
+    [low, high) and is not ``ignore``: ``bad`` is the largest such element >= high, else the
+    smallest < low, or with ``first`` the first in C order (nll_loss names that one)."""
+    if idx.size == 0:
+        return
+    lo, hi = int(idx.min()), int(idx.max())
+    if low <= lo and hi < high:
+        return
+    v = idx if ignore is None else idx[idx != ignore]
+    out = (v < low) | (v >= high)
+    if not out.any():
+        return
+    if first:
+        bad = int(v[out].flat[0])
+    else:
+        bad = v[out]
+        bad = int(bad.max()) if bad.max() >= high else int(bad.min())
+    raise exc(message.format(index=bad))
 
 
 def index_select(x, axis, idx):

@@ -176,6 +176,11 @@ class IndexOps:
                        s_out, src.strides[axis], s_in, idx.strides[0], cnp(alpha))
         return True
 
+    def check_index(self, idx, low, high, exc, message, ignore=None, first=False):
+        """The CPU backend's ``check_index``, reported at the host's next wait for the device
+        instead of now (index_checks.py); ``first`` is not honoured (some bad index is named)."""
+        self.rt.index_checks.enqueue(idx, low, high, exc, message, ignore)
+
     # -- axis ops ------------------------------------------------------------------------------
     def index_select(self, x, axis, idx):
         idx = self._long(idx)

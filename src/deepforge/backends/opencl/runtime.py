@@ -31,6 +31,9 @@ included) rely on exactly these members:
     on CPU devices (None elsewhere), the ``OpRecorder`` (``op_batch.py``) that the
     elementwise fast paths hand small contiguous unary and binary ops to instead of
     launching them; every other command and every wait flushes it first.
+``rt.index_checks``
+    the ``DeferredIndexChecks`` (``index_checks.py``): index bounds checks recorded by a kernel
+    and raised by ``rt.download``/``rt.finish`` after they wait.
 ``rt.tls``
     this thread's kernel objects and plans: a kernel object is never shared between threads,
     since setting its arguments and enqueueing it are two steps another thread could come
@@ -63,6 +66,7 @@ from . import discovery
 from .batching import CommandBatcher, batch_limit
 from .discovery import InstallError, devices
 from .fast_launch import arg_codes, launch_direct, launcher
+from .index_checks import DeferredIndexChecks
 from .op_batch import recorder_for
 from .plan import Plan
 
@@ -193,6 +197,7 @@ class Runtime:
         self._uploads: deque = deque()  # (event, host array) of writes in flight, in order
         self._uploads_lock = threading.Lock()
         self._complete = cl.command_execution_status.COMPLETE
+        self.index_checks = DeferredIndexChecks(self)
 
     def __repr__(self) -> str:
         return f"<OpenCL runtime opencl:{self.index} {self.name!r}>"
@@ -358,6 +363,13 @@ class Runtime:
             raise RuntimeError(f"OpenCL kernel {name} failed on {self.name}: {e}") from None
 
     def finish(self) -> None:
+        """Wait for every command; then raise an index error the device reported meanwhile
+        (index_checks.py)."""
+        self._wait()
+        if self.index_checks.pending:
+            self.index_checks.raise_pending()
+
+    def _wait(self) -> None:
         with self.blocking():
             self._queue.finish()
         if self._uploads:
@@ -409,7 +421,7 @@ class Runtime:
         if pending:
             self._prune_uploads()
             if len(pending) > 256:
-                self.finish()
+                self._wait()
         if self.batch is not None:  # a small write: batched like a one-group kernel
             self.batch.admit(True)
         ev = self.cl.enqueue_copy(self._queue, buf, host, dst_offset=byte_offset,
@@ -427,9 +439,13 @@ class Runtime:
                 pending.popleft()
 
     def download(self, host: np.ndarray, buf, byte_offset: int = 0) -> None:
+        """Copy ``buf`` into ``host`` (waits for the queue), then raise an index error the
+        device reported meanwhile: the data may depend on the failed op."""
         with self.blocking():
             self.cl.enqueue_copy(self._queue, host, buf, src_offset=byte_offset,
                                  is_blocking=True)
+        if self.index_checks.pending:
+            self.index_checks.raise_pending()
 
     # -- work sizes ----------------------------------------------------------------------------
     def range_1d(self, n: int, lsize: int | None = None, work: int | None = None) -> tuple:

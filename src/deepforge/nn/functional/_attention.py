@@ -75,7 +75,8 @@ def _attend(q, k, v, bias, dropout_p, scale, safe):
     if bias is not None:
         if safe:
             full = (bias == _NEG_INF).all(-1, keepdim=True)
-            if bool(full.any()):
+            # on a device, asking whether there is such a row would wait for it: fill anyway
+            if full._device.type != "cpu" or bool(full.any()):
                 empty_rows = full
                 bias = bias.masked_fill(full, 0.0)
         scores = scores + bias

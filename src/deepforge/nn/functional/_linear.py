@@ -7,6 +7,7 @@ import warnings
 import deepforge
 from deepforge import Tensor
 from deepforge.autograd import Function
+from deepforge.ops.selection import check_index_range
 
 __all__ = ["linear", "bilinear", "embedding", "embedding_bag", "one_hot"]
 
@@ -133,8 +134,7 @@ def _check_indices(input: Tensor, op: str) -> None:
 
 
 def _check_range(input: Tensor, n: int) -> None:
-    if input.numel() and bool(((input < 0) | (input >= n)).any()):
-        raise IndexError("index out of range in self")
+    check_index_range(input, 0, n, IndexError, "index out of range in self")
 
 
 def _embedding_renorm_(weight: Tensor, input: Tensor, max_norm: float, norm_type: float) -> None:

@@ -13,6 +13,7 @@ import warnings
 import deepforge
 from deepforge import Tensor
 from deepforge.autograd import Function
+from deepforge.ops.selection import check_index_range
 
 from .. import _reduction as _R
 
@@ -214,11 +215,12 @@ def _nll_prepare(input: Tensor, target: Tensor, weight, ignore_index: int):
             f"weight tensor should be defined either for all {n_classes} classes or no classes but "
             f"got weight tensor of shape: {list(weight.shape)}"
         )
+    check_index_range(
+        target, 0, n_classes, IndexError, "Target {index} is out of bounds.",
+        ignore=ignore_index, first=True,
+    )
     t = target.long()
     valid = t != ignore_index
-    bad = valid & ((t < 0) | (t >= n_classes))
-    if t.numel() and bool(bad.any()):
-        raise IndexError(f"Target {int(t[bad][0])} is out of bounds.")
     safe = deepforge.where(valid, t, 0)
     if weight is None:
         w = valid.to(input.dtype)

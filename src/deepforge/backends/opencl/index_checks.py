@@ -1,0 +1,97 @@
+"""Index checks that do not make the host wait for the device.
+
+An op that indexes with a tensor (``gather``, ``scatter``, ``index_select``, ``embedding``,
+``cross_entropy``'s targets, ``x[idx]``) must reject an index out of range. Checking it on the
+host means downloading the index, which waits for every command before it: on a GPU, a stall
+of the whole queue in every training step. Instead the check is one more kernel,
+``idx_check`` in ``opencl/index.cl``, that records a bad index in a small error buffer of the
+device; the indexing kernels skip such an index meanwhile (a gather writes 0), so nothing is
+read or written outside a tensor. The host looks at the buffer at its next wait for the
+device (``Runtime.download`` and ``Runtime.finish``: ``.item()``, ``.numpy()``, ``.cpu()``,
+``deepforge.opencl.synchronize()``) and raises there the error PyTorch raises for the op,
+which says that it was reported late. With ``DEEPFORGE_OPENCL_SYNC=1`` it raises at the op.
+
+As with a device-side assertion on CUDA, the op and the ones after it may have run when the
+error is raised; unlike one, the device stays usable afterwards.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from .desc import pack_desc, topt
+
+__all__ = ["DeferredIndexChecks"]
+
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+# err[0] id of the first failing check, err[1] largest index >= high, err[2] smallest index
+# < low, err[3] saturated flag, err[4..5] the exact value of a saturated index
+_CLEAR = np.array([0, _INT_MIN, _INT_MAX, 0, 0, 0, 0, 0], np.int32)
+_LATE = (
+    " (reported at the next wait for the OpenCL device: ops run asynchronously; "
+    "DEEPFORGE_OPENCL_SYNC=1 reports it at the op)"
+)
+_ARG_TYPES = [None, None, np.int64, np.int64, np.int64, np.int32, None, np.int32]
+
+
+class DeferredIndexChecks:
+    """The per-runtime error buffer and the checks queued since the host last looked at it."""
+
+    def __init__(self, rt):
+        self.rt = rt
+        self.pending = False  # a check was enqueued since the buffer was last read
+        self._lock = threading.Lock()
+        self._buf = None
+        self._ids: dict = {}  # (exception type, message) -> id (from 1)
+        self._errors: list = []  # id - 1 -> (exception type, message)
+
+    def enqueue(self, idx, low: int, high: int, exc: type, message: str, ignore=None) -> None:
+        """Check that every element of CLArray ``idx`` lies in [low, high) (or equals
+        ``ignore``); a failure raises ``exc(message.format(index=<a bad index>))`` later."""
+        if idx.size == 0:
+            return
+        rt = self.rt
+        d, n = pack_desc(idx.shape, [idx.strides], [idx.offset])
+        k = rt.kernel("index.cl", "idx_check", topt(idx.dtype), _ARG_TYPES)
+        g, ls = rt.range_1d(n)
+        with self._lock:
+            if self._buf is None:  # filled at creation: no command, no wait
+                mf = rt.cl.mem_flags
+                self._buf = rt.cl.Buffer(rt.ctx, mf.READ_WRITE | mf.COPY_HOST_PTR, hostbuf=_CLEAR)
+            key = (exc, message)
+            cid = self._ids.get(key)
+            if cid is None:
+                self._errors.append(key)
+                cid = self._ids[key] = len(self._errors)
+            rt.launch(k, g, ls, d, idx.buf, int(low), int(high),
+                      0 if ignore is None else int(ignore), 0 if ignore is None else 1,
+                      self._buf, cid)  # fmt: skip
+            self.pending = True
+        if rt.sync:
+            self.raise_pending(late=False)
+
+    def raise_pending(self, late: bool = True) -> None:
+        """Read the error buffer (waits for the queue) and raise the first failed check."""
+        rt = self.rt
+        with self._lock:
+            if not self.pending:
+                return
+            err = np.empty_like(_CLEAR)
+            with rt.blocking():
+                rt.cl.enqueue_copy(rt._queue, err, self._buf, is_blocking=True)
+            self.pending = False
+            if err[0] == 0:
+                if len(self._errors) > 4096:  # all checks so far are done: ids can restart
+                    self._ids.clear()
+                    self._errors.clear()
+                return
+            with rt.blocking():
+                rt.cl.enqueue_copy(rt._queue, self._buf, _CLEAR, is_blocking=True)
+            exc, message = self._errors[int(err[0]) - 1]
+        high, low, saturated = int(err[1]), int(err[2]), bool(err[3])
+        bad = high if high != _INT_MIN else low
+        if saturated and bad in (_INT_MIN, _INT_MAX):
+            bad = int(err[4:6].view(np.int64)[0])
+        raise exc(message.format(index=bad) + (_LATE if late else ""))
