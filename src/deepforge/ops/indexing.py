@@ -139,8 +139,8 @@ def _normalize_key(x: Tensor, key):
                 if deferred:
                     be.check_index(arr, -n, n, IndexError, message)
                 elif arr.size:
-                    host = k._data if isinstance(k, Tensor) and k._device.type == "cpu" else k
-                    lo, hi = _minmax(arr if isinstance(host, Tensor) else host, be)
+                    host = _host_index(k, arr, be)
+                    lo, hi = int(host.min()), int(host.max())
                     if lo < -n or hi >= n:
                         raise IndexError(message.format(index=hi if hi >= n else lo))
                 dim += 1
@@ -154,12 +154,14 @@ def _normalize_key(x: Tensor, key):
     return tuple(out), advanced
 
 
-def _minmax(arr, be):
-    if not hasattr(arr, "shape") or isinstance(arr, np.ndarray):  # a host list or array
-        arr = np.asarray(arr)
-        return int(arr.min()), int(arr.max())
-    host = be.to_numpy(arr)
-    return int(host.min()), int(host.max())
+def _host_index(key, arr, be) -> np.ndarray:
+    """Integer index ``arr`` (made from ``key``) on the host: ``arr`` itself for a CPU tensor,
+    else ``key`` when the user gave it on the host (no download), else ``arr`` downloaded."""
+    if isinstance(arr, np.ndarray):
+        return arr
+    if not isinstance(key, Tensor):
+        return np.asarray(key)
+    return key._data if key._device.type == "cpu" else be.to_numpy(arr)
 
 
 # getitem ---------------------------------------------------------------------------------------

@@ -78,17 +78,15 @@ class DeferredIndexChecks:
         with self._lock:
             if not self.pending:
                 return
+            self.pending = False  # first: the download below would otherwise come back here
             err = np.empty_like(_CLEAR)
-            with rt.blocking():
-                rt.cl.enqueue_copy(rt._queue, err, self._buf, is_blocking=True)
-            self.pending = False
+            rt.download(err, self._buf)
             if err[0] == 0:
                 if len(self._errors) > 4096:  # all checks so far are done: ids can restart
                     self._ids.clear()
                     self._errors.clear()
                 return
-            with rt.blocking():
-                rt.cl.enqueue_copy(rt._queue, self._buf, _CLEAR, is_blocking=True)
+            rt.upload(self._buf, _CLEAR)  # ahead of any later check, in queue order
             exc, message = self._errors[int(err[0]) - 1]
         high, low, saturated = int(err[1]), int(err[2]), bool(err[3])
         bad = high if high != _INT_MIN else low
