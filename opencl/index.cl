@@ -251,6 +251,20 @@ __kernel void idx_check(const Desc d, __global const TS* idx, const long low, co
     STRIDED_END(d)
 }
 
+/* val_check: as idx_check for a value range [low, high] (NaN is outside it unless nan_ok), e.g.
+ * BCE's input in [0, 1]; only the id of the first failing check is recorded. */
+__kernel void val_check(const Desc d, __global const TS* x, const TC low, const TC high,
+                        const int nan_ok, volatile __global int* err, const int id) {
+    STRIDED_BEGIN(d)
+    const TC v = LD(x, p0);
+#if IS_FLOAT
+    if (!(v >= low && v <= high) && !(nan_ok && isnan(v))) atomic_cmpxchg(&err[0], 0, id);
+#else
+    if (v < low || v > high) atomic_cmpxchg(&err[0], 0, id);
+#endif
+    STRIDED_END(d)
+}
+
 /* ---- nonzero: per-chunk counts, then the flat indices of nonzero elements ------------------ */
 __kernel void nz_count(const Desc d, const long G, const long S, __global long* counts,
                        __global const TS* x) {

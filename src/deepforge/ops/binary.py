@@ -111,8 +111,6 @@ class Pow(Function):
     @staticmethod
     def forward(ctx, a, b):
         d = D.result_type_of(a, b)
-        if d.category < 2 and _is_t(b) and b._dtype.category < 2 and bool((b < 0).any()):
-            raise RuntimeError("Integers to negative integer powers are not allowed.")
         if d.category < 2 and not _is_t(b) and isinstance(b, int) and b < 0:
             raise RuntimeError("Integers to negative integer powers are not allowed.")
         y = D.binary("pow", a, b, dtype=d)

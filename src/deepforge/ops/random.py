@@ -17,6 +17,7 @@ from ..tensor import Tensor, make_tensor
 from . import _dispatch as D
 from ._common import check_inplace
 from .creation import _resolve_device, _shape_arg
+from .selection import check_value_range
 
 __all__ = [
     "Generator", "manual_seed", "seed", "initial_seed", "get_rng_state", "set_rng_state",
@@ -310,8 +311,8 @@ def normal(
 def bernoulli(input: Tensor, p=None, *, generator=None, out=None) -> Tensor:
     probs = input if p is None else p
     if isinstance(probs, Tensor):
-        if probs.numel() and (bool((probs < 0).any()) or bool((probs > 1).any())):
-            raise RuntimeError("bernoulli: all probabilities must be in [0, 1]")
+        message = "bernoulli: all probabilities must be in [0, 1]"
+        check_value_range(probs, 0, 1, RuntimeError, message)
         u = rand(
             input._data.shape,
             generator=generator,

@@ -153,10 +153,11 @@ class Prod(Function):
         if not ctx.keepdim:
             g = _unsqueeze_dims(g, ctx.axes, x.ndim)
             y = _unsqueeze_dims(y, ctx.axes, x.ndim)
-        zero = x == 0
-        if not bool(zero.any()):
+        # A CPU tensor is asked whether it has a zero (free there); a device is not, since the
+        # answer would make the host wait: it always takes the product of the others, computed
+        # without dividing (exact with zeros)
+        if x._device.type == "cpu" and not bool((x == 0).any()):
             return g * y / x, None, None, None
-        # with zeros: product of the others, computed without dividing
         if len(ctx.axes) == 1:
             a = ctx.axes[0]
             left = _exclusive_cumprod(x, a, reverse=False)
@@ -177,6 +178,8 @@ def _exclusive_cumprod(x, a, reverse):
     if reverse:
         x = flip(x, (a,))
     n = x._data.shape[a]
+    if n == 0:
+        return x * 0
     one = narrow(x, a, 0, 1) * 0 + 1
     r = cat([one, cumprod(narrow(x, a, 0, n - 1), a)], a) if n > 1 else one
     return flip(r, (a,)) if reverse else r

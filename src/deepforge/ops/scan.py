@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from .. import _dtype as dt
 from ..autograd.function import Function
+from ..autograd.grad_mode import STATE
 from ..tensor import Tensor, make_tensor
 from . import _dispatch as D
 from ._common import call, with_out, wrap_dim
-from .reduction import _acc_dtype, amax
+from .reduction import _acc_dtype, _exclusive_cumprod, amax
 
 __all__ = ["cumsum", "cumprod", "cummax", "cummin", "logcumsumexp"]
 
@@ -53,29 +54,50 @@ class CumProd(Function):
 
         x, y = ctx.saved_tensors
         a = ctx.axis
-        if not bool((x == 0).any()):
-            r = flip(cumsum(flip(g * y, (a,)), a), (a,)) / x
-            return r, None, None
-        # general case (zeros present): O(n^2) but exact, via the exclusive products
-        n = x._data.shape[a]
-        parts = []
-        for k in range(n):
-            # d y_j / d x_k = prod_{i<=j, i!=k} x_i for j >= k
-            xs = where(_index_mask(x, a, k), 1.0, x)
-            cp = cumprod(xs, a)
-            contrib = (g * cp).narrow(a, k, n - k).sum(a, keepdim=True)
-            parts.append(contrib)
-        from .shape import cat
 
-        return cat(parts, a), None, None
+        def rev_cumsum(t):  # sum over j >= k
+            return flip(cumsum(flip(t, (a,)), a), (a,))
+
+        if STATE.enabled:  # create_graph: a formula whose own derivative is right (waits)
+            return _cumprod_backward_twice_differentiable(g, x, y, a, rev_cumsum), None, None
+        # A CPU tensor is asked whether it has a zero (free there); a device is not, since the
+        # answer would make the host wait: it always takes the general formula.
+        if x._device.type == "cpu" and not bool((x == 0).any()):
+            return rev_cumsum(g * y) / x, None, None
+        # O(n) and exact with zeros, but its derivative is not cumprod's second derivative (a
+        # zero's own effect on the later gradients is cut off), hence the path above.
+        # dy_j/dx_k = prod_{i<=j, i!=k} x_i. Before the first zero z of a slice: y_j / x_k
+        # (y_j = 0 for j >= z). At z: the product of the x_i before z (y_{z-1}) times
+        # sum_{j>=z} g_j prod_{z<i<=j} x_i, a cumprod with the x_i up to z set to 1. After z
+        # every product holds x_z = 0.
+        zero = x == 0
+        zeros_upto = cumsum(zero, a)
+        before = zeros_upto == 0
+        upto = (zeros_upto - zero.to(zeros_upto._dtype)) == 0
+        r = where(before, rev_cumsum(g * y) / where(before, x, 1.0), 0.0)
+        s = rev_cumsum(g * cumprod(where(upto, 1.0, x), a))
+        r = r + where(zero & upto, _exclusive_cumprod(x, a, reverse=False) * s, 0.0)
+        return r, None, None
 
 
-def _index_mask(x, a, k):
+def _cumprod_backward_twice_differentiable(g, x, y, a, rev_cumsum):
+    """cumprod's gradient as a composition of differentiable ops: reversed cumsum over x when
+    x has no zero, else O(n^2) exclusive products (PyTorch makes the same choice)."""
+    from .binary import where
     from .creation import arange
+    from .shape import cat
 
+    if not bool((x == 0).any()):
+        return rev_cumsum(g * y) / x
+    n = x._data.shape[a]
     shape = [1] * x.ndim
-    shape[a] = x._data.shape[a]
-    return (arange(x._data.shape[a], device=x._device) == k).reshape(shape)
+    shape[a] = n
+    pos = arange(n, device=x._device).reshape(shape)
+    parts = []
+    for k in range(n):  # dy_j/dx_k = prod_{i<=j, i!=k} x_i for j >= k
+        cp = cumprod(where(pos == k, 1.0, x), a)
+        parts.append((g * cp).narrow(a, k, n - k).sum(a, keepdim=True))
+    return cat(parts, a)
 
 
 @with_out

@@ -14,6 +14,7 @@ from ..tensor import Tensor
 from . import indexing
 from ._common import check_inplace, commit_inplace, wrap_dim
 from .creation import _on_device
+from .selection import check_index_range
 
 __all__ = [
     "select_scatter", "slice_scatter", "diagonal_scatter", "as_strided_scatter", "index_reduce",
@@ -172,13 +173,8 @@ def put(input: Tensor, index: Tensor, source: Tensor, accumulate: bool = False) 
         )
     n = input.numel()
     flat_index = index.reshape(-1)
-    if flat_index.numel():
-        lo, hi = int(flat_index.min().item()), int(flat_index.max().item())
-        bad = lo if lo < -n else hi if hi >= n else None
-        if bad is not None:
-            raise IndexError(
-                f"out of range: tried to access index {bad} on a tensor of {n} elements."
-            )
+    check_index_range(flat_index, -n, n, IndexError,
+                      f"out of range: tried to access index {{index}} on a tensor of {n} elements.")
     values = source.reshape(-1).to(input._dtype)
     flat = input.reshape(-1).index_put((flat_index,), values, accumulate)
     return flat.reshape(input.shape)

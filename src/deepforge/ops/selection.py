@@ -48,6 +48,13 @@ def check_index_range(idx: Tensor, low: int, high: int, exc: type, message: str,
     D.backend_of(idx).check_index(idx._data, low, high, exc, message, ignore, first)
 
 
+def check_value_range(x: Tensor, low: float, high: float, exc: type, message: str,
+                      nan_ok: bool = False) -> None:
+    """Raise ``exc(message)`` when an element of ``x`` is outside [low, high] or is NaN (unless
+    ``nan_ok``); on OpenCL devices at the next wait for the device, as ``check_index_range``."""
+    D.backend_of(x).check_values(x._data, low, high, exc, message, nan_ok)
+
+
 def _bounds(op, idx, n, dim):
     check_index_range(
         idx, -n if op in _NEGATIVE_OK else 0, n, _BOUNDS_ERROR.get(op, IndexError),

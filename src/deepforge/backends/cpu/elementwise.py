@@ -248,6 +248,16 @@ def _floordiv(a, b, **kw):
 
 
 def _pow(a, b, **kw):
+    b = np.asarray(b)
+    if b.dtype.kind in "iu" and np.asarray(a).dtype.kind in "iu" and (b < 0).any():
+        # PyTorch's integer power for a negative exponent: 1 ** b = 1, (-1) ** b = +-1, else 0
+        # (numpy refuses it)
+        neg = b < 0
+        r = np.power(a, np.where(neg, 0, b), **kw)
+        odd = np.where((b & 1) == 1, -1, 1)
+        special = np.where(a == 1, 1, np.where(a == -1, odd, 0)).astype(r.dtype)
+        np.copyto(r, special, where=neg)
+        return r
     return np.power(a, b, **kw)
 
 

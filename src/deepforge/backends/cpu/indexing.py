@@ -21,6 +21,7 @@ __all__ = [
     "masked_fill",
     "embedding_backward",
     "check_index",
+    "check_values",
 ]
 
 
@@ -43,6 +44,18 @@ def check_index(idx, low, high, exc, message, ignore=None, first=False):
         bad = v[out]
         bad = int(bad.max()) if bad.max() >= high else int(bad.min())
     raise exc(message.format(index=bad))
+
+
+def check_values(x, low, high, exc, message, nan_ok=False):
+    """Raise ``exc(message)`` when an element of ``x`` lies outside [low, high] or is NaN
+    (unless ``nan_ok``)."""
+    if x.size == 0:
+        return
+    ok = (x >= low) & (x <= high)
+    if nan_ok and x.dtype.kind in "fc":
+        ok |= np.isnan(x)
+    if not np.all(ok):
+        raise exc(message)
 
 
 def index_select(x, axis, idx):

@@ -11,6 +11,9 @@ device (``Runtime.download`` and ``Runtime.finish``: ``.item()``, ``.numpy()``, 
 ``deepforge.opencl.synchronize()``) and raises there the error PyTorch raises for the op,
 which says that it was reported late. With ``DEEPFORGE_OPENCL_SYNC=1`` it raises at the op.
 
+Value checks (``binary_cross_entropy``'s input in [0, 1], ``bernoulli``'s probabilities) work
+the same way through ``val_check``.
+
 As with a device-side assertion on CUDA, the op and the ones after it may have run when the
 error is raised; unlike one, the device stays usable afterwards.
 """
@@ -21,7 +24,7 @@ import threading
 
 import numpy as np
 
-from .desc import pack_desc, topt
+from .desc import compute_np, pack_desc, topt
 
 __all__ = ["DeferredIndexChecks"]
 
@@ -50,24 +53,40 @@ class DeferredIndexChecks:
     def enqueue(self, idx, low: int, high: int, exc: type, message: str, ignore=None) -> None:
         """Check that every element of CLArray ``idx`` lies in [low, high) (or equals
         ``ignore``); a failure raises ``exc(message.format(index=<a bad index>))`` later."""
-        if idx.size == 0:
+        if idx.size:
+            k = self.rt.kernel("index.cl", "idx_check", topt(idx.dtype), _ARG_TYPES)
+            ign = (0, 0) if ignore is None else (int(ignore), 1)
+            self._launch(k, idx, (exc, message), int(low), int(high), *ign)
+
+    def enqueue_values(self, x, low, high, exc: type, message: str, nan_ok=False) -> None:
+        """Check that every element of CLArray ``x`` lies in [low, high] (NaN does not, unless
+        ``nan_ok``); a failure raises ``exc(message)`` later."""
+        if x.size == 0:
             return
+        cnp = compute_np(x.dtype)
+        if np.dtype(cnp).kind == "i":  # integer storage: bounds as the nearest integers inside
+            info = np.iinfo(np.int64)
+            low = int(max(np.ceil(low), info.min)) if low > info.min else info.min
+            high = int(min(np.floor(high), info.max)) if high < info.max else info.max
+        k = self.rt.kernel("index.cl", "val_check", topt(x.dtype), [None, None, cnp, cnp, np.int32,
+                                                                    None, np.int32])  # fmt: skip
+        escaped = message.replace("{", "{{").replace("}", "}}")  # raised through str.format
+        self._launch(k, x, (exc, escaped), cnp(low), cnp(high), int(bool(nan_ok)))
+
+    def _launch(self, kernel, x, key, *bounds) -> None:
+        """Enqueue check ``kernel`` over CLArray ``x`` (args: desc, x, *bounds, buffer, id)."""
         rt = self.rt
-        d, n = pack_desc(idx.shape, [idx.strides], [idx.offset])
-        k = rt.kernel("index.cl", "idx_check", topt(idx.dtype), _ARG_TYPES)
+        d, n = pack_desc(x.shape, [x.strides], [x.offset])
         g, ls = rt.range_1d(n)
         with self._lock:
             if self._buf is None:  # filled at creation: no command, no wait
                 mf = rt.cl.mem_flags
                 self._buf = rt.cl.Buffer(rt.ctx, mf.READ_WRITE | mf.COPY_HOST_PTR, hostbuf=_CLEAR)
-            key = (exc, message)
             cid = self._ids.get(key)
             if cid is None:
                 self._errors.append(key)
                 cid = self._ids[key] = len(self._errors)
-            rt.launch(k, g, ls, d, idx.buf, int(low), int(high),
-                      0 if ignore is None else int(ignore), 0 if ignore is None else 1,
-                      self._buf, cid)  # fmt: skip
+            rt.launch(kernel, g, ls, d, x.buf, *bounds, self._buf, cid)
             self.pending = True
         if rt.sync:
             self.raise_pending(late=False)

@@ -181,6 +181,11 @@ class IndexOps:
         instead of now (index_checks.py); ``first`` is not honoured (some bad index is named)."""
         self.rt.index_checks.enqueue(idx, low, high, exc, message, ignore)
 
+    def check_values(self, x, low, high, exc, message, nan_ok=False):
+        """The CPU backend's ``check_values``, reported at the host's next wait for the device
+        (index_checks.py)."""
+        self.rt.index_checks.enqueue_values(x, low, high, exc, message, nan_ok)
+
     # -- axis ops ------------------------------------------------------------------------------
     def index_select(self, x, axis, idx):
         idx = self._long(idx)

@@ -13,7 +13,7 @@ import warnings
 import deepforge
 from deepforge import Tensor
 from deepforge.autograd import Function
-from deepforge.ops.selection import check_index_range
+from deepforge.ops.selection import check_index_range, check_value_range
 
 from .. import _reduction as _R
 
@@ -358,8 +358,7 @@ def binary_cross_entropy(
         raise RuntimeError(
             f"Found dtype {_scalar_name(target.dtype)} but expected {_scalar_name(input.dtype)}"
         )
-    if input.numel() and bool(((input < 0) | (input > 1)).any()):
-        raise RuntimeError("all elements of input should be between 0 and 1")
+    check_value_range(input, 0, 1, RuntimeError, "all elements of input should be between 0 and 1")
     if weight is not None:
         weight = weight.expand(deepforge.broadcast_shapes(tuple(target.shape), tuple(weight.shape)))
     return _R.reduce(_BCE.apply(input, target, weight), reduction)
@@ -465,8 +464,9 @@ def gaussian_nll_loss(
         if var < 0:
             raise ValueError("var has negative entry/entries")
         var = var * deepforge.ones_like(input)
-    elif bool((var < 0).any()):
-        raise ValueError("var has negative entry/entries")
+    else:  # NaN passes, as in PyTorch's any(var < 0)
+        check_value_range(var, 0, float("inf"), ValueError, "var has negative entry/entries",
+                          nan_ok=True)
     if not var.dtype.is_floating_point:
         raise RuntimeError(
             f"result type Float can't be cast to the desired output type {_scalar_name(var.dtype)}"

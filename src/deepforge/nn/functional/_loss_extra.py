@@ -7,6 +7,7 @@ import warnings
 
 import deepforge
 from deepforge import Tensor
+from deepforge.ops.selection import check_index_range
 
 from .. import _reduction as _R
 from ._linear import linear
@@ -40,8 +41,7 @@ def multilabel_margin_loss(
     if target.dtype is not deepforge.int64:
         raise RuntimeError(f"expected scalar type Long but found {_scalar_name(target.dtype)}")
     n_classes = input.shape[-1] if input.ndim else 1
-    if target.numel() and bool(((target < -1) | (target >= n_classes)).any()):
-        raise RuntimeError("argument #2 'target' is out of range")
+    check_index_range(target, -1, n_classes, RuntimeError, "argument #2 'target' is out of range")
     x = input.reshape(-1, n_classes)
     t = target.reshape(-1, n_classes)
     # positions before the first -1 of each row are the row's targets

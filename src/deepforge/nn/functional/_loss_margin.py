@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import deepforge
 from deepforge import Tensor
+from deepforge.ops.selection import check_index_range
 
 from .. import _reduction as _R
 from ._activation import logsigmoid
@@ -179,8 +180,7 @@ def multi_margin_loss(
             )
     t = target.reshape(-1)
     n_classes = x.shape[1]
-    if t.numel() and bool(((t < 0) | (t >= n_classes)).any()):
-        raise RuntimeError("target out of range")
+    check_index_range(t, 0, n_classes, RuntimeError, "target out of range")
     x_y = x.gather(1, t.unsqueeze(1))
     z = (margin - x_y + x).relu()
     if p == 2:
