@@ -7,8 +7,10 @@ itself without them (unless --keep-openblas-env) so numpy's BLAS runs with its o
 and sets POCL_AFFINITY=1 (as the OpenCL backend does) unless the caller set it.
 
 Each case: GFLOP/s of ``deepforge.backends.opencl.gemm.matmul`` (timed with queue.finish()
-before and after, min over --repeat runs after --warmup), of numpy's matmul on the same host
-arrays (likewise), and their ratio (df/np). Each contender runs as one block after a --pause: runs
+before and after, min over at least --repeat runs after --warmup, and over as many more as fill
+--min-time seconds, so that a 10 ms and a 100 ms contender are sampled over the same window of
+a machine shared with other processes), of numpy's matmul on the same host arrays (likewise),
+and their ratio (df/np). Each contender runs as one block after a --pause: runs
 are not interleaved, because OpenBLAS's (and torch's OpenMP) threads keep spinning for a
 while after a call and steal the cores from whatever runs next.
 
@@ -16,7 +18,7 @@ tinygrad (optional, not a dependency: ``pip install tinygrad``) runs on its own 
 backend ("CL"; "GPU" in tinygrad < 0.10.3) on the same OpenCL device, for the square sizes in
 --tinygrad-sizes: ``x @ y`` realized inside a ``TinyJit`` function (tinygrad's fast path for
 repeated calls: the kernel is compiled on the first calls, then replayed without re-scheduling),
-with the device synchronized before and after each call, min over --repeat runs after
+with the device synchronized before and after each call, min over the same runs after
 max(--warmup, 2) warm-up calls (the JIT captures on the second call). Its kernels use
 tinygrad's default optimizer; --tinygrad-beam N turns on its BEAM kernel search (slow).
 df/tg is deepforge's GF/s over tinygrad's. The column says "not installed" when tinygrad
@@ -44,7 +46,11 @@ def _parse():
     p.add_argument("--transposed", type=int, default=1024, help="n of the A.mT @ B.mT case (0=off)")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.add_argument("--variant", default=None, choices=["packed", "tiled", "naive"])
-    p.add_argument("--repeat", type=int, default=7)
+    p.add_argument("--repeat", type=int, default=7, help="timed runs per contender, at least")
+    p.add_argument(
+        "--min-time", type=float, default=1.0,
+        help="...and more runs until their total reaches this many seconds",
+    )  # fmt: skip
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--pause", type=float, default=0.3, help="seconds of rest between contenders")
     p.add_argument("--torch", action="store_true", help="also time torch.matmul on the CPU")
@@ -68,6 +74,16 @@ def _clean_env(args):
         return
     env = {k: v for k, v in os.environ.items() if k not in _OPENBLAS_VARS}
     os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+
+def _best_time(run, timed, repeat, min_time):
+    """The minimum over at least ``repeat`` runs that together take at least ``min_time``
+    seconds: a fast contender is sampled over as long a window as a slow one, so a burst of
+    load from other processes cannot cover all of its runs while sparing the other's."""
+    times = []
+    while len(times) < repeat or sum(times) < min_time:
+        times.append(timed(run))
+    return min(times)
 
 
 def _upload(rt, x, shape=None, strides=None):
@@ -162,8 +178,8 @@ def main():
         print("per-core mode: 1 thread each, GFLOP per CPU-second (process_time)")
     else:
         print(f"load average before the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    print(f"dtype {dtype}, variant {args.variant or 'auto'}, min of {args.repeat} after "
-          f"{args.warmup} warm-up runs")  # fmt: skip
+    print(f"dtype {dtype}, variant {args.variant or 'auto'}, min of >= {args.repeat} runs "
+          f"filling >= {args.min_time} s, after {args.warmup} warm-up runs")  # fmt: skip
 
     cases = []
     for n in [int(s) for s in args.sizes.split(",") if s]:
@@ -241,7 +257,7 @@ def main():
             time.sleep(args.pause)
             for _ in range(warmup):
                 r()
-            best.append(min(timed(r) for _ in range(args.repeat)))
+            best.append(_best_time(r, timed, args.repeat, args.min_time))
         if mm is not None:  # the replayed JIT computes the product (a timing of no work is no use)
             ref = np.matmul(a, b)
             err = np.abs(mm(xa, xb).numpy() - ref).max() / np.abs(ref).max()
