@@ -167,3 +167,13 @@ def test_backward_passes_that_had_to_ask_the_device(be, waits):
     # row 1: cumprod [-3, 2, -0.5] + prod(1) [-3, 1.5, -0.5] + prod() 0 (the zero is in row 0)
     np.testing.assert_allclose(x.grad.cpu().numpy(), [[1.0, 3.0, 0.0], [-6.0, 3.5, -1.0]])
     assert p.tolist() == [4, 0, 1]
+
+
+def test_fill_with_a_device_value_does_not_wait(be, waits):
+    x, v = df.zeros(2, 3, device=DEV), df.tensor(2.5, device=DEV)
+    before = waits[0]
+    x.fill_(v)
+    m = df.nanmedian(df.tensor([[1.0, NAN, 3.0]], device=DEV), 1)
+    assert waits[0] == before
+    assert x.tolist() == [[2.5] * 3] * 2
+    assert m.values.tolist() == [1.0]

@@ -170,6 +170,8 @@ def fill_(self, value) -> Tensor:
             )
         if _needs(self, value):
             return commit_inplace(self, self * 0 + value)
+        if value._device is self._device and value._device.type != "cpu":
+            return self.copy_(value)  # on the device: no wait to read the value (as PyTorch)
         value = value.item()
     if _needs(self):
         return commit_inplace(self, self * 0 + value)

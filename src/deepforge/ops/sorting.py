@@ -122,9 +122,27 @@ def median(input: Tensor, dim=None, keepdim: bool = False):
 
 
 def nanmedian(input: Tensor, dim=None, keepdim: bool = False):
-    if bool(input.isnan().any()):
-        raise NotImplementedError("nanmedian with NaN values is not supported by deepforge yet")
-    return median(input, dim, keepdim)
+    """The lower median of the non-NaN values (NaN where all are NaN). The sort puts NaNs
+    last, so it is the element at (count of non-NaN - 1) // 2: picked with a gather, with no
+    look at the data from the host."""
+    from collections import namedtuple
+
+    if dim is None or input.ndim == 0:
+        flat = input.reshape(-1)
+        if flat._data.shape[0] == 0:
+            return flat.sum() * float("nan")
+        k = ((~flat.isnan()).sum() - 1).clamp(min=0) // 2
+        r = sort(flat).values.gather(0, k.reshape(1)).reshape(())
+        if dim is None:
+            return r
+        return namedtuple("nanmedian", ["values", "indices"])(r, k * 0)
+    axis = wrap_dim(dim, input.ndim)
+    v, i = sort(input, axis)
+    k = ((~input.isnan()).sum(axis, keepdim=True) - 1).clamp(min=0) // 2
+    v, i = v.gather(axis, k), i.gather(axis, k)
+    if not keepdim:
+        v, i = v.squeeze(axis), i.squeeze(axis)
+    return namedtuple("nanmedian", ["values", "indices"])(v, i)
 
 
 def quantile(input: Tensor, q, dim=None, keepdim: bool = False, *, interpolation: str = "linear"):
