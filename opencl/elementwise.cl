@@ -127,7 +127,10 @@
     X(22, binary_logaddexp, df_logaddexp(a, b))                                           \
     X(23, binary_copysign, copysign(a, b))                                                \
     X(24, binary_nextafter, nextafter(a, b))                                              \
-    X(25, binary_zeta, df_zeta(a, b))
+    X(25, binary_zeta, df_zeta(a, b))                                                     \
+    X(26, binary_relu_grad, RELU_GRAD_(a, b))                                             \
+    X(27, binary_gelu_grad, a * df_gelu_grad(b))                                          \
+    X(28, binary_silu_grad, a * df_silu_grad(b))
 #else
 #define BINARY_T(X)                                                                       \
     X(7, binary_fmod, df_fmod(a, b))                                                      \
@@ -188,7 +191,8 @@ __attribute__((noinline)) TC binary_fn(const int op, const TC a, const TC b) {
     X(3, binary_mul, MUL_(a, b))                                                          \
     X(4, binary_div, a / b)                                                               \
     X(8, binary_maximum, MAXIMUM_(a, b))                                                  \
-    X(9, binary_minimum, MINIMUM_(a, b))
+    X(9, binary_minimum, MINIMUM_(a, b))                                                  \
+    X(26, binary_relu_grad, RELU_GRAD_(a, b))
 #else
 #define UNARY_FAST(X)
 #define BINARY_FAST(X)                                                                    \

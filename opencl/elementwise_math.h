@@ -60,6 +60,18 @@ inline TC df_remainder(TC a, TC b) {
     return mod;
 }
 
+/* fused backward of relu (b: its result), gelu and silu (x: their input); a: the gradient.
+ * relu's is a select, as PyTorch's threshold_backward: a NaN gradient where y <= 0 gives 0 */
+#define RELU_GRAD_(a, b) ((b) > K(0) ? (a) : K(0))
+inline TC df_gelu_grad(TC x) {
+    const TC cdf = K(0.5) * erfc(x * K(-0.707106781186547524400844362104849039));
+    return cdf + x * exp(K(-0.5) * x * x) * K(0.398942280401432677939946059934381868);
+}
+inline TC df_silu_grad(TC x) {
+    const TC s = K(1) / (K(1) + exp(-x));
+    return s * (K(1) + x * (K(1) - s));
+}
+
 inline TC df_logaddexp(TC x, TC y) {
     if (x == y) return x + K(0.693147180559945309417232121458176568);
     TC t = x - y;

@@ -83,13 +83,9 @@ class IndexSelect(Function):
         if not shape:  # a 0-d input: its single element was selected once
             return g, None, None
         shape[ctx.axis] = ctx.n
-        return (
-            index_add(
-                zeros(tuple(shape), dtype=g._dtype, device=g._device), ctx.axis, idx.reshape(-1), g
-            ),
-            None,
-            None,
-        )
+        # idx passed its check in forward: the backward ops are called without another one
+        base = zeros(tuple(shape), dtype=g._dtype, device=g._device)
+        return call(IndexAdd, base, ctx.axis, idx.reshape(-1), g, 1), None, None
 
 
 @with_out
@@ -174,12 +170,12 @@ class Scatter(Function):
         if ctx.reduce in ("add", "sum"):
             gx = g
         elif ctx.reduce is None:
-            gx = scatter(g, ctx.axis, idx, 0.0) if nx else None
+            gx = call(Scatter, g, ctx.axis, idx, 0.0, None) if nx else None
         else:
             raise NotImplementedError(
                 f"scatter backward with reduce={ctx.reduce!r} is not implemented"
             )
-        gsrc = gather(g, ctx.axis, idx) if nsrc else None
+        gsrc = call(Gather, g, ctx.axis, idx) if nsrc else None
         if gsrc is not None and gsrc._data.shape != ctx.src_shape:
             # only src's leading corner (the index's shape) was used: zeros elsewhere
             from .shape import SliceBackward
@@ -212,16 +208,18 @@ def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     return call(Scatter, input, axis, index, src, "add")
 
 
+# For backward passes: idx is an int64 index that its forward op checked (or made, as sort's),
+# so no second check is queued.
 def _scatter_into_zeros(g, axis, idx, shape):
     from .creation import zeros
 
-    return scatter(zeros(shape, dtype=g._dtype, device=g._device), axis, idx, g)
+    return call(Scatter, zeros(shape, dtype=g._dtype, device=g._device), axis, idx, g, None)
 
 
 def _scatter_add_into_zeros(g, axis, idx, shape):
     from .creation import zeros
 
-    return scatter_add(zeros(shape, dtype=g._dtype, device=g._device), axis, idx, g)
+    return call(Scatter, zeros(shape, dtype=g._dtype, device=g._device), axis, idx, g, "add")
 
 
 class IndexAdd(Function):
@@ -237,7 +235,7 @@ class IndexAdd(Function):
     @staticmethod
     def backward(ctx, g):
         (idx,) = ctx.saved_tensors
-        gsrc = index_select(g, ctx.axis, idx)
+        gsrc = call(IndexSelect, g, ctx.axis, idx)  # checked in forward
         if ctx.alpha != 1:
             gsrc = gsrc * ctx.alpha
         return g, None, None, gsrc, None

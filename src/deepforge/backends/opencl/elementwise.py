@@ -73,9 +73,11 @@ _COMPARE = frozenset(("eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logica
 # ops whose integer variant does not exist (the dispatch layer computes them in float)
 _INT_UNARY = frozenset(("neg", "abs", "sign", "square", "positive", "relu", "floor", "ceil",
                         "trunc", "round", "bitwise_not"))
-_FLOAT_ONLY_BINARY = frozenset(("div", "atan2", "hypot", "logaddexp", "copysign", "nextafter"))
+_FLOAT_ONLY_BINARY = frozenset(("div", "atan2", "hypot", "logaddexp", "copysign", "nextafter",
+                                "zeta", "relu_grad", "gelu_grad", "silu_grad"))
 _INT_ONLY_BINARY = frozenset(("bitwise_and", "bitwise_or", "bitwise_xor", "left_shift",
                               "right_shift"))
+_FUSED_UNARY_GRADS = frozenset(("relu", "gelu", "silu"))
 _PY_NUMBERS = frozenset((int, float, bool))  # scalars the binary fast path converts itself
 
 
@@ -274,6 +276,14 @@ class ElementwiseOps:
             return r
         self.copy_(out, r)
         return out
+
+    def unary_grad(self, op, saved, g):
+        """Fused backward of relu (``saved``: its result) or gelu/silu (``saved``: the input):
+        one kernel (``binary_<op>_grad``) instead of three to six; None where none applies."""
+        if (op not in _FUSED_UNARY_GRADS or g.dtype is not saved.dtype or g.dtype.kind != "f"
+                or g.shape != saved.shape):  # fmt: skip
+            return None
+        return self.binary(op + "_grad", g, saved, g.dtype)
 
     # -- binary --------------------------------------------------------------------------------
     def binary(self, op, a, b, dtype, out=None):
