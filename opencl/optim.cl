@@ -32,12 +32,16 @@ __kernel void sgd_momentum_step(const long n, __global TS* p, const long po, __g
 
 /* PyTorch's Adam (decoupled = 0) / AdamW (decoupled = 1) step; neg_step = -lr/bc1,
    inv_bc2_sqrt = 1/sqrt(1 - beta2^step), w1 = 1 - beta1, decay = 1 - lr*wd. */
-__kernel void adam_step(const long n, __global TS* p, const long po, __global const TS* g,
-                        const long go, __global TS* m, const long mo, __global TS* v,
-                        const long vo, __global TS* vmax, const long xo, const TC w1,
-                        const TC decay, const TC wd, const TC beta2, const TC one_m_beta2,
-                        const TC neg_step, const TC inv_bc2_sqrt, const TC eps,
-                        const int decoupled, const int amsgrad, const int maximize) {
+#define ADAM_SCALARS                                                                      \
+    const TC w1, const TC decay, const TC wd, const TC beta2, const TC one_m_beta2,       \
+        const TC neg_step, const TC inv_bc2_sqrt, const TC eps, const int decoupled,      \
+        const int amsgrad, const int maximize
+#define ADAM_SCALAR_NAMES                                                                 \
+    w1, decay, wd, beta2, one_m_beta2, neg_step, inv_bc2_sqrt, eps, decoupled, amsgrad, maximize
+
+inline void adam_one(const long n, __global TS* p, const long po, __global const TS* g,
+                     const long go, __global TS* m, const long mo, __global TS* v, const long vo,
+                     __global TS* vmax, const long xo, ADAM_SCALARS) {
     const int small = w1 < (TC)0.5 && w1 > (TC)-0.5;
     FOR_RANGE(i, n) {
         TC gi = LD(g, go + i);
@@ -60,4 +64,34 @@ __kernel void adam_step(const long n, __global TS* p, const long po, __global co
         const TC denom = sqrt(vi) * inv_bc2_sqrt + eps;
         ST(p, po + i, pi + (neg_step * mi) / denom);
     }
+}
+
+__kernel void adam_step(const long n, __global TS* p, const long po, __global const TS* g,
+                        const long go, __global TS* m, const long mo, __global TS* v,
+                        const long vo, __global TS* vmax, const long xo, ADAM_SCALARS) {
+    adam_one(n, p, po, g, go, m, mo, v, vo, vmax, xo, ADAM_SCALAR_NAMES);
+}
+
+/* The same step for up to ADAM_MULTI tensors in one launch (a training step updates every
+ * parameter: one launch instead of one each). Slot t: n (0 = unused), then param, grad,
+ * exp_avg, exp_avg_sq, max_exp_avg_sq (or param again) buffers, each with its offset. */
+#define ADAM_MULTI 8
+#define ADAM_SLOT(t)                                                                      \
+    const long n##t, __global TS *p##t, const long po##t, __global const TS *g##t,        \
+        const long go##t, __global TS *m##t, const long mo##t, __global TS *v##t,         \
+        const long vo##t, __global TS *x##t, const long xo##t
+#define ADAM_RUN(t)                                                                       \
+    adam_one(n##t, p##t, po##t, g##t, go##t, m##t, mo##t, v##t, vo##t, x##t, xo##t,       \
+             ADAM_SCALAR_NAMES)
+
+__kernel void adam_multi(ADAM_SLOT(0), ADAM_SLOT(1), ADAM_SLOT(2), ADAM_SLOT(3), ADAM_SLOT(4),
+                         ADAM_SLOT(5), ADAM_SLOT(6), ADAM_SLOT(7), ADAM_SCALARS) {
+    ADAM_RUN(0);
+    ADAM_RUN(1);
+    ADAM_RUN(2);
+    ADAM_RUN(3);
+    ADAM_RUN(4);
+    ADAM_RUN(5);
+    ADAM_RUN(6);
+    ADAM_RUN(7);
 }

@@ -12,7 +12,7 @@ from __future__ import annotations
 from ..tensor import Tensor
 from ._dispatch import backend_of
 
-__all__ = ["sgd_momentum_step", "adam_step", "has_kernel", "SLOWER_THAN_OPS"]
+__all__ = ["sgd_momentum_step", "adam_step", "adam_steps", "has_kernel", "SLOWER_THAN_OPS"]
 
 # (device type, kernel) pairs that benchmarks/optim_step.py measured slower than the Tensor-op
 # path they replace: the optimizers skip them unless the user asks for fused=True. Empty at
@@ -79,3 +79,32 @@ def adam_step(param: Tensor, grad: Tensor, exp_avg: Tensor, exp_avg_sq: Tensor,
         if t is not None:
             t._vc[0] += 1
     return True
+
+
+def adam_steps(items: list, lr: float, beta1: float, beta2: float, eps: float,
+               weight_decay: float, decoupled: bool, amsgrad: bool, maximize: bool, *,
+               auto: bool = False) -> list[bool]:
+    """``adam_step`` for every (param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step) of
+    ``items``; tensors of one device, dtype and step share launches where the backend has
+    ``adam_multi_step`` (a training step then costs one launch per eight parameters, not one
+    each). One bool per item, as ``adam_step`` returns."""
+    done = [False] * len(items)
+    groups: dict = {}
+    for i, (param, grad, m, v, vmax, step) in enumerate(items):
+        if _kernel("adam_step", param, auto) is not None and _same(param, grad, m, v, vmax):
+            groups.setdefault((param._device, param._dtype, step), []).append(i)
+    hyper = (lr, beta1, beta2, eps, weight_decay, decoupled, amsgrad, maximize)
+    for (_, _, step), idx in groups.items():
+        multi = getattr(backend_of(items[idx[0]][0]), "adam_multi_step", None)
+        if multi is None or len(idx) == 1:
+            for i in idx:
+                done[i] = adam_step(*items[i][:5], *hyper, items[i][5], auto=auto)
+            continue
+        arrays = [tuple(None if t is None else t._data for t in items[i][:5]) for i in idx]
+        for i, ok in zip(idx, multi(arrays, *hyper, step)):
+            if ok:
+                for t in (items[i][0], items[i][2], items[i][3], items[i][4]):
+                    if t is not None:
+                        t._vc[0] += 1
+                done[i] = True
+    return done

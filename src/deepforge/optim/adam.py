@@ -89,16 +89,22 @@ def adam(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor],
     use_kernel = fused is not False and not differentiable
     if not differentiable:
         lr, beta1, beta2 = _scalar(lr), _scalar(beta1), _scalar(beta2)
+    steps = [_increment(t) for t in state_steps]
+    done = [False] * len(params)
+    if use_kernel:  # every tensor at once: the backend may update several in one launch
+        items = [(p, grads[i], exp_avgs[i], exp_avg_sqs[i],
+                  max_exp_avg_sqs[i] if amsgrad else None, int(steps[i]))
+                 for i, p in enumerate(params)]  # fmt: skip
+        done = fused_optim.adam_steps(items, lr, beta1, beta2, eps, weight_decay,
+                                      decoupled_weight_decay, amsgrad, maximize,
+                                      auto=fused is None)  # fmt: skip
     for i, param in enumerate(params):
+        if done[i]:
+            continue
         grad = grads[i]
         exp_avg, exp_avg_sq = exp_avgs[i], exp_avg_sqs[i]
-        step_t = state_steps[i]
-        step = _increment(step_t)
+        step = steps[i]
         max_sq = max_exp_avg_sqs[i] if amsgrad else None
-        if use_kernel and fused_optim.adam_step(
-                param, grad, exp_avg, exp_avg_sq, max_sq, lr, beta1, beta2, eps, weight_decay,
-                decoupled_weight_decay, amsgrad, maximize, int(step), auto=fused is None):
-            continue
         if maximize:
             grad = -grad
         if weight_decay != 0:

@@ -18,6 +18,11 @@ _I64 = np.int64
 _I32 = np.int32
 _U64 = np.uint64
 _TILE = 16
+# adam_step's per-tensor arguments: n, then param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq
+# (each a buffer and its offset); adam_multi takes _ADAM_MULTI such slots (ADAM_MULTI in
+# optim.cl)
+_ADAM_SLOT_TYPES = (_I64,) + (None, _I64) * 5
+_ADAM_MULTI = 8
 _gemm = None
 _gemm_checked = False
 
@@ -177,31 +182,70 @@ class NNOps:
                        int(maximize), int(first_step), int(use_mom))
         return True
 
-    def adam_step(self, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta1, beta2, eps,
-                  weight_decay, decoupled, amsgrad, maximize, step):
-        if step < 1:
-            raise ValueError(f"adam_step: step must be >= 1, got {step}")
-        vmax = max_exp_avg_sq if amsgrad else None
+    def _adam_slot(self, param, grad, exp_avg, exp_avg_sq, vmax, amsgrad):
+        """One tensor's kernel arguments (n, then each buffer with its offset), or None where
+        the kernel declines the arrays."""
         if amsgrad and vmax is None:
             raise ValueError("adam_step: amsgrad needs max_exp_avg_sq")
+        vmax = vmax if amsgrad else None
         if not self._dense(param, grad, exp_avg, exp_avg_sq, vmax):
-            return False
+            return None
         if grad.dtype != param.dtype:
             grad = self.astype(grad, param.dtype)
-        n = param.size
-        if n == 0:
-            return True
-        bc1 = 1.0 - beta1 ** step
-        bc2 = 1.0 - beta2 ** step
-        c = compute_np(param.dtype)
         x = vmax if vmax is not None else param
+        return (param.size, param.buf, param.offset, grad.buf, grad.offset, exp_avg.buf,
+                exp_avg.offset, exp_avg_sq.buf, exp_avg_sq.offset, x.buf, x.offset)
+
+    @staticmethod
+    def _adam_scalars(lr, beta1, beta2, eps, weight_decay, decoupled, amsgrad, maximize, step):
+        if step < 1:
+            raise ValueError(f"adam_step: step must be >= 1, got {step}")
+        bc1, bc2 = 1.0 - beta1 ** step, 1.0 - beta2 ** step
+        return (1.0 - beta1, 1.0 - lr * weight_decay, weight_decay, beta2, 1.0 - beta2,
+                -(lr / bc1), 1.0 / bc2 ** 0.5, eps, int(decoupled), int(amsgrad), int(maximize))
+
+    def adam_step(self, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta1, beta2, eps,
+                  weight_decay, decoupled, amsgrad, maximize, step):
+        scalars = self._adam_scalars(lr, beta1, beta2, eps, weight_decay, decoupled, amsgrad,
+                                     maximize, step)
+        slot = self._adam_slot(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, amsgrad)
+        if slot is None:
+            return False
+        if slot[0] == 0:
+            return True
+        c = compute_np(param.dtype)
         k = self.rt.kernel("optim.cl", "adam_step", topt(param.dtype),
-                           [_I64, None, _I64, None, _I64, None, _I64, None, _I64, None, _I64,
-                            c, c, c, c, c, c, c, c, _I32, _I32, _I32])
-        g, ls = self.rt.range_1d(n)
-        self.rt.launch(k, g, ls, n, param.buf, param.offset, grad.buf, grad.offset, exp_avg.buf,
-                       exp_avg.offset, exp_avg_sq.buf, exp_avg_sq.offset, x.buf, x.offset,
-                       1.0 - beta1, 1.0 - lr * weight_decay, weight_decay, beta2, 1.0 - beta2,
-                       -(lr / bc1), 1.0 / bc2 ** 0.5, eps, int(decoupled), int(amsgrad),
-                       int(maximize))
+                           list(_ADAM_SLOT_TYPES) + [c] * 8 + [_I32] * 3)
+        g, ls = self.rt.range_1d(slot[0])
+        self.rt.launch(k, g, ls, *slot, *scalars)
         return True
+
+    def adam_multi_step(self, items, lr, beta1, beta2, eps, weight_decay, decoupled, amsgrad,
+                        maximize, step):
+        """``adam_step`` for many tensors of one dtype, eight to a launch (``adam_multi``):
+        ``items`` are (param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq) tuples. Returns one
+        bool per item: False where the kernel declined the arrays (the caller updates those
+        another way)."""
+        scalars = self._adam_scalars(lr, beta1, beta2, eps, weight_decay, decoupled, amsgrad,
+                                     maximize, step)
+        done, slots, dtype = [], [], None
+        for item in items:
+            slot = self._adam_slot(*item, amsgrad)
+            if slot is not None and dtype is not None and item[0].dtype != dtype:
+                slot = None  # one kernel build per dtype: a mixed list is not expected
+            done.append(slot is not None)
+            if slot is not None and slot[0]:
+                slots.append(slot)
+                dtype = item[0].dtype
+        if not slots:
+            return done
+        c = compute_np(dtype)
+        k = self.rt.kernel("optim.cl", "adam_multi", topt(dtype),
+                           list(_ADAM_SLOT_TYPES) * _ADAM_MULTI + [c] * 8 + [_I32] * 3)
+        for i in range(0, len(slots), _ADAM_MULTI):
+            chunk = slots[i:i + _ADAM_MULTI]
+            unused = (0,) + chunk[0][1:]  # n = 0: any valid buffers
+            args = [a for s in chunk for a in s] + list(unused) * (_ADAM_MULTI - len(chunk))
+            g, ls = self.rt.range_1d(sum(s[0] for s in chunk))
+            self.rt.launch(k, g, ls, *args, *scalars)
+        return done
