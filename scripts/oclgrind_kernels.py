@@ -278,6 +278,15 @@ b3 = RNG.standard_normal((17, 33)).astype(np.float32)
 for variant in gemm.VARIANTS:
     close(gemm.matmul(be.rt, be.from_numpy(a3), be.from_numpy(b3), f32, variant=variant),
           a3 @ b3, 1e-4)
+# gemm_direct's fast path with a bottom edge (13 rows), gemm_dot (x @ W.T) with K and M/N tails
+a13 = RNG.standard_normal((13, 20)).astype(np.float32)
+b64 = RNG.standard_normal((20, 64)).astype(np.float32)
+close(gemm.matmul(be.rt, be.from_numpy(a13), be.from_numpy(b64), f32, variant="direct"),
+      a13 @ b64, 1e-4)
+w = RNG.standard_normal((7, 20)).astype(np.float32)
+Wt = be.from_numpy(w)
+Wt = type(Wt)(be.rt, Wt.buf, (20, 7), (1, 20), Wt.offset, Wt.dtype)  # w.T, in place
+close(gemm.matmul(be.rt, be.from_numpy(a13), Wt, f32, variant="direct"), a13 @ w.T, 1e-4)
 section("convolution / pooling / normalization")
 img = RNG.standard_normal((2, 3, 5, 6)).astype(np.float32)
 IMG = be.from_numpy(img)

@@ -1,8 +1,8 @@
 """OpenCL GEMM (``deepforge.backends.opencl.gemm.matmul``) against numpy.
 
-Runs every kernel variant (``packed``: the CPU-device kernel, ``tiled``: the GPU kernel,
-``naive``) on the first OpenCL device, so PoCL exercises the GPU kernel too. Skips cleanly
-when pyopencl or an OpenCL device is missing. Operands are strided views of device buffers
+Runs every kernel variant (``packed`` and ``direct``: the CPU-device kernels, ``tiled``: the
+GPU kernel, ``naive``) on the first OpenCL device, so PoCL exercises the GPU kernel too. Skips
+cleanly when pyopencl or an OpenCL device is missing. Operands are strided views of device buffers
 (transposed, sliced, offset, negative strides, broadcast batch dims): the GEMM must read them
 in place.
 """
@@ -78,15 +78,16 @@ def randn(rng, shape, dtype=np.float32):
     return rng.standard_normal(shape).astype(dtype)
 
 
-VARIANTS = ["packed", "tiled", "naive"]
-FLOAT_VARIANTS = ["packed", "tiled"]
+VARIANTS = ["packed", "direct", "tiled", "naive"]
+FLOAT_VARIANTS = ["packed", "direct", "tiled"]
 
 
 # --------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize(
     "m,k,n",
-    [(1, 1, 1), (7, 13, 5), (64, 64, 64), (65, 129, 33), (1, 300, 1), (33, 1, 47), (8, 32, 32)],
+    [(1, 1, 1), (7, 13, 5), (64, 64, 64), (65, 129, 33), (1, 300, 1), (33, 1, 47), (8, 32, 32),
+     (13, 20, 64), (1, 300, 96)],  # M edges with whole column blocks (direct's fast path)
 )
 def test_shapes_float32(rt, variant, m, k, n):
     rng = np.random.default_rng(m * 1000 + k * 10 + n)
@@ -100,6 +101,7 @@ def test_shapes_float32(rt, variant, m, k, n):
     "variant,m,k,n",
     [
         ("packed", 1000, 1000, 1000),
+        ("direct", 700, 300, 520),
         # the GPU kernel runs ~100x slower on PoCL (barriers spill its accumulators): same K,
         # still many 64 x 64 tiles with ragged edges, fewer of them
         ("tiled", 300, 1000, 260),
@@ -295,4 +297,57 @@ def test_transposed_operands(rt, variant, dtype):
     c = to_host(rt, gemm.matmul(rt, va, vb, dtype, variant=variant))
     ref = np.matmul(ha.astype(np.float64), hb.astype(np.float64))
     t = tol(dtype, 100) if dtype != np.float16 else dict(rtol=5e-3, atol=5e-2)
+    np.testing.assert_allclose(c.astype(np.float64), ref, **t)
+
+
+def test_auto_variant_on_cpu_devices(rt):
+    """On CPU devices mid-size products with contiguous B rows take gemm_direct (one launch),
+    large ones and strided B the packed kernels, matrix @ vector the naive kernel."""
+    if not rt.is_cpu:
+        pytest.skip("CPU-device choice")
+    f32 = np.dtype(np.float32)
+
+    def choose(m, n, k, sbn=1, b_dt=f32, sak=1, sbk=None):
+        sbk = n if sbk is None else sbk
+        return gemm._choose_variant(rt, None, f32, b_dt, f32, m, n, k, (sak, sbk, sbn))
+
+    assert choose(32, 128, 64) == "direct"
+    assert choose(512, 512, 512) == "direct"
+    assert choose(2048, 2048, 2048) == "packed"
+    assert choose(512, 512, 512, sbn=512, sbk=1) == "packed"  # B.mT: rows not contiguous
+    assert choose(32, 128, 64, sbn=64, sbk=1) == "direct"  # x @ W.T: gemm_dot
+    assert choose(2000, 64, 64, sbn=64, sbk=1) == "packed"  # short K: packing pays
+    assert choose(64, 64, 64, sbn=7, sbk=3) == "packed"
+    assert choose(64, 16, 64) == "packed"  # N < one block: every block on the slow edge path
+    assert choose(8, 8, 8, sbn=8) == "naive"
+    assert choose(64, 64, 64, b_dt=np.dtype(np.float16)) == "packed"
+    assert choose(300, 1, 300) == "naive"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize(
+    "sa,sw",
+    [((5, 37), (7, 37)), ((33, 64), (17, 64)), ((4, 16), (4, 16)), ((9, 100), (40, 100)),
+     ((3, 9, 40), (3, 11, 40)), ((2, 3, 9, 40), (11, 40))],
+)  # fmt: skip
+def test_dot_kernel_for_x_at_w_t(rt, monkeypatch, dtype, sa, sw):
+    """``x @ W.mT`` (both operands contiguous along K) runs gemm_dot under the direct variant:
+    K tails, M and N edges, batches and a broadcast W."""
+    if dtype == np.float64 and "cl_khr_fp64" not in rt.device.extensions:
+        pytest.skip("no cl_khr_fp64")
+    names = []
+    real = gemm._launch
+    monkeypatch.setattr(gemm, "_launch", lambda r, k, *a: names.append(k.function_name)
+                        or real(r, k, *a))  # fmt: skip
+    rng = np.random.default_rng(11)
+    x, w = randn(rng, sa, dtype), randn(rng, sw, dtype)
+    dx, _ = to_device(rt, x, pad=3)
+    dw, fw = to_device(rt, w, pad=5)
+    wt_shape = sw[:-2] + (sw[-1], sw[-2])
+    wt_strides = tuple(dw.strides[:-2]) + (1, sw[-1])
+    vw, hw = view(dw, fw, wt_shape, wt_strides, 5)
+    c = to_host(rt, gemm.matmul(rt, dx, vw, dtype, variant="direct"))
+    assert names and set(names) == {"gemm_dot"}
+    ref = np.matmul(x.astype(np.float64), hw.astype(np.float64))
+    t = tol(dtype, sa[-1]) if dtype != np.float16 else dict(rtol=5e-3, atol=5e-2)
     np.testing.assert_allclose(c.astype(np.float64), ref, **t)

@@ -42,11 +42,29 @@ import numpy as np
 __all__ = ["matmul", "VARIANTS"]
 
 FILENAME = "gemm.cl"
-VARIANTS = ("packed", "tiled", "naive")
+VARIANTS = ("packed", "direct", "tiled", "naive")
 
-# Float problems with at most this many multiply-adds go to the naive kernel on CPU devices:
-# one launch beats two (pack, multiply) there.
+# Float problems with at most this many multiply-adds go to the naive kernel on CPU devices
+# when gemm_direct does not take them: one launch beats two (pack, multiply) there.
 _NAIVE_MAX_FLOPS_CPU = 32 * 32 * 32
+# ... and up to this many to gemm_direct (no packing launch). Measured on PoCL/Zen 4, float32,
+# launches queued back to back: 32x64x128 17 us against 26 packed, 256^3 232 against 343,
+# 512^3 1.36 ms against 1.82, 768^3 5.2 against 5.6; 1024^3 12.5 against 11.7 and 2048^3 127
+# against 78 (panels a work-group reuses from cache: packing pays off).
+_DIRECT_MAX_FLOPS_CPU = 768 * 768 * 768
+# gemm_dot's block (DM x DN in gemm.cl): for A and B both contiguous along K, x @ W.T
+_DOT_M, _DOT_N = 4, 4
+# ... up to this many multiply-adds, and only for K of 8 vectors or more (each block's dot
+# products are added up at the end) unless the product is tiny. Measured as above, x @ W.T:
+# 32x64x128 17 us against 24 packed, 100x1000x10 40 against 111, 256^3 266 against 308;
+# 512^3 1.98 ms against 1.71, and 2000x64x64 213 us against 161.
+_DOT_MAX_FLOPS_CPU = 256 * 256 * 256
+
+
+def _dot_layout(sak, sbk, sbn, K, vw):
+    """Whether gemm_dot takes the operands: both unit-stride along K, K at least one vector,
+    and B's rows not contiguous (then gemm_direct's vectors along N are the better fit)."""
+    return sak == 1 and sbk == 1 and sbn != 1 and K >= vw
 
 # Register-blocked (packed) path: rows per work-item, vector width, vectors per row.
 _PACKED_CFG = {"float": (8, 16, 2), "double": (8, 8, 2)}
@@ -101,6 +119,8 @@ _ARG_TYPES = {
     "gemm_tiled": [None, _L, _L, _L, None, _L, _L, _L, None, _L] + [_I] * 4 + [_L] * 8,
     "gemm_pack": [None, _L, _L, _L, None, _L, _L, _L, None, None] + [_I] * 5 + [_L] * 10,
     "gemm_packed": [None, None, None, _L] + [_I] * 4 + [_L] * 8,
+    "gemm_direct": [None, _L, _L, _L, None, _L, _L, _L, None, _L] + [_I] * 4 + [_L] * 8,
+    "gemm_dot": [None, _L, _L, _L, None, _L, _L, _L, None, _L] + [_I] * 4 + [_L] * 8,
 }
 
 
@@ -161,7 +181,7 @@ def matmul(rt, a, b, out_dtype, variant=None):
         m_eff = dims[0][0] * M
         dims = []
 
-    v = _choose_variant(rt, variant, a.dtype, b.dtype, out_dtype, m_eff, N, K)
+    v = _choose_variant(rt, variant, a.dtype, b.dtype, out_dtype, m_eff, N, K, (sak, sbk, sbn))
     setup = _setup(rt, v, a.dtype, b.dtype, out_dtype)
     run = _RUN[v]
     if len(dims) <= 3:
@@ -195,7 +215,8 @@ def _has_fp64(rt):
     return "cl_khr_fp64" in rt.device.extensions if has is None else has
 
 
-def _choose_variant(rt, variant, a_dt, b_dt, c_dt, M, N, K):
+def _choose_variant(rt, variant, a_dt, b_dt, c_dt, M, N, K, strides=(1, 0, 1)):
+    """The kernel variant for an M x K @ K x N product; ``strides``: (sak, sbk, sbn)."""
     v = variant or os.environ.get("DEEPFORGE_OPENCL_GEMM") or "auto"
     if v != "auto" and v not in VARIANTS:
         raise ValueError(f"unknown OpenCL GEMM variant {v!r}; expected one of {VARIANTS}")
@@ -205,9 +226,21 @@ def _choose_variant(rt, variant, a_dt, b_dt, c_dt, M, N, K):
         return v
     if not rt.is_cpu:
         return "tiled"
-    # tiny products: one launch beats two; matrix @ vector (N == 1): packing A and computing
-    # 32 columns to keep one costs more than plain dot products
-    if M * N * K <= _NAIVE_MAX_FLOPS_CPU or N == 1:
+    # matrix @ vector (N == 1): a 32-column register block would compute 31 columns for nothing
+    if N == 1:
+        return "naive"
+    # up to mid sizes, with B's rows contiguous and few right-edge blocks (its slow path):
+    # the register block reading A and B in place, one launch
+    sak, sbk, sbn = strides
+    _, vw, nv = _PACKED_CFG[_real(c_dt)]
+    if M * N * K <= _DIRECT_MAX_FLOPS_CPU and (
+        (sbn == 1 and b_dt != np.float16 and (N % (vw * nv) == 0 or N >= 4 * vw * nv))
+        or (_dot_layout(sak, sbk, sbn, K, vw) and M * N * K <= _DOT_MAX_FLOPS_CPU
+            and (K >= 8 * vw or M * N * K <= 64**3))
+    ):
+        return "direct"
+    # tiny products otherwise: one launch beats two
+    if M * N * K <= _NAIVE_MAX_FLOPS_CPU:
         return "naive"
     return "packed"
 
@@ -300,6 +333,7 @@ def _make_packed(rt, a_dt, b_dt, c_dt):
                                                 f"-DPACK_CHUNKS={_PACK_CHUNKS}"]
     opts = " ".join(opts)
     return {
+        "options": opts,
         "pack": _kernel(rt, "gemm_pack", opts),
         "mm": _kernel(rt, "gemm_packed", opts),
         "tm": tm,
@@ -332,7 +366,16 @@ def _make_tiled(rt, a_dt, b_dt, c_dt):
     raise RuntimeError("no tiled GEMM configuration fits this OpenCL device")  # pragma: no cover
 
 
-_MAKE = {"naive": _make_naive, "packed": _make_packed, "tiled": _make_tiled}
+def _make_direct(rt, a_dt, b_dt, c_dt):
+    s = _make_packed(rt, a_dt, b_dt, c_dt)  # the same build: the kernels share their code
+    s["direct"] = _kernel(rt, "gemm_direct", s["options"])
+    s["dot"] = _kernel(rt, "gemm_dot", s["options"])
+    s["vw"] = _PACKED_CFG[_real(c_dt)][1]
+    return s
+
+
+_MAKE = {"naive": _make_naive, "packed": _make_packed, "direct": _make_direct,
+         "tiled": _make_tiled}  # fmt: skip
 
 
 # -------------------------------------------------------------------------------------------
@@ -427,4 +470,24 @@ def _run_packed(s, rt, abuf, bbuf, cbuf, a_off, b_off, c_off, M, N, K, sam, sak,
     )  # fmt: skip
 
 
-_RUN = {"naive": _run_naive, "packed": _run_packed, "tiled": _run_tiled}
+def _run_direct(s, rt, abuf, bbuf, cbuf, a_off, b_off, c_off, M, N, K, sam, sak, sbk, sbn, dims):
+    nz, d1, d2, sa, sb = _batch3(dims)
+    lm, ln = s["lmn"]
+    args = (abuf, a_off, sam, sak, bbuf, b_off, sbk, sbn, cbuf, c_off, M, N, K, nz, d1, d2,
+            *sa, *sb)  # fmt: skip
+    if _dot_layout(sak, sbk, sbn, K, s["vw"]):  # both along K: vectors along K
+        kernel, bm, bn = s["dot"], _DOT_M, _DOT_N
+    else:
+        kernel, bm, bn = s["direct"], s["tm"], s["nr"]
+    gsize = (_blocks(M, bm, lm), _blocks(N, bn, ln), nz)
+    _launch(rt, kernel, gsize, (lm, ln, 1), args)
+
+
+def _blocks(n, block, local):
+    """Work-items for ceil(n / block) blocks, rounded up to a multiple of ``local``."""
+    items = -(-n // block)
+    return -(-items // local) * local
+
+
+_RUN = {"naive": _run_naive, "packed": _run_packed, "direct": _run_direct,
+        "tiled": _run_tiled}  # fmt: skip
