@@ -1,6 +1,6 @@
 """OpenCL GEMM: ``matmul(rt, a, b, out_dtype)`` for strided, batched, broadcast CLArrays.
 
-Kernels live in ``opencl/gemm.cl``. Three variants:
+Kernels live in ``opencl/gemm.cl`` and ``opencl/gemm_direct.cl``. Four variants:
 
 ``packed`` (CPU devices, the default when ``rt.is_cpu``)
     One packing launch reads A and B *in place* through their strides (any layout: ``x.mT``,
@@ -10,6 +10,12 @@ Kernels live in ``opencl/gemm.cl``. Three variants:
     keeps the block in 16 vector registers and streams both panels over K: per k, two
     ``vload16`` of B, eight broadcasts of A, sixteen ``fma``. No local memory and no barriers:
     on PoCL a barrier spills the accumulators, which costs most of the speed.
+``direct`` (CPU devices, small and mid-size products)
+    The same register block with no packing launch: ``gemm_direct`` reads B's rows as
+    vectors and A element by element in place (B rows contiguous), ``gemm_dot`` keeps 4 x 4
+    vector dot products along K when both operands are contiguous along K (``x @ W.T``, a
+    linear layer). Chosen by size (see ``_DIRECT_MAX_FLOPS_CPU``): a training step of a small
+    model is mostly launches, and this saves one per product.
 ``tiled`` (GPUs, the default otherwise)
     Classic local-memory tiling (TSM x TSN tile per work-group, TSK-deep K steps) with a
     WPTM x WPTN register block per work-item, reading operands through their strides with
@@ -27,7 +33,7 @@ C-contiguous ``CLArray``. Float inputs of any float dtype (float16 included: ``v
 is core OpenCL, no ``cl_khr_fp16`` needed) are converted while loading; accumulation is in
 float32, or float64 when ``out_dtype`` is float64.
 
-``DEEPFORGE_OPENCL_GEMM=packed|tiled|naive`` (or the ``variant`` argument) forces a float
+``DEEPFORGE_OPENCL_GEMM=packed|direct|tiled|naive`` (or the ``variant`` argument) forces a float
 variant, which is how the tests run the GPU kernel on PoCL.
 """
 
@@ -42,6 +48,7 @@ import numpy as np
 __all__ = ["matmul", "VARIANTS"]
 
 FILENAME = "gemm.cl"
+DIRECT_FILENAME = "gemm_direct.cl"
 VARIANTS = ("packed", "direct", "tiled", "naive")
 
 # Float problems with at most this many multiply-adds go to the naive kernel on CPU devices
@@ -276,7 +283,8 @@ def _options(real, a_dt, b_dt, c_dt):
 
 
 def _kernel(rt, name, options):
-    return rt.kernel(FILENAME, name, options, scalar_dtypes=_ARG_TYPES[name])
+    filename = DIRECT_FILENAME if name in ("gemm_direct", "gemm_dot") else FILENAME
+    return rt.kernel(filename, name, options, scalar_dtypes=_ARG_TYPES[name])
 
 
 def _fit_local(rt, lx, ly):
