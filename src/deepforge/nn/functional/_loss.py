@@ -13,7 +13,6 @@ import warnings
 import deepforge
 from deepforge import Tensor
 from deepforge.autograd import Function
-from deepforge.ops._common import call
 from deepforge.ops.selection import Gather, Scatter, check_index_range, check_value_range
 
 from .. import _reduction as _R
@@ -161,7 +160,7 @@ class _NLL(Function):
     @staticmethod
     def forward(ctx, logp, index, w, reduction):
         # index: the targets _nll_prepare checked, ignored ones replaced by 0; no second check
-        picked = call(Gather, logp, 1, index).squeeze(1)
+        picked = Gather.apply(logp, 1, index).squeeze(1)
         loss = -picked * w
         ctx.save_for_backward(index, w)
         ctx.shape, ctx.reduction = tuple(logp.shape), reduction
@@ -180,7 +179,7 @@ class _NLL(Function):
             g = g / ctx.denom
         coef = (-w * g).unsqueeze(1)
         zeros = deepforge.zeros(ctx.shape, dtype=coef.dtype, device=coef.device)
-        return call(Scatter, zeros, 1, index, coef, None), None, None, None
+        return Scatter.apply(zeros, 1, index, coef, None), None, None, None
 
 
 def _nll_prepare(input: Tensor, target: Tensor, weight, ignore_index: int):
