@@ -12,10 +12,13 @@
 /* g = -grad if maximize else grad; g += wd*param; buf = g if first_step else
    momentum*buf + (1-dampening)*g; g = g + momentum*buf if nesterov else buf; param -= lr*g.
    use_mom = 0 (momentum == 0) leaves buf untouched. */
-__kernel void sgd_momentum_step(const long n, __global TS* p, const long po, __global const TS* g,
-                                const long go, __global TS* buf, const long bo, const TC lr,
-                                const TC mom, const TC damp1, const TC wd, const int nesterov,
-                                const int maximize, const int first, const int use_mom) {
+#define SGD_SCALARS                                                                       \
+    const TC lr, const TC mom, const TC damp1, const TC wd, const int nesterov,           \
+        const int maximize, const int first, const int use_mom
+#define SGD_SCALAR_NAMES lr, mom, damp1, wd, nesterov, maximize, first, use_mom
+
+inline void sgd_one(const long n, __global TS* p, const long po, __global const TS* g,
+                    const long go, __global TS* buf, const long bo, SGD_SCALARS) {
     FOR_RANGE(i, n) {
         TC gi = LD(g, go + i);
         if (maximize) gi = -gi;
@@ -28,6 +31,30 @@ __kernel void sgd_momentum_step(const long n, __global TS* p, const long po, __g
         }
         ST(p, po + i, pi + (-lr) * gi);
     }
+}
+
+__kernel void sgd_momentum_step(const long n, __global TS* p, const long po, __global const TS* g,
+                                const long go, __global TS* buf, const long bo, SGD_SCALARS) {
+    sgd_one(n, p, po, g, go, buf, bo, SGD_SCALAR_NAMES);
+}
+
+/* The same step for up to 8 tensors in one launch; slot t: n (0 = unused), then
+ * param, grad, momentum buffer (or param again) buffers, each with its offset. */
+#define SGD_SLOT(t)                                                                       \
+    const long n##t, __global TS *p##t, const long po##t, __global const TS *g##t,        \
+        const long go##t, __global TS *b##t, const long bo##t
+#define SGD_RUN(t) sgd_one(n##t, p##t, po##t, g##t, go##t, b##t, bo##t, SGD_SCALAR_NAMES)
+
+__kernel void sgd_multi(SGD_SLOT(0), SGD_SLOT(1), SGD_SLOT(2), SGD_SLOT(3), SGD_SLOT(4),
+                        SGD_SLOT(5), SGD_SLOT(6), SGD_SLOT(7), SGD_SCALARS) {
+    SGD_RUN(0);
+    SGD_RUN(1);
+    SGD_RUN(2);
+    SGD_RUN(3);
+    SGD_RUN(4);
+    SGD_RUN(5);
+    SGD_RUN(6);
+    SGD_RUN(7);
 }
 
 /* PyTorch's Adam (decoupled = 0) / AdamW (decoupled = 1) step; neg_step = -lr/bc1,
@@ -72,10 +99,9 @@ __kernel void adam_step(const long n, __global TS* p, const long po, __global co
     adam_one(n, p, po, g, go, m, mo, v, vo, vmax, xo, ADAM_SCALAR_NAMES);
 }
 
-/* The same step for up to ADAM_MULTI tensors in one launch (a training step updates every
+/* The same step for up to 8 tensors in one launch (a training step updates every
  * parameter: one launch instead of one each). Slot t: n (0 = unused), then param, grad,
  * exp_avg, exp_avg_sq, max_exp_avg_sq (or param again) buffers, each with its offset. */
-#define ADAM_MULTI 8
 #define ADAM_SLOT(t)                                                                      \
     const long n##t, __global TS *p##t, const long po##t, __global const TS *g##t,        \
         const long go##t, __global TS *m##t, const long mo##t, __global TS *v##t,         \

@@ -304,14 +304,11 @@ def test_default_uses_kernel_unless_listed_slower(name, monkeypatch):
     if not _kernel_available(kernel):
         pytest.skip(f"the cpu backend has no {kernel} kernel in this build")
     results = []
-    if name == "SGD":
-        real = fused_optim.sgd_momentum_step
-        monkeypatch.setattr(fused_optim, kernel, lambda *a, **k: results.append(real(*a, **k))
-                            or results[-1])  # fmt: skip
-    else:  # Adam asks for every parameter at once (adam_steps: one bool per tensor)
-        real_all = fused_optim.adam_steps
-        monkeypatch.setattr(fused_optim, "adam_steps", lambda *a, **k: results.extend(
-            real_all(*a, **k)) or results[-len(a[0]):])  # fmt: skip
+    # the optimizers ask for every parameter at once (*_steps: one bool per tensor)
+    steps = "sgd_steps" if name == "SGD" else "adam_steps"
+    real_all = getattr(fused_optim, steps)
+    monkeypatch.setattr(fused_optim, steps, lambda *a, **k: results.extend(real_all(*a, **k))
+                        or results[-len(a[0]):])  # fmt: skip
     kw = {"lr": 0.1, "momentum": 0.9} if name == "SGD" else {"lr": 0.1}
     monkeypatch.setattr(fused_optim, "SLOWER_THAN_OPS", set())
     _trajectory(df, getattr(optim, name), kw, steps=2)

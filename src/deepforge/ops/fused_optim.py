@@ -12,7 +12,8 @@ from __future__ import annotations
 from ..tensor import Tensor
 from ._dispatch import backend_of
 
-__all__ = ["sgd_momentum_step", "adam_step", "adam_steps", "has_kernel", "SLOWER_THAN_OPS"]
+__all__ = ["sgd_momentum_step", "sgd_steps", "adam_step", "adam_steps", "has_kernel",
+           "SLOWER_THAN_OPS"]
 
 # (device type, kernel) pairs that benchmarks/optim_step.py measured slower than the Tensor-op
 # path they replace: the optimizers skip them unless the user asks for fused=True. Empty at
@@ -59,6 +60,33 @@ def sgd_momentum_step(param: Tensor, grad: Tensor, buf: Tensor | None, lr: float
     if buf is not None:
         buf._vc[0] += 1
     return True
+
+
+def sgd_steps(items: list, lr: float, momentum: float, dampening: float, weight_decay: float,
+              nesterov: bool, maximize: bool, *, auto: bool = False) -> list[bool]:
+    """``sgd_momentum_step`` for every (param, grad, buf, first_step) of ``items``, several
+    tensors of one device, dtype and ``first_step`` to a launch where the backend has
+    ``sgd_multi_step``. One bool per item, as ``sgd_momentum_step`` returns."""
+    done = [False] * len(items)
+    groups: dict = {}
+    for i, (param, grad, buf, first) in enumerate(items):
+        if _kernel("sgd_momentum_step", param, auto) is not None and _same(param, grad, buf):
+            groups.setdefault((param._device, param._dtype, first), []).append(i)
+    hyper = (lr, momentum, dampening, weight_decay, nesterov, maximize)
+    for (_, _, first), idx in groups.items():
+        multi = getattr(backend_of(items[idx[0]][0]), "sgd_multi_step", None)
+        if multi is None or len(idx) == 1:
+            for i in idx:
+                done[i] = sgd_momentum_step(*items[i][:3], *hyper, first, auto=auto)
+            continue
+        arrays = [tuple(None if t is None else t._data for t in items[i][:3]) for i in idx]
+        for i, ok in zip(idx, multi(arrays, *hyper, first)):
+            if ok:
+                for t in (items[i][0], items[i][2]):
+                    if t is not None:
+                        t._vc[0] += 1
+                done[i] = True
+    return done
 
 
 def adam_step(param: Tensor, grad: Tensor, exp_avg: Tensor, exp_avg_sq: Tensor,

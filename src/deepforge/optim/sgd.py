@@ -81,19 +81,24 @@ def sgd(params: list[Tensor], d_p_list: list[Tensor], momentum_buffer_list: list
     use_kernel = fused is not False and not differentiable
     if not differentiable:
         lr, weight_decay = _scalar(lr), _scalar(weight_decay)
-    for i, param in enumerate(params):
-        grad = d_p_list[i]
-        if use_kernel:
+    done = [False] * len(params)
+    if use_kernel:  # every tensor at once: the backend may update several in one launch
+        items = []
+        for i, param in enumerate(params):
             buf = momentum_buffer_list[i] if momentum != 0 else None
             first = momentum != 0 and buf is None
-            if first:
-                buf = deepforge.zeros_like(param)
-            if fused_optim.sgd_momentum_step(param, grad, buf, lr, momentum, dampening,
-                                             weight_decay, nesterov, maximize, first,
-                                             auto=fused is None):
-                if momentum != 0:
-                    momentum_buffer_list[i] = buf
-                continue
+            items.append((param, d_p_list[i], deepforge.zeros_like(param) if first else buf,
+                          first))  # fmt: skip
+        done = fused_optim.sgd_steps(items, lr, momentum, dampening, weight_decay, nesterov,
+                                     maximize, auto=fused is None)  # fmt: skip
+        if momentum != 0:
+            for i, ok in enumerate(done):
+                if ok:
+                    momentum_buffer_list[i] = items[i][2]
+    for i, param in enumerate(params):
+        if done[i]:
+            continue
+        grad = d_p_list[i]
         if maximize:
             grad = -grad
         if weight_decay != 0:

@@ -18,11 +18,12 @@ _I64 = np.int64
 _I32 = np.int32
 _U64 = np.uint64
 _TILE = 16
-# adam_step's per-tensor arguments: n, then param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq
-# (each a buffer and its offset); adam_multi takes _ADAM_MULTI such slots (ADAM_MULTI in
-# optim.cl)
+# Per-tensor arguments of the optimizer kernels: n, then each buffer and its offset (adam:
+# param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq; sgd: param, grad, momentum buffer); the
+# *_multi kernels take _MULTI such slots (8 in optim.cl)
 _ADAM_SLOT_TYPES = (_I64,) + (None, _I64) * 5
-_ADAM_MULTI = 8
+_SGD_SLOT_TYPES = (_I64,) + (None, _I64) * 3
+_MULTI = 8
 _gemm = None
 _gemm_checked = False
 
@@ -161,26 +162,65 @@ class NNOps:
         return False to decline otherwise, and the optimizer falls back to Tensor ops."""
         return all(x is None or (x.is_contiguous and x.dtype.kind == "f") for x in arrays)
 
+    def _sgd_slot(self, param, grad, buf, use_mom):
+        """One tensor's sgd kernel arguments (n, then each buffer with its offset), or None
+        where the kernel declines the arrays."""
+        if not self._dense(param, grad, buf if use_mom else None):
+            return None
+        if grad.dtype != param.dtype:
+            grad = self.astype(grad, param.dtype)
+        b = buf if use_mom else param
+        return (param.size, param.buf, param.offset, grad.buf, grad.offset, b.buf, b.offset)
+
     def sgd_momentum_step(self, param, grad, buf, lr, momentum=0.0, dampening=0.0,
                           weight_decay=0.0, nesterov=False, maximize=False, first_step=False):
         use_mom = momentum != 0.0 and buf is not None
-        if not self._dense(param, grad, buf if use_mom else None):
+        slot = self._sgd_slot(param, grad, buf, use_mom)
+        if slot is None:
             return False
-        if grad.dtype != param.dtype:
-            grad = self.astype(grad, param.dtype)
-        n = param.size
-        if n == 0:
+        if slot[0] == 0:
             return True
         c = compute_np(param.dtype)
-        b = buf if use_mom else param
         k = self.rt.kernel("optim.cl", "sgd_momentum_step", topt(param.dtype),
-                           [_I64, None, _I64, None, _I64, None, _I64, c, c, c, c, _I32, _I32,
-                            _I32, _I32])
-        g, ls = self.rt.range_1d(n)
-        self.rt.launch(k, g, ls, n, param.buf, param.offset, grad.buf, grad.offset, b.buf,
-                       b.offset, lr, momentum, 1.0 - dampening, weight_decay, int(nesterov),
-                       int(maximize), int(first_step), int(use_mom))
+                           list(_SGD_SLOT_TYPES) + [c] * 4 + [_I32] * 4)
+        g, ls = self.rt.range_1d(slot[0])
+        self.rt.launch(k, g, ls, *slot, lr, momentum, 1.0 - dampening, weight_decay,
+                       int(nesterov), int(maximize), int(first_step), int(use_mom))
         return True
+
+    def sgd_multi_step(self, items, lr, momentum, dampening, weight_decay, nesterov, maximize,
+                       first_step):
+        """``sgd_momentum_step`` for many tensors of one dtype, eight to a launch
+        (``sgd_multi``): ``items`` are (param, grad, momentum buffer or None) tuples. Returns
+        one bool per item: False where the kernel declined the arrays."""
+        use_mom = momentum != 0.0
+        done, slots, dtype = [], [], None
+        for param, grad, buf in items:
+            slot = self._sgd_slot(param, grad, buf, use_mom and buf is not None)
+            if use_mom and buf is None or (slot and dtype is not None and param.dtype != dtype):
+                slot = None
+            done.append(slot is not None)
+            if slot is not None and slot[0]:
+                slots.append(slot)
+                dtype = param.dtype
+        if slots:
+            c = compute_np(dtype)
+            k = self.rt.kernel("optim.cl", "sgd_multi", topt(dtype),
+                               list(_SGD_SLOT_TYPES) * _MULTI + [c] * 4 + [_I32] * 4)
+            scalars = (lr, momentum, 1.0 - dampening, weight_decay, int(nesterov),
+                       int(maximize), int(first_step), int(use_mom))
+            self._multi_launch(k, slots, scalars)
+        return done
+
+    def _multi_launch(self, kernel, slots, scalars):
+        """Launch a ``*_multi`` kernel over ``slots`` (per-tensor argument tuples, n first),
+        _MULTI to a launch; unused slots get n = 0 and the first slot's buffers."""
+        for i in range(0, len(slots), _MULTI):
+            chunk = slots[i:i + _MULTI]
+            unused = (0,) + chunk[0][1:]
+            args = [a for s in chunk for a in s] + list(unused) * (_MULTI - len(chunk))
+            g, ls = self.rt.range_1d(sum(s[0] for s in chunk))
+            self.rt.launch(kernel, g, ls, *args, *scalars)
 
     def _adam_slot(self, param, grad, exp_avg, exp_avg_sq, vmax, amsgrad):
         """One tensor's kernel arguments (n, then each buffer with its offset), or None where
@@ -241,11 +281,6 @@ class NNOps:
             return done
         c = compute_np(dtype)
         k = self.rt.kernel("optim.cl", "adam_multi", topt(dtype),
-                           list(_ADAM_SLOT_TYPES) * _ADAM_MULTI + [c] * 8 + [_I32] * 3)
-        for i in range(0, len(slots), _ADAM_MULTI):
-            chunk = slots[i:i + _ADAM_MULTI]
-            unused = (0,) + chunk[0][1:]  # n = 0: any valid buffers
-            args = [a for s in chunk for a in s] + list(unused) * (_ADAM_MULTI - len(chunk))
-            g, ls = self.rt.range_1d(sum(s[0] for s in chunk))
-            self.rt.launch(k, g, ls, *args, *scalars)
+                           list(_ADAM_SLOT_TYPES) * _MULTI + [c] * 8 + [_I32] * 3)
+        self._multi_launch(k, slots, scalars)
         return done

@@ -1,7 +1,7 @@
-"""Adam/AdamW over many parameters at once (``fused_optim.adam_steps``; on OpenCL the
-``adam_multi`` kernel updates up to eight tensors per launch): the same trajectory as the
-Tensor-op path, for every option, with more tensors than one launch takes, mixed dtypes and
-steps, and tensors the kernel declines; on every backend."""
+"""SGD and Adam/AdamW over many parameters at once (``fused_optim.sgd_steps``/``adam_steps``;
+on OpenCL the ``sgd_multi``/``adam_multi`` kernels update up to eight tensors per launch): the
+same trajectory as the Tensor-op path, for every option, with more tensors than one launch
+takes, mixed dtypes and steps, and tensors the kernel declines; on every backend."""
 
 from __future__ import annotations
 
@@ -40,10 +40,16 @@ OPTIONS = [
     (optim.Adam, {"lr": 0.01, "weight_decay": 0.1, "amsgrad": True}),
     (optim.Adam, {"lr": 0.01, "maximize": True, "betas": (0.8, 0.9)}),
     (optim.AdamW, {"lr": 0.01, "weight_decay": 0.05}),
+    (optim.SGD, {"lr": 0.01}),
+    (optim.SGD, {"lr": 0.01, "momentum": 0.9, "weight_decay": 0.1}),
+    (optim.SGD, {"lr": 0.01, "momentum": 0.8, "nesterov": True, "maximize": True}),
+    (optim.SGD, {"lr": 0.01, "momentum": 0.8, "dampening": 0.3}),
 ]
+IDS = ["adam", "amsgrad_wd", "maximize", "adamw", "sgd", "momentum_wd", "nesterov_max",
+       "dampening"]
 
 
-@pytest.mark.parametrize("opt_cls,kw", OPTIONS, ids=["adam", "amsgrad_wd", "maximize", "adamw"])
+@pytest.mark.parametrize("opt_cls,kw", OPTIONS, ids=IDS)
 @pytest.mark.parametrize("layout", ["plain", "mixed_dtypes", "strided"])
 def test_multi_tensor_step_matches_tensor_ops(device, opt_cls, kw, layout):
     pkw = {"mixed_dtypes": {"dtypes": (df.float32, df.float64)},
@@ -76,7 +82,9 @@ def test_parameters_at_different_steps(device):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-def test_one_launch_per_eight_tensors_on_opencl(monkeypatch):
+@pytest.mark.parametrize("opt_cls,kw,kernel", [(optim.Adam, {}, "adam"),
+                                               (optim.SGD, {"momentum": 0.9}, "sgd")])
+def test_one_launch_per_eight_tensors_on_opencl(monkeypatch, opt_cls, kw, kernel):
     from deepforge.backends import get_backend, opencl_device_count
 
     if opencl_device_count() == 0:
@@ -90,12 +98,14 @@ def test_one_launch_per_eight_tensors_on_opencl(monkeypatch):
         return real(self, kernel, *args)
 
     params = _params("opencl:0", n=11)
-    opt = optim.Adam(params, lr=0.01)
+    opt = opt_cls(params, lr=0.01, **kw)
     for p in params:
         p.grad = df.ones_like(p)
+    opt.step()  # SGD's first step also fills the momentum buffers
     monkeypatch.setattr(type(rt), "launch", launch)
     before = [p._version for p in params]
     opt.step()
-    assert names.count("adam_multi") == 2 and "adam_step" not in names
+    single = "adam_step" if kernel == "adam" else "sgd_momentum_step"
+    assert names.count(f"{kernel}_multi") == 2 and single not in names
     # in-place updates: every parameter's version moved (autograd's saved-tensor check)
     assert all(p._version > v for p, v in zip(params, before))
