@@ -16,6 +16,7 @@ import numpy as np
 from ._common import _core  # noqa: F401 - first: sets OMP_WAIT_POLICY before libgomp loads
 from .elementwise import *  # noqa: F403
 from .indexing import *  # noqa: F403
+from .loss import *  # noqa: F403
 from .memory import *  # noqa: F403
 from .optim_steps import *  # noqa: F403
 from .philox import *  # noqa: F403

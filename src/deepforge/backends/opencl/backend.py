@@ -16,6 +16,7 @@ from .array import CLArray, basic_index, contiguous_strides, view_reshape_stride
 from .desc import DT_CODES
 from .elementwise import ElementwiseOps
 from .indexing import IndexOps
+from .loss import LossOps
 from .nn import NNOps
 from .reduce import ReduceOps
 from .scan_sort import ScanSortOps
@@ -26,7 +27,7 @@ __all__ = ["OpenCLBackend"]
 _SMALL_UPLOAD = 1 << 16
 
 
-class OpenCLBackend(ElementwiseOps, ReduceOps, ScanSortOps, IndexOps, NNOps, VisionOps):
+class OpenCLBackend(ElementwiseOps, ReduceOps, ScanSortOps, IndexOps, NNOps, LossOps, VisionOps):
     """Primitives for one OpenCL device (``deepforge.device("opencl:N")``)."""
 
     def __init__(self, rt):

@@ -13,6 +13,7 @@ import warnings
 import deepforge
 from deepforge import Tensor
 from deepforge.autograd import Function
+from deepforge.ops.nll import nll_loss_rows
 from deepforge.ops.selection import Gather, Scatter, check_index_range, check_value_range
 
 from .. import _reduction as _R
@@ -183,7 +184,8 @@ class _NLL(Function):
 
 
 def _nll_prepare(input: Tensor, target: Tensor, weight, ignore_index: int):
-    """Check shapes/dtypes/bounds as PyTorch does; return (logp, index, per-element weight)."""
+    """Check shapes/dtypes/bounds as PyTorch does; return (logp, index, per-element weight),
+    or for a 2-D input (logp, int64 targets, None): nll_loss_rows takes it from there."""
     if input.ndim < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {input.ndim})")
     if input.ndim == 1:
@@ -220,6 +222,8 @@ def _nll_prepare(input: Tensor, target: Tensor, weight, ignore_index: int):
         target, 0, n_classes, IndexError, "Target {index} is out of bounds.",
         ignore=ignore_index, first=True,
     )
+    if input.ndim == 2:  # the backend's nll kernels: nll_loss calls nll_loss_rows
+        return input, target.long(), None
     t = target.long()
     valid = t != ignore_index
     safe = deepforge.where(valid, t, 0)
@@ -246,7 +250,10 @@ def nll_loss(
     _R.get_enum(reduction)
     squeeze = input.ndim == 1
     logp, index, w = _nll_prepare(input, target, weight, ignore_index)
-    out = _NLL.apply(logp, index, w, reduction)
+    if w is None:  # (N, C): one kernel each way
+        out = nll_loss_rows(logp, index, weight, ignore_index, reduction)
+    else:
+        out = _NLL.apply(logp, index, w, reduction)
     return out.squeeze(0) if (squeeze and reduction == "none") else out
 
 
