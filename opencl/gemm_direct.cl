@@ -7,16 +7,26 @@
 #error "gemm_direct.cl needs -DPACKED"
 #endif
 
+/* an optional bias added to every row of C (has_bias = 0: not read), C's dtype */
+#define BIAS_ARGS                                                                         \
+    __global const C_T *bias, const long bias_off, const long bias_stride, const int has_bias
+#ifdef C_HALF
+#define LOAD_C(p, i) ((REAL)vload_half((i), (p)))
+#else
+#define LOAD_C(p, i) ((REAL)(p)[(i)])
+#endif
+
 /* gemm_direct: gemm_packed's register block with A and B read in place through their strides
  * (no packing launch): for small products, where a second launch costs more than the slower
  * reads (rows of A a power-of-two pitch apart share L1 sets; see gemm_packed). Arguments as
- * gemm_naive's. global = (ceil(M/TM), ceil(N/NR), nbatch) rounded up to the local size. */
+ * gemm_naive's, then BIAS_ARGS. global = (ceil(M/TM), ceil(N/NR), nbatch) rounded up to the
+ * local size. */
 __kernel void gemm_direct(__global const A_T *A, const long a_off, const long sam, const long sak,
                           __global const B_T *B, const long b_off, const long sbk, const long sbn,
                           __global C_T *C, const long c_off, const int M, const int N,
                           const int K, const int nbatch, const long d1, const long d2,
                           const long sa0, const long sa1, const long sa2, const long sb0,
-                          const long sb1, const long sb2)
+                          const long sb1, const long sb2, BIAS_ARGS)
 {
     const int mb = get_global_id(0);
     const int nb = get_global_id(1);
@@ -76,6 +86,18 @@ __kernel void gemm_direct(__global const A_T *A, const long a_off, const long sa
             }
         }
     }
+    if (has_bias) { /* C = A @ B + bias[n] (a linear layer's forward: no second launch) */
+        REAL t[NR];
+        for (int c = 0; c < NR; ++c)
+            t[c] = n0 + c < N ? LOAD_C(bias, bias_off + (long)(n0 + c) * bias_stride) : (REAL)0;
+#pragma unroll
+        for (int v = 0; v < NV; ++v) {
+            const VT bv = VLOAD(v, t);
+#pragma unroll
+            for (int r = 0; r < TM; ++r)
+                acc[r][v] += bv;
+        }
+    }
     STORE_BLOCK(C + c_off + (long)z * M * N + (long)m0 * N + n0, acc, m0, n0, M, N);
 }
 
@@ -83,7 +105,7 @@ __kernel void gemm_direct(__global const A_T *A, const long a_off, const long sa
  * row-major: ``x @ W.T``, a linear layer's forward) -- no operand is contiguous along M or
  * N, which gemm_direct's broadcast-and-FMA needs. Here the vectors run along K: each
  * work-item keeps a DM x DN block of VW-wide partial dot products, adds each up at the end,
- * and finishes K's tail element by element. Arguments as gemm_naive's.
+ * and finishes K's tail element by element. Arguments as gemm_naive's, then BIAS_ARGS.
  * global = (ceil(M/DM), ceil(N/DN), nbatch) rounded up to the local size. */
 #define DM 4
 #define DN 4
@@ -115,7 +137,7 @@ __kernel void gemm_dot(__global const A_T *A, const long a_off, const long sam, 
                        __global C_T *C, const long c_off, const int M, const int N, const int K,
                        const int nbatch, const long d1, const long d2, const long sa0,
                        const long sa1, const long sa2, const long sb0, const long sb1,
-                       const long sb2)
+                       const long sb2, BIAS_ARGS)
 {
     const int mb = get_global_id(0);
     const int nb = get_global_id(1);
@@ -171,6 +193,8 @@ __kernel void gemm_dot(__global const A_T *A, const long a_off, const long sam, 
     __global C_T *cp = C + c_off + (long)z * M * N;
     for (int r = 0; r < DM && m0 + r < M; ++r)
         for (int c = 0; c < DN && n0 + c < N; ++c)
-            STORE_C(cp, (long)(m0 + r) * N + n0 + c, s[r][c]);
+            STORE_C(cp, (long)(m0 + r) * N + n0 + c,
+                    s[r][c] + (has_bias ? LOAD_C(bias, bias_off + (long)(n0 + c) * bias_stride)
+                                        : (REAL)0));
 }
 

@@ -351,3 +351,30 @@ def test_dot_kernel_for_x_at_w_t(rt, monkeypatch, dtype, sa, sw):
     ref = np.matmul(x.astype(np.float64), hw.astype(np.float64))
     t = tol(dtype, sa[-1]) if dtype != np.float16 else dict(rtol=5e-3, atol=5e-2)
     np.testing.assert_allclose(c.astype(np.float64), ref, **t)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("b_layout", ["rows", "w_t"])
+def test_bias_added_in_the_kernel(rt, dtype, b_layout):
+    """``bias``: added to every row inside gemm_direct / gemm_dot (a strided bias view too);
+    other variants return None for the caller to add it."""
+    if dtype == np.float64 and "cl_khr_fp64" not in rt.device.extensions:
+        pytest.skip("no cl_khr_fp64")
+    rng = np.random.default_rng(12)
+    a = randn(rng, (13, 40), dtype)
+    if b_layout == "rows":
+        b = randn(rng, (40, 70), dtype)
+        db, _ = to_device(rt, b)
+    else:  # W.mT, read in place: gemm_dot
+        w = randn(rng, (70, 40), dtype)
+        dw, fw = to_device(rt, w, pad=2)
+        db, b = view(dw, fw, (40, 70), (1, 40), 2)
+    da, _ = to_device(rt, a, pad=1)
+    bias_full = randn(rng, (140,), dtype)
+    dbias, fbias = to_device(rt, bias_full, pad=3)
+    vbias, hbias = view(dbias, fbias, (70,), (2,), 3)  # every other element
+    c = to_host(rt, gemm.matmul(rt, da, db, dtype, variant="direct", bias=vbias))
+    ref = a.astype(np.float64) @ b.astype(np.float64) + hbias.astype(np.float64)
+    t = tol(dtype, 40) if dtype != np.float16 else dict(rtol=5e-3, atol=5e-2)
+    np.testing.assert_allclose(c.astype(np.float64), ref, **t)
+    assert gemm.matmul(rt, da, db, dtype, variant="packed", bias=vbias) is None

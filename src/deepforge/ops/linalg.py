@@ -163,7 +163,34 @@ def bmm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
     return matmul(input, mat2, out=out)
 
 
+class AddMMBias(Function):
+    """bias + a @ b for 2-D a, b and a bias of b's column count: one backend call
+    (``matmul_bias``; the OpenCL GEMM adds the bias in its kernel), a linear layer's forward."""
+
+    @staticmethod
+    def forward(ctx, bias, a, b):
+        ctx.save_for_backward(a, b)
+        be = D.backend_of(a)
+        return make_tensor(be.matmul_bias(a._data, b._data, bias._data, a._dtype.np), a._dtype,
+                           a._device)  # fmt: skip
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        nbias, na, nb = ctx.needs_input_grad
+        return (g.sum(0) if nbias else None, matmul(g, b.mT) if na else None,
+                matmul(a.mT, g) if nb else None)
+
+
 def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1, out=None) -> Tensor:
+    if (beta == 1 and alpha == 1 and out is None and isinstance(input, Tensor)
+            and isinstance(mat1, Tensor) and isinstance(mat2, Tensor) and input.ndim == 1
+            and mat1.ndim == 2 and mat2.ndim == 2 and mat1._dtype.is_floating_point
+            and input._dtype is mat1._dtype and input._device is mat1._device
+            and input._data.shape[0] == mat2._data.shape[1] and mat1._data.shape[0] > 0):
+        _check_mm("addmm", mat1, mat2)
+        if mat1._data.shape[1] == mat2._data.shape[0]:
+            return call(AddMMBias, input, mat1, mat2)
     p = mm(mat1, mat2)
     if alpha != 1:
         p = p * alpha

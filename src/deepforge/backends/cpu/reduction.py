@@ -20,6 +20,7 @@ __all__ = [
     "sort",
     "topk",
     "matmul",
+    "matmul_bias",
     "softmax",
     "log_softmax",
     "softmax_backward",
@@ -226,6 +227,13 @@ def matmul(a, b, dtype):
         return r.astype(dtype)
     r = np.matmul(a, b)
     return r if type(r) is np.ndarray else np.asarray(r)
+
+
+def matmul_bias(a, b, bias, dtype):
+    """``a @ b + bias`` for 2-D ``a``, ``b`` and a (N,) ``bias``, added in place."""
+    r = matmul(a, b, dtype)
+    np.add(r, bias, out=r, casting="unsafe")
+    return r
 
 
 def _axis_kernel(kernel, x, axis, *extra):

@@ -126,18 +126,23 @@ _ARG_TYPES = {
     "gemm_tiled": [None, _L, _L, _L, None, _L, _L, _L, None, _L] + [_I] * 4 + [_L] * 8,
     "gemm_pack": [None, _L, _L, _L, None, _L, _L, _L, None, None] + [_I] * 5 + [_L] * 10,
     "gemm_packed": [None, None, None, _L] + [_I] * 4 + [_L] * 8,
-    "gemm_direct": [None, _L, _L, _L, None, _L, _L, _L, None, _L] + [_I] * 4 + [_L] * 8,
-    "gemm_dot": [None, _L, _L, _L, None, _L, _L, _L, None, _L] + [_I] * 4 + [_L] * 8,
+    "gemm_direct": [None, _L, _L, _L, None, _L, _L, _L, None, _L] + [_I] * 4 + [_L] * 8
+    + [None, _L, _L, _I],
+    "gemm_dot": [None, _L, _L, _L, None, _L, _L, _L, None, _L] + [_I] * 4 + [_L] * 8
+    + [None, _L, _L, _I],
 }
 
 
-def matmul(rt, a, b, out_dtype, variant=None):
+def matmul(rt, a, b, out_dtype, variant=None, bias=None):
     """``a @ b`` with numpy matmul semantics for ``a`` (..., M, K) and ``b`` (..., K, N).
 
     Both operands have ``ndim >= 2``; batch dims broadcast. Operands are read in place
     through their strides and offsets (no copies); the result is a new C-contiguous CLArray
     of ``out_dtype``. ``variant`` (or ``DEEPFORGE_OPENCL_GEMM``): ``"packed"``, ``"tiled"``,
-    ``"naive"`` or ``"auto"``/None (by device type and problem size).
+    ``"naive"`` or ``"auto"``/None (by device type and problem size). ``bias``: a 1-D
+    CLArray of N elements of ``out_dtype`` added to every row of a 2-D product inside the
+    kernel, where the chosen kernel can (``direct``); otherwise None is returned and the
+    caller adds it.
     """
     from .array import CLArray
 
@@ -191,6 +196,12 @@ def matmul(rt, a, b, out_dtype, variant=None):
     v = _choose_variant(rt, variant, a.dtype, b.dtype, out_dtype, m_eff, N, K, (sak, sbk, sbn))
     setup = _setup(rt, v, a.dtype, b.dtype, out_dtype)
     run = _RUN[v]
+    if bias is not None:
+        if v != "direct" or dims or bias.dtype != out_dtype or bias.shape != (N,):
+            return None
+        _run_direct(setup, rt, a.buf, b.buf, out.buf, a.offset, b.offset, out.offset,
+                    m_eff, N, K, sam, sak, sbk, sbn, dims, bias)  # fmt: skip
+        return out
     if len(dims) <= 3:
         run(setup, rt, a.buf, b.buf, out.buf, a.offset, b.offset, out.offset,
             m_eff, N, K, sam, sak, sbk, sbn, dims)  # fmt: skip
@@ -478,11 +489,13 @@ def _run_packed(s, rt, abuf, bbuf, cbuf, a_off, b_off, c_off, M, N, K, sam, sak,
     )  # fmt: skip
 
 
-def _run_direct(s, rt, abuf, bbuf, cbuf, a_off, b_off, c_off, M, N, K, sam, sak, sbk, sbn, dims):
+def _run_direct(s, rt, abuf, bbuf, cbuf, a_off, b_off, c_off, M, N, K, sam, sak, sbk, sbn, dims,
+                bias=None):
     nz, d1, d2, sa, sb = _batch3(dims)
     lm, ln = s["lmn"]
+    fused = (cbuf, 0, 0, 0) if bias is None else (bias.buf, bias.offset, bias.strides[0], 1)
     args = (abuf, a_off, sam, sak, bbuf, b_off, sbk, sbn, cbuf, c_off, M, N, K, nz, d1, d2,
-            *sa, *sb)  # fmt: skip
+            *sa, *sb, *fused)  # fmt: skip
     if _dot_layout(sak, sbk, sbn, K, s["vw"]):  # both along K: vectors along K
         kernel, bm, bn = s["dot"], _DOT_M, _DOT_N
     else:

@@ -57,6 +57,16 @@ class NNOps:
             return g.matmul(self.rt, a, b, dtype)
         return self._matmul_simple(a, b, dtype)
 
+    def matmul_bias(self, a, b, bias, dtype):
+        """``a @ b + bias`` for 2-D ``a``, ``b`` and a (N,) ``bias``: the bias is added inside
+        the GEMM kernel where it can be (one launch), else by a second one."""
+        dtype = np.dtype(dtype)
+        if bias.dtype != dtype:
+            bias = self.astype(bias, dtype)
+        g = _gemm_module()
+        r = None if g is None else g.matmul(self.rt, a, b, dtype, bias=bias)
+        return r if r is not None else self.binary("add", self.matmul(a, b, dtype), bias, dtype)
+
     def _matmul_simple(self, a, b, dtype):
         a = self._as(a, dtype)
         b = self._as(b, dtype)

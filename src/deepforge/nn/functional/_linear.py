@@ -19,15 +19,17 @@ class _Linear(Function):
     @staticmethod
     def forward(ctx, x, w, b):
         ctx.save_for_backward(x, w)
-        if x.ndim == 2:
-            y = x @ w.t()
-        elif x.ndim == 1:
+        if x.ndim == 1:
             y = w @ x
+            return y if b is None else y + b
+        x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+        if b is not None and b.ndim == 1 and b.dtype is x.dtype and x2.shape[0]:
+            y = deepforge.addmm(b, x2, w.t())  # the bias added inside the GEMM where it can be
         else:
-            y = (x.reshape(-1, x.shape[-1]) @ w.t()).reshape(x.shape[:-1] + (w.shape[0],))
-        if b is not None:
-            y = y + b
-        return y
+            y = x2 @ w.t()
+            if b is not None:
+                y = y + b
+        return y if x.ndim == 2 else y.reshape(x.shape[:-1] + (w.shape[0],))
 
     @staticmethod
     def backward(ctx, g):
