@@ -300,6 +300,13 @@ w = RNG.standard_normal((7, 20)).astype(np.float32)
 Wt = be.from_numpy(w)
 Wt = type(Wt)(be.rt, Wt.buf, (20, 7), (1, 20), Wt.offset, Wt.dtype)  # w.T, in place
 close(gemm.matmul(be.rt, be.from_numpy(a13), Wt, f32, variant="direct"), a13 @ w.T, 1e-4)
+bias64, bias7 = (RNG.standard_normal(n).astype(np.float32) for n in (64, 8))  # 8: whole words
+close(gemm.matmul(be.rt, be.from_numpy(a13), be.from_numpy(b64), f32, variant="direct",
+                  bias=be.from_numpy(bias64)), a13 @ b64 + bias64, 1e-4)
+B7 = be.from_numpy(bias7)
+close(gemm.matmul(be.rt, be.from_numpy(a13), Wt, f32, variant="direct",
+                  bias=type(B7)(be.rt, B7.buf, (7,), (1,), B7.offset, B7.dtype)),
+      a13 @ w.T + bias7[:7], 1e-4)
 section("convolution / pooling / normalization")
 img = RNG.standard_normal((2, 3, 5, 6)).astype(np.float32)
 IMG = be.from_numpy(img)
