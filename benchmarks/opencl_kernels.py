@@ -42,6 +42,8 @@ def _cases(n, q):
     nsort = (1 << 18) // q
     kg, dg = (1 << 16) // q, 64
     ln_rows = n // 1024
+    ln_b, ln_k = 64, 256 // q  # a small linear layer: one launch (gemm_dot with its bias)
+    ce_rows, ce_cls = 4096 // q, 1000  # log_softmax + nll forward, and their backward
     return [
         ("elementwise", "unary exp", f"{n}", lambda d: _u(d, n), 8 * n, "GB/s"),
         ("elementwise", "binary add", f"{n}", lambda d: _b(d, n), 12 * n, "GB/s"),
@@ -71,6 +73,10 @@ def _cases(n, q):
         ("random", "rand", f"{n}", lambda d: lambda: df.rand(n, device=d), 4 * n, "GB/s"),
         ("random", "randn", f"{n}", lambda d: lambda: df.randn(n, device=d), 4 * n, "GB/s"),
         ("gemm", "matmul", f"{gm}x{gm}x{gm}", lambda d: _mm(d, gm), 2 * gm**3, "GFLOP/s"),
+        ("gemm", "linear x @ W.T + b", f"{ln_b}x{ln_k} -> {ln_k}",
+         lambda d: _linear(d, ln_b, ln_k), 2 * ln_b * ln_k * ln_k, "GFLOP/s"),
+        ("loss", "cross_entropy fwd+bwd", f"{ce_rows}x{ce_cls}", lambda d: _ce(d, ce_rows, ce_cls),
+         12 * ce_rows * ce_cls, "GB/s"),
         ("conv", "conv2d 3x3", f"{b}x{c}x{hw}x{hw}, {c} out", lambda d: _conv(d, b, c, hw),
          2 * nconv * c * 9, "GFLOP/s"),
         ("pool", "max_pool2d 2x2", f"{b}x{c}x{hw}x{hw}", lambda d: _pool(d, (b, c, hw, hw)),
@@ -148,6 +154,24 @@ def _scatter(d, k, dim):
 def _mm(d, n):
     a, b = df.rand(n, n, device=d), df.rand(n, n, device=d)
     return lambda: a @ b
+
+
+def _linear(d, rows, k):
+    x, w, b = df.rand(rows, k, device=d), df.rand(k, k, device=d), df.rand(k, device=d)
+    return lambda: F.linear(x, w, b)
+
+
+def _ce(d, rows, classes):
+    x = df.rand(rows, classes, device=d, requires_grad=True)
+    t = df.randint(0, classes, (rows,), device=d)
+
+    def run():
+        x.grad = None
+        with df.enable_grad():  # the table times ops under no_grad
+            F.cross_entropy(x, t).backward()
+        return x.grad
+
+    return run
 
 
 def _conv(d, b, c, hw):
