@@ -336,5 +336,23 @@ rows = img.reshape(6, 30)
 for got, ref in zip(be.layer_norm(be.from_numpy(rows), None, None, 1e-5),
                     cpu.layer_norm(rows, None, None, 1e-5)):
     close(got, ref, 1e-4)
+section("recurrent (lstm steps)")
+# packed-sequence steps of 3, 2, 2 rows (the state's last row idles in the shorter steps)
+xs, h0s, c0s = (RNG.standard_normal(s).astype(np.float32) for s in ((7, 4), (3, 5), (3, 5)))
+wi, wh, bb = (RNG.standard_normal(s).astype(np.float32) for s in ((20, 4), (20, 5), (20,)))
+args = [(xs, wi, bb, wh, None, h0s, c0s), ((3, 2, 2), False)]
+got = be.lstm_layer_forward(*(be.from_numpy(a) if a is not None else None for a in args[0]),
+                            *args[1])
+want = cpu.lstm_layer_forward(*args[0], *args[1])
+for g_, w_ in zip(got[:3], want[:3]):
+    close(g_, w_, 1e-4)
+go, gh, gc = (RNG.standard_normal(s).astype(np.float32) for s in ((7, 5), (3, 5), (3, 5)))
+gb = be.lstm_layer_backward(be.from_numpy(go), be.from_numpy(gh), be.from_numpy(gc),
+                            be.from_numpy(xs), be.from_numpy(wi), be.from_numpy(wh), None,
+                            got[3], (3, 2, 2), False, True)
+wb = cpu.lstm_layer_backward(go, gh, gc, xs, wi, wh, None, want[3], (3, 2, 2), False, True)
+for g_, w_ in zip(gb, wb):
+    if w_ is not None:
+        close(g_, w_, 1e-4)
 be.synchronize()
 print("all kernel families ok", flush=True)

@@ -19,6 +19,7 @@ from deepforge import Tensor
 from deepforge.autograd import Function
 
 from ..tensor import make_tensor
+from . import _dispatch as D
 from ._fused import kernel
 
 __all__ = ["lstm_cell_pointwise", "gru_cell_pointwise", "lstm_cell_reference",
@@ -249,7 +250,9 @@ def _fusable(name, x, *others):
 
 def lstm_layer(x, w_ih, b, w_hh, w_hr, h0, c0, batch_sizes, reverse=False):
     """One direction of an LSTM layer (see ``lstm_layer_reference``), fused where possible."""
-    if _fusable("lstm_layer_forward", x, w_ih, b, w_hh, w_hr, h0, c0):
+    if _fusable("lstm_layer_forward", x, w_ih, b, w_hh, w_hr, h0, c0) and (
+        w_hr is None or getattr(D.backend_of(x), "lstm_layer_projection", True)
+    ):
         return LSTMLayer.apply(x, w_ih, b, w_hh, w_hr, h0, c0, tuple(batch_sizes), reverse)
     return lstm_layer_reference(x, w_ih, b, w_hh, w_hr, h0, c0, batch_sizes, reverse)
 

@@ -18,6 +18,7 @@ from .elementwise import ElementwiseOps
 from .indexing import IndexOps
 from .loss import LossOps
 from .nn import NNOps
+from .recurrent import RecurrentOps
 from .reduce import ReduceOps
 from .scan_sort import ScanSortOps
 from .vision import VisionOps
@@ -27,7 +28,8 @@ __all__ = ["OpenCLBackend"]
 _SMALL_UPLOAD = 1 << 16
 
 
-class OpenCLBackend(ElementwiseOps, ReduceOps, ScanSortOps, IndexOps, NNOps, LossOps, VisionOps):
+class OpenCLBackend(ElementwiseOps, ReduceOps, ScanSortOps, IndexOps, NNOps, LossOps,
+                    RecurrentOps, VisionOps):
     """Primitives for one OpenCL device (``deepforge.device("opencl:N")``)."""
 
     def __init__(self, rt):
