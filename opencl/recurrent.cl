@@ -68,3 +68,63 @@ __kernel void lstm_bwd_step(const long n, const long H, __global const TS *dh,
         ST(dc, s, gct * f);
     }
 }
+
+/* GRU, gate order r, z, n; G = 3H. gates: xw[row] (x W_ih^T + b_ih) and hg[row] (h W_hh^T)
+ * plus b_hh (when has_bhh); saves act (N x 4H: r, z, n, hn + b_hn) and h_prev (N x H) at the
+ * step's rows; out[row] = h <- (1 - z) n + z h */
+__kernel void gru_fwd_step(const long n, const long H, __global const TS *xw, const long xo,
+                           __global const TS *hg, __global const TS *bhh, const long bo,
+                           const int has_bhh, __global TS *h, __global TS *act,
+                           __global TS *hprev, __global TS *out, const long r0)
+{
+    const long G = 3 * H;
+    FOR_RANGE(k, n) {
+        const long row = k / H, j = k - row * H;
+        const long x0 = xo + row * G + j, g0 = row * G + j, a0 = (r0 + row) * 4 * H + j;
+        const long s = row * H + j, o = (r0 + row) * H + j;
+        const TC br = has_bhh ? LD(bhh, bo + j) : (TC)0;
+        const TC bz = has_bhh ? LD(bhh, bo + H + j) : (TC)0;
+        const TC bn = has_bhh ? LD(bhh, bo + 2 * H + j) : (TC)0;
+        const TC r = sigm(LD(xw, x0) + LD(hg, g0) + br);
+        const TC z = sigm(LD(xw, x0 + H) + LD(hg, g0 + H) + bz);
+        const TC hn = LD(hg, g0 + 2 * H) + bn;
+        const TC nn = tanh(LD(xw, x0 + 2 * H) + r * hn);
+        const TC hp = LD(h, s);
+        const TC hnew = ((TC)1 - z) * nn + z * hp;
+        ST(act, a0, r);
+        ST(act, a0 + H, z);
+        ST(act, a0 + 2 * H, nn);
+        ST(act, a0 + 3 * H, hn);
+        ST(hprev, o, hp);
+        ST(out, o, hnew);
+        ST(h, s, hnew);
+    }
+}
+
+/* from dh and dout[row]: the gate gradients of x W_ih^T (dgx) and of h W_hh^T (dgh), N x 3H
+ * at the step's rows, and direct (bs x H) = the gradient reaching h_prev through z h */
+__kernel void gru_bwd_step(const long n, const long H, __global const TS *dh,
+                           __global const TS *dout, const long doo, __global const TS *act,
+                           __global const TS *hprev, __global TS *dgx, __global TS *dgh,
+                           __global TS *direct, const long r0)
+{
+    const long G = 3 * H;
+    FOR_RANGE(k, n) {
+        const long row = k / H, j = k - row * H;
+        const long a0 = (r0 + row) * 4 * H + j, d0 = (r0 + row) * G + j;
+        const long s = row * H + j, o = (r0 + row) * H + j;
+        const TC r = LD(act, a0), z = LD(act, a0 + H), nn = LD(act, a0 + 2 * H);
+        const TC hn = LD(act, a0 + 3 * H);
+        const TC g = LD(dh, s) + LD(dout, doo + o);
+        const TC dn = g * ((TC)1 - z) * ((TC)1 - nn * nn);
+        const TC dz = g * (LD(hprev, o) - nn) * z * ((TC)1 - z);
+        const TC dr = dn * hn * r * ((TC)1 - r);
+        ST(dgx, d0, dr);
+        ST(dgx, d0 + H, dz);
+        ST(dgx, d0 + 2 * H, dn);
+        ST(dgh, d0, dr);
+        ST(dgh, d0 + H, dz);
+        ST(dgh, d0 + 2 * H, dn * r);
+        ST(direct, s, g * z);
+    }
+}

@@ -354,5 +354,17 @@ wb = cpu.lstm_layer_backward(go, gh, gc, xs, wi, wh, None, want[3], (3, 2, 2), F
 for g_, w_ in zip(gb, wb):
     if w_ is not None:
         close(g_, w_, 1e-4)
+wi3, wh3, b3i, b3h = (RNG.standard_normal(s).astype(np.float32)
+                      for s in ((15, 4), (15, 5), (15,), (15,)))  # fmt: skip
+gargs = (xs, wi3, b3i, wh3, b3h, h0s)
+got = be.gru_layer_forward(*(be.from_numpy(a) for a in gargs), (3, 2, 2), True)
+want = cpu.gru_layer_forward(*gargs, (3, 2, 2), True)
+for g_, w_ in zip(got[:2], want[:2]):
+    close(g_, w_, 1e-4)
+gb = be.gru_layer_backward(be.from_numpy(go), be.from_numpy(gh), be.from_numpy(xs),
+                           be.from_numpy(wi3), be.from_numpy(wh3), got[2], (3, 2, 2), True, True)
+wb = cpu.gru_layer_backward(go, gh, xs, wi3, wh3, want[2], (3, 2, 2), True, True)
+for g_, w_ in zip(gb, wb):
+    close(g_, w_, 1e-4)
 be.synchronize()
 print("all kernel families ok", flush=True)

@@ -1,9 +1,10 @@
-"""Recurrent layers on CLArrays: one direction of one LSTM layer over time-major rows, the
-CPU backend's ``lstm_layer_forward`` / ``lstm_layer_backward`` (same arguments, same layout
-of the steps; see backends/cpu/recurrent.py). The input projection is one GEMM over all
-steps; each step is then one GEMM (h W_hh^T) and one pointwise kernel (``opencl/recurrent.cl``)
-instead of a dozen small ops; the backward runs the steps in reverse, each a pointwise kernel
-and one GEMM, and forms the weight gradients with one GEMM each over all steps. LSTMs with
+"""Recurrent layers on CLArrays: one direction of one LSTM or GRU layer over time-major rows,
+the CPU backend's ``lstm_layer_forward``/``_backward`` and ``gru_layer_forward``/``_backward``
+(same arguments, same layout of the steps; see backends/cpu/recurrent.py). The input
+projection is one GEMM over all steps; each step is then one GEMM (h W_hh^T) and one
+pointwise kernel (``opencl/recurrent.cl``) instead of a dozen small ops; the backward runs the
+steps in reverse, each a pointwise kernel and one GEMM (a GRU's adds the direct path through
+z h), and forms the weight gradients with one GEMM each over all steps. LSTMs with
 projections (``proj_size``) take the ops' reference path (``lstm_layer_projection``).
 """
 
@@ -104,3 +105,58 @@ class RecurrentOps:
         dw_ih = self.matmul(dg_t, x, dt)
         db = self.reduce("sum", dg, (0,), False, dt)
         return dx, dw_ih, db, dw_hh, None, dh, dc
+
+    def gru_layer_forward(self, x, w_ih, b_ih, w_hh, b_hh, h0, batch_sizes, reverse):
+        """x (N, I) rows of every step, w_ih (3H, I), b_ih/b_hh (3H,) or None, w_hh (3H, H),
+        h0 (B, H) -> output (N, H), h_n and the arrays the backward needs."""
+        rt, dt = self.rt, x.dtype
+        n_rows, g_width = x.shape[0], w_ih.shape[0]
+        hid = g_width // 3
+        xw = (self.matmul(x, _t(w_ih), dt) if b_ih is None
+              else self.matmul_bias(x, _t(w_ih), b_ih, dt))  # fmt: skip
+        xw = self.contiguous(xw)
+        h = self._fresh(h0, dt)
+        act = CLArray.empty(rt, (n_rows, 4 * hid), dt)
+        hprev, out = (CLArray.empty(rt, (n_rows, hid), dt) for _ in range(2))
+        bhh = h if b_hh is None else (b_hh if b_hh.dtype == dt else self.astype(b_hh, dt))
+        w_hh_t = _t(w_hh)
+        k = rt.kernel("recurrent.cl", "gru_fwd_step", topt(dt),
+                      [_I64, _I64, None, _I64, None, None, _I64, np.int32] + [None] * 4 + [_I64])
+        for r0, r1 in _steps(batch_sizes, reverse):
+            bs = r1 - r0
+            hg = self.matmul(_rows(h, 0, bs), w_hh_t, dt)  # (bs, 3H), contiguous
+            n = bs * hid
+            gs, ls = rt.range_1d(n, work=n * 16)
+            rt.launch(k, gs, ls, n, hid, xw.buf, xw.offset + r0 * g_width, hg.buf, bhh.buf,
+                      bhh.offset, int(b_hh is not None), h.buf, act.buf, hprev.buf, out.buf,
+                      r0)  # fmt: skip
+        return out, h, (act, hprev)
+
+    def gru_layer_backward(self, dout, dh_n, x, w_ih, w_hh, saved, batch_sizes, reverse,
+                           need_dx):
+        """Gradients of ``gru_layer_forward`` from those of its output and h_n:
+        (d x or None, d w_ih, d b_ih, d w_hh, d b_hh, d h0)."""
+        act, hprev = saved
+        rt, dt = self.rt, act.dtype
+        n_rows, hid = hprev.shape
+        b_rows = dh_n.shape[0]
+        dout = self.contiguous(dout if dout.dtype == dt else self.astype(dout, dt))
+        dh = self._fresh(dh_n, dt)
+        dgx, dgh = (CLArray.empty(rt, (n_rows, 3 * hid), dt) for _ in range(2))
+        direct = CLArray.empty(rt, (b_rows, hid), dt)
+        k = rt.kernel("recurrent.cl", "gru_bwd_step", topt(dt),
+                      [_I64, _I64, None, None, _I64] + [None] * 5 + [_I64])
+        for r0, r1 in reversed(_steps(batch_sizes, reverse)):
+            bs = r1 - r0
+            n = bs * hid
+            gs, ls = rt.range_1d(n, work=n * 16)
+            rt.launch(k, gs, ls, n, hid, dh.buf, dout.buf, dout.offset, act.buf, hprev.buf,
+                      dgx.buf, dgh.buf, direct.buf, r0)  # fmt: skip
+            new = self.matmul(_rows(dgh, r0, r1), w_hh, dt)  # through h W_hh^T
+            self.copy_(_rows(dh, 0, bs), self.binary("add", new, _rows(direct, 0, bs), dt))
+        dgh_t = _t(dgh)
+        dw_hh, db_hh = self.matmul(dgh_t, hprev, dt), self.reduce("sum", dgh, (0,), False, dt)
+        dx = self.matmul(dgx, w_ih, dt) if need_dx else None
+        dw_ih = self.matmul(_t(dgx), x, dt)
+        db_ih = self.reduce("sum", dgx, (0,), False, dt)
+        return dx, dw_ih, db_ih, dw_hh, db_hh, dh
