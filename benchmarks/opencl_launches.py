@@ -1,11 +1,13 @@
 """Kernel launches and host waits per training step on an OpenCL device, kernel by kernel.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/opencl_launches.py \\
-        [--batch 32] [--optimizer adam|sgd] [--device opencl:N]
+        [--model mlp|lstm|gru] [--batch 32] [--optimizer adam|sgd] [--device opencl:N]
 
-The model is the main job's (``deepforge.examples.digits``): MLP 64-128-64-10 with ReLU,
-cross-entropy. A small model's step on a GPU or through PoCL costs mostly launches, so their
-count is the figure to watch. Launches are counted at ``Runtime.launch`` and ``Plan.run``
+``mlp`` is the main job's model (``deepforge.examples.digits``): MLP 64-128-64-10 with ReLU,
+cross-entropy. ``lstm``/``gru``: a language-model step, embedding 50x16, one recurrent layer
+of 32 over 12 steps, a linear head and cross-entropy over every step (batch = sequences).
+A small model's step on a GPU or through PoCL costs mostly launches, so their count is the
+figure to watch. Launches are counted at ``Runtime.launch`` and ``Plan.run``
 (every kernel enqueue of the backend; small ops recorded into one batch kernel count once,
 as that kernel), waits at ``Runtime.blocking``. Then the step time: the median of 5 rounds of
 50 steps, the device drained before and after each round, next to the CPU backend's.
@@ -29,14 +31,29 @@ import deepforge.nn.functional as F  # noqa: E402
 from deepforge import nn  # noqa: E402
 
 
-def _setup(device, batch, optimizer):
+class _LanguageModel(nn.Module):
+    def __init__(self, cell):
+        super().__init__()
+        self.emb, self.rnn, self.head = nn.Embedding(50, 16), cell(16, 32, batch_first=True), (
+            nn.Linear(32, 50))  # fmt: skip
+
+    def forward(self, tokens):
+        return self.head(self.rnn(self.emb(tokens))[0]).reshape(-1, 50)
+
+
+def _setup(device, model_name, batch, optimizer):
     df.manual_seed(0)
-    model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(),
-                          nn.Linear(64, 10)).to(device)  # fmt: skip
+    if model_name == "mlp":
+        model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(),
+                              nn.Linear(64, 10)).to(device)  # fmt: skip
+        x = df.randn(batch, 64, device=device)
+        y = df.randint(0, 10, (batch,), device=device)
+    else:
+        model = _LanguageModel(nn.LSTM if model_name == "lstm" else nn.GRU).to(device)
+        x = df.randint(0, 50, (batch, 12), device=device)
+        y = df.randint(0, 50, (batch * 12,), device=device)
     opt = (df.optim.Adam(model.parameters(), lr=1e-3) if optimizer == "adam"
            else df.optim.SGD(model.parameters(), lr=0.01, momentum=0.9))  # fmt: skip
-    x = df.randn(batch, 64, device=device)
-    y = df.randint(0, 10, (batch,), device=device)
 
     def step():
         opt.zero_grad()
@@ -64,6 +81,7 @@ def _step_time(step, sync):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default="mlp", choices=["mlp", "lstm", "gru"])
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--optimizer", default="adam", choices=["adam", "sgd"])
     p.add_argument("--device", default="opencl")
@@ -74,7 +92,7 @@ def main():
     from deepforge.backends.opencl.plan import Plan
 
     rt = get_backend(df.device(args.device)).rt
-    step = _setup(args.device, args.batch, args.optimizer)
+    step = _setup(args.device, args.model, args.batch, args.optimizer)
     for _ in range(3):  # builds, optimizer state, pools
         step()
     df.opencl.synchronize()
@@ -101,12 +119,12 @@ def main():
         type(rt).launch, Plan.run = real_launch, real_run
         del rt.blocking
     print(f"device {args.device}: {df.opencl.get_device_name(rt.index)}; {env_note()}")
-    print(f"digits MLP step, batch {args.batch}, {args.optimizer}: "
+    print(f"{args.model} step, batch {args.batch}, {args.optimizer}: "
           f"{sum(launches.values())} launches, {waits[0]} waits for the device")  # fmt: skip
     for name, n in launches.most_common():
         print(f"  {name:<24}{n:>4}")
     t_cl = _step_time(step, df.opencl.synchronize)
-    t_cpu = _step_time(_setup("cpu", args.batch, args.optimizer), lambda: None)
+    t_cpu = _step_time(_setup("cpu", args.model, args.batch, args.optimizer), lambda: None)
     print(f"step time: opencl {t_cl * 1e3:.3f} ms, cpu backend {t_cpu * 1e3:.3f} ms "
           f"(opencl/cpu {t_cl / t_cpu:.2f})")  # fmt: skip
 
