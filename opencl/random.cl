@@ -144,6 +144,27 @@ __kernel void random_uniform(const long n, __global TS* out, const ulong seed,
     EACH_ELEMENT(n, U_VEC, U_ONE)
 }
 
+/* dropout's factor in one launch: scale where random_uniform's u (the same counter, so the
+   same mask as bernoulli(1 - p) from the same generator state) is below keep, else 0; compared
+   in the compute type TC, as the composed (u < keep) in the tensor's dtype. F32 and F64. */
+#define TC8 DF_CAT(DT_C(T), 8)
+__kernel void random_keep_scale(const long n, __global TS* out, const ulong seed,
+                                const ulong offset, const int bits53, const DT_C(T) keep,
+                                const DT_C(T) scale) {
+#define K_VEC(i)                                                                          \
+    PHILOX8_WORDS(i, seed, offset)                                                        \
+    const TC8 u8_ = bits53 ? DF_CAT(convert_, TC8)(df_u53_8(r0, r1))                     \
+                           : DF_CAT(convert_, TC8)(convert_float8(r0 >> 8) *             \
+                                                   5.9604644775390625e-8f);               \
+    ST8(out, i, select((TC8)0, (TC8)scale, u8_ < (TC8)keep));
+#define K_ONE(i)                                                                          \
+    const uint4 r = df_philox(seed, offset, (ulong)(i));                                  \
+    const DT_C(T) u_ = bits53 ? (DT_C(T))df_u53(r.x, r.y)                                 \
+                              : (DT_C(T))((float)(r.x >> 8) * 5.9604644775390625e-8f);    \
+    DT_ST(T)(out, i, u_ < keep ? scale : (DT_C(T))0);
+    EACH_ELEMENT(n, K_VEC, K_ONE)
+}
+
 #if defined(DF_CPU) && defined(DF_HAS_FP64)
 /* cos(2 pi t) for t in [0, 1) in eight lanes: exact quadrant reduction on t, then Taylor
    sin/cos on [-pi/4, pi/4] (the CPU backend's dfs_cos2pi). The builtin cos, with its

@@ -265,6 +265,11 @@ np.testing.assert_array_equal(be.to_numpy(be.random_uniform((9,), f32, 1, 2)),
                               cpu.random_uniform((9,), f32, 1, 2))
 close(be.random_normal((9,), f32, 1, 2), cpu.random_normal((9,), f32, 1, 2))
 np.testing.assert_array_equal(be.to_numpy(be.random_bits((9,), 1, 2)), cpu.random_bits((9,), 1, 2))
+for dt_, ut_ in ((f32, f32), (np.dtype(np.float64), f32), (f32, np.dtype(np.float64))):
+    u_ = cpu.random_uniform((19,), ut_, 1, 2)  # 19: blocks of eight and a tail
+    want_ = np.where(u_ < ut_.type(0.6), dt_.type(1 / 0.6), 0).astype(dt_)
+    np.testing.assert_array_equal(be.to_numpy(be.random_keep_scale((19,), dt_, ut_, 1, 2, 0.6,
+                                                                   1 / 0.6)), want_)
 P, G, M = (be.from_numpy(a.copy()) for a in (x, y, y))
 be.sgd_momentum_step(P, G, M, 0.1, 0.9, 0.0, 0.0, False, False, False)
 close(P, x - 0.1 * (0.9 * y + y))

@@ -326,6 +326,26 @@ def bernoulli(input: Tensor, p=None, *, generator=None, out=None) -> Tensor:
     return (u < probs).to(input._dtype)
 
 
+def keep_scale(shape, keep: float, scale: float, *, dtype, device, generator=None) -> Tensor:
+    """dropout's factor: ``(rand(shape) < keep).to(dtype) * scale``, the same draw as
+    ``bernoulli(x, keep)`` (rand in the default dtype) from the same generator state; one
+    kernel where the backend has ``random_keep_scale``."""
+    d = dt.to_dtype(dtype)
+    dev = _resolve_device(device)
+    u_dtype = dt.get_default_dtype()
+    fn = getattr(D.backend_for(dev), "random_keep_scale", None)
+    if fn is not None and d.is_floating_point:
+        s, off = _gen(generator)._next()
+        arr = fn(tuple(shape), d.np, u_dtype.np, s, off, keep, scale)
+        if arr is not None:
+            return make_tensor(arr, d, dev)
+        u = make_tensor(D.backend_for(dev).random_uniform(tuple(shape), u_dtype.np, s, off),
+                        u_dtype, dev)  # fmt: skip
+    else:
+        u = rand(tuple(shape), generator=generator, device=dev)
+    return (u < keep).to(d) * scale
+
+
 def poisson(input: Tensor, generator=None) -> Tensor:
     s, off = _gen(generator)._next()
     rng = np.random.Generator(np.random.Philox(key=s, counter=off))

@@ -153,6 +153,25 @@ class NNOps:
     def random_uniform(self, shape, dtype, seed, offset):
         return self._random("random_uniform", tuple(shape), dtype, seed, offset)
 
+    def random_keep_scale(self, shape, dtype, u_dtype, seed, offset, keep, scale):
+        """dropout's factor in ``dtype``: ``scale`` where ``random_uniform(shape, u_dtype,
+        seed, offset)`` is below ``keep`` (compared in ``u_dtype``), else 0; one kernel.
+        None where ``dtype`` is not a float or ``u_dtype`` not float32/float64."""
+        dtype, u_dtype = np.dtype(dtype), np.dtype(u_dtype)
+        if dtype.kind != "f" or u_dtype not in (np.float32, np.float64):
+            return None
+        out = CLArray.empty(self.rt, tuple(shape), dtype)
+        if out.size:
+            c = compute_np(dtype)
+            k = self.rt.kernel("random.cl", "random_keep_scale", topt(dtype),
+                               [_I64, None, _U64, _U64, _I32, c, c])
+            g, ls = self.rt.range_1d(out.size, work=out.size * 8)
+            # keep as u_dtype rounds it (u < keep is compared there); scale in the result dtype
+            self.rt.launch(k, g, ls, out.size, out.buf, _U64(seed), _U64(offset),
+                           int(u_dtype == np.float64), c(u_dtype.type(keep)),
+                           c(dtype.type(scale)))  # fmt: skip
+        return out
+
     def random_normal(self, shape, dtype, seed, offset):
         return self._random("random_normal", tuple(shape), dtype, seed, offset)
 

@@ -8,6 +8,7 @@ import warnings
 
 import deepforge
 from deepforge import Tensor
+from deepforge.ops.random import keep_scale
 
 __all__ = [
     "dropout",
@@ -49,9 +50,11 @@ def _dropout_impl(
         return input
     if p == 1.0:
         return input.mul_(0.0) if inplace else input * 0.0
+    if not alpha:  # the factor (mask / (1 - p)) in one op: one kernel on OpenCL
+        factor = keep_scale(shape, 1.0 - p, 1.0 / (1.0 - p), dtype=input.dtype,
+                            device=input.device)  # fmt: skip
+        return _apply(input, factor, None, inplace)
     keep = _keep_mask(input, p, shape)
-    if not alpha:
-        return _apply(input, keep * (1.0 / (1.0 - p)), None, inplace)
     a = 1.0 / math.sqrt((_SELU_NEG_SAT**2 * p + 1.0) * (1.0 - p))
     b = (keep - 1.0) * (_SELU_NEG_SAT * a) + _SELU_NEG_SAT * a * p
     return _apply(input, keep * a, b, inplace)
