@@ -314,8 +314,14 @@ def test_auto_variant_on_cpu_devices(rt):
     assert choose(32, 128, 64) == "direct"
     assert choose(512, 512, 512) == "direct"
     assert choose(2048, 2048, 2048) == "packed"
+    assert choose(512, 784, 256) == "packed"  # a right edge block: small products only
+    assert choose(64, 100, 64) == "direct"
+    assert choose(512, 512, 512, sak=512) == "packed"  # A.mT: small products only
+    assert choose(128, 128, 128, sak=128) == "direct"
     assert choose(512, 512, 512, sbn=512, sbk=1) == "packed"  # B.mT: rows not contiguous
     assert choose(32, 128, 64, sbn=64, sbk=1) == "direct"  # x @ W.T: gemm_dot
+    assert choose(32, 256, 784, sbn=784, sbk=1) == "direct"  # long K, small output
+    assert choose(256, 256, 256, sbn=256, sbk=1) == "packed"
     assert choose(2000, 64, 64, sbn=64, sbk=1) == "packed"  # short K: packing pays
     assert choose(64, 64, 64, sbn=7, sbk=3) == "packed"
     assert choose(64, 16, 64) == "packed"  # N < one block: every block on the slow edge path

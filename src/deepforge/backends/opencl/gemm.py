@@ -59,13 +59,17 @@ _NAIVE_MAX_FLOPS_CPU = 32 * 32 * 32
 # 512^3 1.36 ms against 1.82, 768^3 5.2 against 5.6; 1024^3 12.5 against 11.7 and 2048^3 127
 # against 78 (panels a work-group reuses from cache: packing pays off).
 _DIRECT_MAX_FLOPS_CPU = 768 * 768 * 768
-# gemm_dot's block (DM x DN in gemm.cl): for A and B both contiguous along K, x @ W.T
+# ... and, with a right edge block (N not a multiple of the block's 32 columns) or A read
+# along M (a.mT), up to this many: 64x64x100 26 us against 44, 128x128x200 76 against 80,
+# 256x256x784 842 against 686; A.mT 128^3 47 against 56, 128x512x128 131 against 141.
+_DIRECT_SMALL_FLOPS_CPU = 1 << 22
+# gemm_dot's block (DM x DN in gemm_direct.cl): for A and B both contiguous along K (x @ W.T),
+# taken up to _DIRECT_SMALL_FLOPS_CPU, or for a long K (packing costs K (M + N)) over a small
+# output. Measured as above: 32x64x128 17 us against 24 packed, 64x256x256 110 against 112,
+# 32x784x256 111 against 178, 100x1000x10 40 against 111; 256^3 375 against 233, 512^3 1.98
+# ms against 1.71, 2000x64x64 213 us against 161.
 _DOT_M, _DOT_N = 4, 4
-# ... up to this many multiply-adds, and only for K of 8 vectors or more (each block's dot
-# products are added up at the end) unless the product is tiny. Measured as above, x @ W.T:
-# 32x64x128 17 us against 24 packed, 100x1000x10 40 against 111, 256^3 266 against 308;
-# 512^3 1.98 ms against 1.71, and 2000x64x64 213 us against 161.
-_DOT_MAX_FLOPS_CPU = 256 * 256 * 256
+_DOT_LONG_K_MAX_MN = 1 << 14
 
 
 def _dot_layout(sak, sbk, sbn, K, vw):
@@ -251,10 +255,16 @@ def _choose_variant(rt, variant, a_dt, b_dt, c_dt, M, N, K, strides=(1, 0, 1)):
     # the register block reading A and B in place, one launch
     sak, sbk, sbn = strides
     _, vw, nv = _PACKED_CFG[_real(c_dt)]
-    if M * N * K <= _DIRECT_MAX_FLOPS_CPU and (
-        (sbn == 1 and b_dt != np.float16 and (N % (vw * nv) == 0 or N >= 4 * vw * nv))
-        or (_dot_layout(sak, sbk, sbn, K, vw) and M * N * K <= _DOT_MAX_FLOPS_CPU
-            and (K >= 8 * vw or M * N * K <= 64**3))
+    flops = M * N * K
+    if sbn == 1 and b_dt != np.float16 and N >= vw * nv:
+        # whole column blocks and rows of A along K: up to mid sizes; a right edge block (its
+        # scalar path) or a transposed A: small products only. (N below one block: every
+        # block would take the edge path.)
+        whole = N % (vw * nv) == 0 and sak == 1
+        if flops <= (_DIRECT_MAX_FLOPS_CPU if whole else _DIRECT_SMALL_FLOPS_CPU):
+            return "direct"
+    elif _dot_layout(sak, sbk, sbn, K, vw) and (
+        flops <= _DIRECT_SMALL_FLOPS_CPU or (K >= 512 and M * N <= _DOT_LONG_K_MAX_MN)
     ):
         return "direct"
     # tiny products otherwise: one launch beats two
