@@ -19,7 +19,8 @@ from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
 from . import join, shape
 from ._common import with_out
-from .creation import arange, tensor, zeros
+from .creation import arange, ones_like, tensor, zeros
+from .selection import check_value_range
 
 __all__ = ["bincount", "searchsorted", "bucketize", "histc", "histogram", "nanquantile"]
 
@@ -266,8 +267,12 @@ def _check_quantile_args(input: Tensor, q, interpolation: str) -> Tensor:
         )
     if input.numel() == 0:
         raise RuntimeError("quantile() input tensor must be non-empty")
-    if qs.numel() and (float(qs.min().item()) < 0 or float(qs.max().item()) > 1):
-        raise RuntimeError("quantile() q values must be in the range [0, 1]")
+    message = "quantile() q values must be in the range [0, 1]"
+    if not isinstance(q, Tensor):  # a number or list: checked here, before any device
+        if any(not 0 <= v <= 1 for v in np.asarray(q, dtype=np.float64).reshape(-1)):
+            raise RuntimeError(message)
+    else:  # on OpenCL devices reported at the next wait, as an index out of range
+        check_value_range(qs, 0, 1, RuntimeError, message)
     return qs
 
 
@@ -277,6 +282,19 @@ def nanquantile(
 ) -> Tensor:
     """The q-th quantiles along ``dim`` (all elements when None) ignoring NaNs; NaN where a
     slice has no numbers. A 1-D ``q`` adds a leading dimension of its length."""
+    return _quantile(input, q, dim, keepdim, interpolation, ignore_nan=True)
+
+
+def quantile(
+    input: Tensor, q, dim=None, keepdim: bool = False, *, interpolation: str = "linear"
+) -> Tensor:
+    """The q-th quantiles along ``dim`` (all elements when None); NaN where a slice has a NaN.
+    A 1-D ``q`` adds a leading dimension of its length. Sorted on the input's device, with a
+    gradient (through the gather of the two neighbouring order statistics)."""
+    return _quantile(input, q, dim, keepdim, interpolation, ignore_nan=False)
+
+
+def _quantile(input, q, dim, keepdim, interpolation, ignore_nan):
     from ._common import wrap_dim
 
     qs = _check_quantile_args(input, q, interpolation)
@@ -287,7 +305,11 @@ def nanquantile(
         rows = input.reshape(1) if input.ndim == 0 else input.movedim(d, -1)
     flat_q = qs.detach().reshape(-1)
     ordered = rows.sort(-1).values  # NaNs sort last
-    count = (~rows.detach().isnan()).sum(-1, keepdim=True).to(input._dtype)
+    nan = rows.detach().isnan()
+    if ignore_nan:
+        count = (~nan).sum(-1, keepdim=True).to(input._dtype)
+    else:  # every element counts; a NaN in the slice makes its quantiles NaN below
+        count = ones_like(nan[..., :1], dtype=input._dtype) * rows.shape[-1]
     rank = flat_q * (count - 1)
     below, above = rank.floor(), rank.ceil()
     if interpolation == "lower":
@@ -306,7 +328,8 @@ def nanquantile(
         values = v_lo + 0.5 * (v_hi - v_lo)
     else:
         values = v_lo
-    values = values.masked_fill(count == 0, float("nan"))
+    values = values.masked_fill(count == 0 if ignore_nan else nan.any(-1, keepdim=True),
+                                float("nan"))  # fmt: skip
     values = values.movedim(-1, 0)  # (len(q), *kept dims)
     if d is None:
         values = values.reshape(-1, *([1] * input.ndim if keepdim else []))

@@ -145,20 +145,12 @@ def nanmedian(input: Tensor, dim=None, keepdim: bool = False):
     return namedtuple("nanmedian", ["values", "indices"])(v, i)
 
 
+@with_out
 def quantile(input: Tensor, q, dim=None, keepdim: bool = False, *, interpolation: str = "linear"):
-    import numpy as np
+    """The q-th quantiles along ``dim`` (``binning.quantile``: sorted on the input's device)."""
+    from .binning import quantile as _quantile
 
-    from .creation import tensor
-
-    a = input.detach().cpu().numpy()
-    r = np.quantile(
-        a,
-        q.tolist() if isinstance(q, Tensor) else q,
-        axis=dim,
-        keepdims=keepdim,
-        method=interpolation,
-    )
-    return tensor(r, dtype=input._dtype, device=input._device)
+    return _quantile(input, q, dim, keepdim, interpolation=interpolation)
 
 
 @with_out

@@ -1,6 +1,6 @@
 """nanmedian: the lower median of the non-NaN values along a dim (or of all), NaN where every
-value is NaN, with the index of the chosen element; on every backend, against a numpy
-reference and PyTorch when installed."""
+value is NaN, with the index of the chosen element; quantile, sorted on the device; on every
+backend, against a numpy reference and PyTorch when installed."""
 
 from __future__ import annotations
 
@@ -64,3 +64,23 @@ def test_nanmedian_vs_torch(device):
     assert df.nanmedian(df.tensor(a, device=device)).item() == torch.nanmedian(
         torch.from_numpy(a)
     ).item()
+
+
+@pytest.mark.parametrize("interpolation", ["linear", "lower", "higher", "midpoint", "nearest"])
+@pytest.mark.parametrize("dim", [None, 0, 1])
+def test_quantile_on_the_device_with_nan_and_grad(device, interpolation, dim):
+    """quantile: sorted on the input's device (NaN in a slice gives NaN), against numpy, with
+    a gradient through the two neighbouring order statistics."""
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((4, 7))
+    a[1, 3] = np.nan
+    q = [0.1, 0.5, 0.9]
+    qt = df.tensor(q, dtype=df.float64, device=device)
+    got = df.quantile(df.tensor(a, device=device), qt, dim=dim, interpolation=interpolation)
+    want = np.quantile(a, q, axis=dim, method=interpolation)
+    np.testing.assert_allclose(got.cpu().numpy(), want, rtol=1e-12, equal_nan=True)
+    x = df.tensor(a[0], device=device, requires_grad=True)
+    df.quantile(x, 0.4, interpolation=interpolation).backward()
+    assert abs(x.grad.sum().item() - 1.0) < 1e-12  # the weights of the two neighbours
+    with pytest.raises(RuntimeError, match=r"q values must be in the range \[0, 1\]"):
+        df.quantile(x, 1.5)
