@@ -236,6 +236,11 @@ picked_t = be.index_select(Xt, 1, be.reshape(bad, (5,)))
 S = be.from_numpy(np.zeros((5, 7), np.float32))
 be.scatter_(S, 1, bad, 1.0)
 be.setitem(S, (be.reshape(bad, (5,)),), 2.0)
+# two index arrays, folded into offsets with a floor remainder: in bounds whatever they hold
+rows5 = be.from_numpy(np.array([0, 1, 2, 3, 4], np.int64))
+two = be.getitem_advanced(X, (rows5, be.reshape(bad, (5,))))
+S2 = be.from_numpy(np.zeros((5, 7), np.float32))
+be.setitem(S2, (rows5, be.reshape(bad, (5,))), 3.0)
 be.check_index(be.from_numpy(np.array([1, 3], np.int32)), 0, 5, IndexError, "{index}")
 try:
     be.rt.finish()
@@ -249,6 +254,8 @@ close(picked_t, np.concatenate([x.T[:, 4:5], zero_col, zero_col, zero_col, x.T[:
 want = np.zeros((5, 7), np.float32)
 want[0] = want[4] = 2.0
 close(S, want)
+assert be.to_numpy(two)[[0, 4]].tolist() == [x[0, 4], x[4, 0]]
+assert int((be.to_numpy(S2) == 3.0).sum()) == 5  # one write per row, all inside S2
 close(be.embedding_backward(be.from_numpy(np.array([[1, 2], [2, 0]], np.int64)),
                             be.from_numpy(np.ones((2, 2, 3), np.float32)), 4, 0),
       np.array([[0] * 3, [1] * 3, [2] * 3, [0] * 3]))

@@ -238,3 +238,28 @@ def test_cpu_tensors_raise_at_the_op():
         x.index_select(0, df.tensor([0, 3]))
     with pytest.raises(IndexError, match=r"^Target 7 is out of bounds\.$"):
         F.cross_entropy(df.randn(3, 5), df.tensor([0, 7, 9]))  # the first bad one, as PyTorch
+
+
+@pytest.mark.parametrize("bad", [4, -5, 9])
+def test_several_index_tensors_do_not_wait(be, waits, bad):
+    """x[i, j] and x[i, j] = v with two device index tensors: no wait at the op, the error at
+    the next one naming the bad index and its dim; valid keys (negative too) give numpy's
+    result; later ops work."""
+    x = _x(3, 4)
+    i, j = _t([0, 2, -1]), _t([1, bad, 3])
+    before = waits[0]
+    y = x[i, j]
+    x2 = x.clone()
+    x2[i, j] = -1.0
+    assert waits[0] == before
+    with pytest.raises(IndexError, match=rf"index {bad} is out of bounds for dimension 1 with "
+                                         r"size 4") as info:  # fmt: skip
+        y.cpu()
+    assert LATE in str(info.value)
+    ref = np.arange(12, dtype=np.float32).reshape(3, 4)
+    np.testing.assert_array_equal(x[i, _t([1, -2, 3])].cpu().numpy(), ref[[0, 2, -1], [1, -2, 3]])
+    x3 = x.clone()
+    x3[_t([[0], [2]]), _t([1, -1])] = 7.0  # broadcast index arrays
+    ref3 = ref.copy()
+    ref3[[[0], [2]], [1, -1]] = 7.0
+    np.testing.assert_array_equal(x3.cpu().numpy(), ref3)

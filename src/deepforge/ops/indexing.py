@@ -86,16 +86,6 @@ def _normalize_key(x: Tensor, key):
     )
     if consumed > len(shape):
         raise IndexError(f"too many indices for tensor of dimension {len(shape)}")
-    # One integer index tensor on a device (and no other array or bool in the key) is checked
-    # without waiting for the device (index_checks.py): its kernels skip a bad index meanwhile.
-    arrays = [k for k in key if isinstance(k, (Tensor, list, np.ndarray, tuple, bool))]
-    deferred = (
-        x._device.type != "cpu"
-        and len(arrays) == 1
-        and isinstance(arrays[0], Tensor)
-        and arrays[0]._device == x._device
-        and arrays[0]._dtype not in (dt.bool_, dt.uint8)
-    )
     dim = 0
     for k in key:
         if k is None:
@@ -136,7 +126,12 @@ def _normalize_key(x: Tensor, key):
             else:
                 n = shape[dim]
                 message = f"index {{index}} is out of bounds for dimension {dim} with size {n}"
-                if deferred:
+                # An integer index tensor on the device is checked without waiting for it
+                # (index_checks.py): the kernels skip a bad index meanwhile (one array), or
+                # the backend folds several with a floor remainder, in bounds whatever they
+                # hold. Host data (lists, CPU tensors) is checked here: no wait either.
+                if (x._device.type != "cpu" and isinstance(k, Tensor) and k._device == x._device
+                        and n > 0):  # fmt: skip
                     be.check_index(arr, -n, n, IndexError, message)
                 elif arr.size:
                     host = _host_index(k, arr, be)

@@ -401,8 +401,9 @@ class IndexOps:
                 if d is None:  # index into a new axis of size 1: contributes nothing
                     term = self.binary("mul", a, 0, np.int64)
                 else:
-                    wrapped = self.where(self.binary("lt", a, 0, np.int64),
-                                         self.binary("add", a, x.shape[d], np.int64), a, np.int64)
+                    # floor remainder: -n..-1 wrap to n-1..0 as they should, and an index out
+                    # of range (reported by its deferred check) still lands inside the tensor
+                    wrapped = self.binary("remainder", a, x.shape[d], np.int64)
                     term = self.binary("mul", wrapped, x.strides[d], np.int64)
                 lin = term if lin is None else self.binary("add", lin, term, np.int64)
             lin = self.contiguous(self.expand(lin, bshape)) if lin.shape != bshape else lin
