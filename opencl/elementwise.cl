@@ -139,7 +139,8 @@
     X(31, binary_bitwise_or, a | b)                                                       \
     X(32, binary_bitwise_xor, a ^ b)                                                      \
     X(33, binary_left_shift, df_lshift(a, b))                                             \
-    X(34, binary_right_shift, df_rshift(a, b))
+    X(34, binary_right_shift, df_rshift(a, b))                                            \
+    X(35, binary_gcd, df_gcd(a, b))
 #endif
 
 /* comparisons (bool result): X(code, name, bool expression of a and b) */

@@ -311,6 +311,17 @@ inline long df_ipow(long a, long b) {
     return (long)r;
 }
 
+/* Euclid on magnitudes (gcd(0, 0) = 0), as numpy's gcd */
+inline long df_gcd(long a, long b) {
+    ulong x = a < 0 ? -(ulong)a : (ulong)a, y = b < 0 ? -(ulong)b : (ulong)b;
+    while (y) {
+        const ulong t = x % y;
+        x = y;
+        y = t;
+    }
+    return (long)x;
+}
+
 inline long df_lshift(long a, long b) { return ((ulong)b < 64UL) ? (long)((ulong)a << b) : 0L; }
 inline long df_rshift(long a, long b) { return ((ulong)b < 64UL) ? (a >> b) : (a < 0 ? -1L : 0L); }
 

@@ -526,3 +526,19 @@ def test_aliases_are_exported():
     ]
     for n in names:
         assert callable(getattr(df, n)) and hasattr(torch, n), n
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "int16", "int8", "uint8"])
+def test_gcd_lcm_one_kernel_vs_torch(device, dtype):
+    """gcd is one elementwise kernel (no loop asking the device whether pairs are left); lcm
+    takes |a / g * b| before narrowing to the dtype, as PyTorch (int8 wraps the same way)."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    low = 0 if dtype == "uint8" else -50
+    a = rng.integers(low, 50, (5, 6)).astype(dtype)
+    b = rng.integers(low, 50, (6,)).astype(dtype)
+    a[0, 0] = b[0] = 0
+    ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+    da, db = df.tensor(a, device=device), df.tensor(b, device=device)
+    np.testing.assert_array_equal(df.gcd(da, db).cpu().numpy(), torch.gcd(ta, tb).numpy())
+    np.testing.assert_array_equal(df.lcm(da, db).cpu().numpy(), torch.lcm(ta, tb).numpy())

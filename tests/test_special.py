@@ -274,3 +274,13 @@ def test_igamma_top_level_and_methods(device):
     b.igammac_(x)
     tb.igammac_(tx)
     _close(b, tb, rtol=1e-12)
+
+
+def test_mvlgamma_outside_the_domain_as_torch(device):
+    """No domain check, as PyTorch 2.x: x <= (p - 1) / 2 gives inf or the finite lgamma sum,
+    NaN stays NaN (and the op never asks the device)."""
+    torch = pytest.importorskip("torch")
+    vals = [0.5, -3.0, 0.9, 1.0, float("nan"), 4.0]
+    got = df.mvlgamma(df.tensor(vals, device=device), 3).cpu().numpy()
+    np.testing.assert_allclose(got, torch.mvlgamma(torch.tensor(vals), 3).numpy(), rtol=1e-6,
+                               equal_nan=True)  # fmt: skip

@@ -16,6 +16,7 @@ from collections import namedtuple
 from .. import _dtype as dt
 from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
+from . import _dispatch as D
 from . import binary, linalg, reduction, shape, unary
 from ._common import check_inplace, commit_inplace, wrap_dim
 from .shape_extra import triu_indices
@@ -349,13 +350,9 @@ def _integer_pair(op: str, input: Tensor, other):
 
 
 def _euclid(a: Tensor, b: Tensor) -> Tensor:
-    a, b = shape.broadcast_tensors(a.abs(), b.abs())
-    while True:
-        active = b != 0
-        if not bool(active.any().item()):
-            return a.clone()
-        safe = binary.where(active, b, 1)
-        a, b = binary.where(active, b, a), binary.where(active, a.remainder(safe), 0)
+    """gcd of magnitudes, elementwise with broadcasting: one backend kernel (a loop over the
+    data would ask the device after every round whether any pair is unfinished)."""
+    return D.binary("gcd", a, b, dtype=a._dtype)
 
 
 def gcd(input: Tensor, other) -> Tensor:
@@ -366,9 +363,11 @@ def gcd(input: Tensor, other) -> Tensor:
 def lcm(input: Tensor, other) -> Tensor:
     """Least common multiple, elementwise (0 where either is 0)."""
     a, b = _integer_pair("lcm", input, other)
+    rd = a._dtype
+    a, b = a.long(), b.long()  # |a / g * b| before narrowing, as PyTorch's C++ promotion does
     g = _euclid(a, b)
     quotient = binary.where(g == 0, 0, a.div(binary.where(g == 0, 1, g), rounding_mode="trunc"))
-    return (quotient * b).abs()
+    return (quotient * b).abs().to(rd)
 
 
 def addr(input: Tensor, vec1: Tensor, vec2: Tensor, *, beta=1, alpha=1) -> Tensor:

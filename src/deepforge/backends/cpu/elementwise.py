@@ -270,6 +270,7 @@ _BINARY = {
     "remainder": np.remainder,
     "fmod": np.fmod,
     "pow": _pow,
+    "gcd": np.gcd,
     "atan2": np.arctan2,
     "hypot": np.hypot,
     "maximum": np.maximum,

@@ -76,7 +76,7 @@ _INT_UNARY = frozenset(("neg", "abs", "sign", "square", "positive", "relu", "flo
 _FLOAT_ONLY_BINARY = frozenset(("div", "atan2", "hypot", "logaddexp", "copysign", "nextafter",
                                 "zeta", "relu_grad", "gelu_grad", "silu_grad"))
 _INT_ONLY_BINARY = frozenset(("bitwise_and", "bitwise_or", "bitwise_xor", "left_shift",
-                              "right_shift"))
+                              "right_shift", "gcd"))
 _FUSED_UNARY_GRADS = frozenset(("relu", "gelu", "silu"))
 _PY_NUMBERS = frozenset((int, float, bool))  # scalars the binary fast path converts itself
 
