@@ -309,7 +309,7 @@ def test_auto_variant_on_cpu_devices(rt):
 
     def choose(m, n, k, sbn=1, b_dt=f32, sak=1, sbk=None):
         sbk = n if sbk is None else sbk
-        return gemm._choose_variant(rt, None, f32, b_dt, f32, m, n, k, (sak, sbk, sbn))
+        return gemm.choose_variant(rt, None, f32, b_dt, f32, m, n, k, (sak, sbk, sbn))
 
     assert choose(32, 128, 64) == "direct"
     assert choose(512, 512, 512) == "direct"

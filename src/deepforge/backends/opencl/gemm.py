@@ -14,7 +14,7 @@ Kernels live in ``opencl/gemm.cl`` and ``opencl/gemm_direct.cl``. Four variants:
     The same register block with no packing launch: ``gemm_direct`` reads B's rows as
     vectors and A element by element in place (B rows contiguous), ``gemm_dot`` keeps 4 x 4
     vector dot products along K when both operands are contiguous along K (``x @ W.T``, a
-    linear layer). Chosen by size (see ``_DIRECT_MAX_FLOPS_CPU``): a training step of a small
+    linear layer). Chosen by size and layout (``gemm_choice.py``): a training step of a small
     model is mostly launches, and this saves one per product.
 ``tiled`` (GPUs, the default otherwise)
     Classic local-memory tiling (TSM x TSN tile per work-group, TSK-deep K steps) with a
@@ -40,45 +40,17 @@ variant, which is how the tests run the GPU kernel on PoCL.
 from __future__ import annotations
 
 import itertools
-import os
 import weakref
 
 import numpy as np
+
+from .gemm_choice import DOT_M, DOT_N, PACKED_CFG, VARIANTS, choose_variant, dot_layout
 
 __all__ = ["matmul", "VARIANTS"]
 
 FILENAME = "gemm.cl"
 DIRECT_FILENAME = "gemm_direct.cl"
-VARIANTS = ("packed", "direct", "tiled", "naive")
 
-# Float problems with at most this many multiply-adds go to the naive kernel on CPU devices
-# when gemm_direct does not take them: one launch beats two (pack, multiply) there.
-_NAIVE_MAX_FLOPS_CPU = 32 * 32 * 32
-# ... and up to this many to gemm_direct (no packing launch). Measured on PoCL/Zen 4, float32,
-# launches queued back to back: 32x64x128 17 us against 26 packed, 256^3 232 against 343,
-# 512^3 1.36 ms against 1.82, 768^3 5.2 against 5.6; 1024^3 12.5 against 11.7 and 2048^3 127
-# against 78 (panels a work-group reuses from cache: packing pays off).
-_DIRECT_MAX_FLOPS_CPU = 768 * 768 * 768
-# ... and, with a right edge block (N not a multiple of the block's 32 columns) or A read
-# along M (a.mT), up to this many: 64x64x100 26 us against 44, 128x128x200 76 against 80,
-# 256x256x784 842 against 686; A.mT 128^3 47 against 56, 128x512x128 131 against 141.
-_DIRECT_SMALL_FLOPS_CPU = 1 << 22
-# gemm_dot's block (DM x DN in gemm_direct.cl): for A and B both contiguous along K (x @ W.T),
-# taken up to _DIRECT_SMALL_FLOPS_CPU, or for a long K (packing costs K (M + N)) over a small
-# output. Measured as above: 32x64x128 17 us against 24 packed, 64x256x256 110 against 112,
-# 32x784x256 111 against 178, 100x1000x10 40 against 111; 256^3 375 against 233, 512^3 1.98
-# ms against 1.71, 2000x64x64 213 us against 161.
-_DOT_M, _DOT_N = 4, 4
-_DOT_LONG_K_MAX_MN = 1 << 14
-
-
-def _dot_layout(sak, sbk, sbn, K, vw):
-    """Whether gemm_dot takes the operands: both unit-stride along K, K at least one vector,
-    and B's rows not contiguous (then gemm_direct's vectors along N are the better fit)."""
-    return sak == 1 and sbk == 1 and sbn != 1 and K >= vw
-
-# Register-blocked (packed) path: rows per work-item, vector width, vectors per row.
-_PACKED_CFG = {"float": (8, 16, 2), "double": (8, 8, 2)}
 # Local sizes are fixed, never derived from the problem size: PoCL compiles a kernel once per
 # distinct local size. gemm_packed work-groups: 1 row block x 8 column blocks, so a group's
 # work-items share one A panel (measured on PoCL/Zen 4, one thread, 2048^3: 1x8 109 GFLOP/s
@@ -197,7 +169,7 @@ def matmul(rt, a, b, out_dtype, variant=None, bias=None):
         m_eff = dims[0][0] * M
         dims = []
 
-    v = _choose_variant(rt, variant, a.dtype, b.dtype, out_dtype, m_eff, N, K, (sak, sbk, sbn))
+    v = choose_variant(rt, variant, a.dtype, b.dtype, out_dtype, m_eff, N, K, (sak, sbk, sbn))
     setup = _setup(rt, v, a.dtype, b.dtype, out_dtype)
     run = _RUN[v]
     if bias is not None:
@@ -236,41 +208,6 @@ def _has_fp64(rt):
     has = getattr(rt, "has_fp64", None)
     return "cl_khr_fp64" in rt.device.extensions if has is None else has
 
-
-def _choose_variant(rt, variant, a_dt, b_dt, c_dt, M, N, K, strides=(1, 0, 1)):
-    """The kernel variant for an M x K @ K x N product; ``strides``: (sak, sbk, sbn)."""
-    v = variant or os.environ.get("DEEPFORGE_OPENCL_GEMM") or "auto"
-    if v != "auto" and v not in VARIANTS:
-        raise ValueError(f"unknown OpenCL GEMM variant {v!r}; expected one of {VARIANTS}")
-    if K == 0 or not (a_dt in _FLOATS and b_dt in _FLOATS and c_dt in _FLOATS):
-        return "naive"  # integer/bool matmul; K == 0 (writes zeros)
-    if v != "auto":
-        return v
-    if not rt.is_cpu:
-        return "tiled"
-    # matrix @ vector (N == 1): a 32-column register block would compute 31 columns for nothing
-    if N == 1:
-        return "naive"
-    # up to mid sizes, with B's rows contiguous and few right-edge blocks (its slow path):
-    # the register block reading A and B in place, one launch
-    sak, sbk, sbn = strides
-    _, vw, nv = _PACKED_CFG[_real(c_dt)]
-    flops = M * N * K
-    if sbn == 1 and b_dt != np.float16 and N >= vw * nv:
-        # whole column blocks and rows of A along K: up to mid sizes; a right edge block (its
-        # scalar path) or a transposed A: small products only. (N below one block: every
-        # block would take the edge path.)
-        whole = N % (vw * nv) == 0 and sak == 1
-        if flops <= (_DIRECT_MAX_FLOPS_CPU if whole else _DIRECT_SMALL_FLOPS_CPU):
-            return "direct"
-    elif _dot_layout(sak, sbk, sbn, K, vw) and (
-        flops <= _DIRECT_SMALL_FLOPS_CPU or (K >= 512 and M * N <= _DOT_LONG_K_MAX_MN)
-    ):
-        return "direct"
-    # tiny products otherwise: one launch beats two
-    if M * N * K <= _NAIVE_MAX_FLOPS_CPU:
-        return "naive"
-    return "packed"
 
 
 def _collapse_batch(dims):
@@ -357,7 +294,7 @@ def _make_naive(rt, a_dt, b_dt, c_dt):
 
 def _make_packed(rt, a_dt, b_dt, c_dt):
     real = _real(c_dt)
-    tm, vw, nv = _PACKED_CFG[real]
+    tm, vw, nv = PACKED_CFG[real]
     opts = _options(real, a_dt, b_dt, c_dt) + ["-DPACKED", f"-DTM={tm}", f"-DVW={vw}", f"-DNV={nv}",
                                                 f"-DPACK_CHUNKS={_PACK_CHUNKS}"]
     opts = " ".join(opts)
@@ -399,7 +336,7 @@ def _make_direct(rt, a_dt, b_dt, c_dt):
     s = _make_packed(rt, a_dt, b_dt, c_dt)  # the same build: the kernels share their code
     s["direct"] = _kernel(rt, "gemm_direct", s["options"])
     s["dot"] = _kernel(rt, "gemm_dot", s["options"])
-    s["vw"] = _PACKED_CFG[_real(c_dt)][1]
+    s["vw"] = PACKED_CFG[_real(c_dt)][1]
     return s
 
 
@@ -506,8 +443,8 @@ def _run_direct(s, rt, abuf, bbuf, cbuf, a_off, b_off, c_off, M, N, K, sam, sak,
     fused = (cbuf, 0, 0, 0) if bias is None else (bias.buf, bias.offset, bias.strides[0], 1)
     args = (abuf, a_off, sam, sak, bbuf, b_off, sbk, sbn, cbuf, c_off, M, N, K, nz, d1, d2,
             *sa, *sb, *fused)  # fmt: skip
-    if _dot_layout(sak, sbk, sbn, K, s["vw"]):  # both along K: vectors along K
-        kernel, bm, bn = s["dot"], _DOT_M, _DOT_N
+    if dot_layout(sak, sbk, sbn, K, s["vw"]):  # both along K: vectors along K
+        kernel, bm, bn = s["dot"], DOT_M, DOT_N
     else:
         kernel, bm, bn = s["direct"], s["tm"], s["nr"]
     gsize = (_blocks(M, bm, lm), _blocks(N, bn, ln), nz)
