@@ -57,6 +57,11 @@ def _multilabel_margin(t):
     return F.multilabel_margin_loss(df.ones(*t.shape, device=t.device), t)
 
 
+def _searchsorted(sorter):
+    seq = df.tensor([3.0, 1.0, 2.0], device=sorter.device)
+    return df.searchsorted(seq, df.tensor([2.5], device=sorter.device), sorter=sorter)
+
+
 def _put(i):
     return df.zeros(2, 3, device=i.device).put_(i, df.ones(len(i), device=i.device))
 
@@ -79,6 +84,8 @@ CASES = [
      r"out of range: tried to access index 6 on a tensor of 6 elements\."),
     ("put_neg", _put, [-7, 1], [0, -1], IndexError,
      r"out of range: tried to access index -7 on a tensor of 6 elements\."),
+    ("searchsorted_sorter", _searchsorted, [1, 3, 0], [1, 2, 0], RuntimeError,
+     r"sorter index out of range"),
 ]  # fmt: skip
 
 

@@ -20,7 +20,7 @@ from ..tensor import Tensor
 from . import join, shape
 from ._common import with_out
 from .creation import arange, ones_like, tensor, zeros
-from .selection import check_value_range
+from .selection import check_index_range, check_value_range
 
 __all__ = ["bincount", "searchsorted", "bucketize", "histc", "histogram", "nanquantile"]
 
@@ -128,10 +128,8 @@ def searchsorted(
                     "torch.searchsorted(): boundary and sorter must have the same size, but got "
                     f"boundary tensor {list(seq.shape)}and got sorter tensor {list(sorter.shape)}"
                 )
-            if sorter.numel() and (
-                int(sorter.min().item()) < 0 or int(sorter.max().item()) >= seq.shape[-1]
-            ):
-                raise RuntimeError("torch.searchsorted(): sorter index out of range")
+            check_index_range(sorter, 0, seq.shape[-1], RuntimeError,
+                              "torch.searchsorted(): sorter index out of range")
             seq = seq.gather(-1, sorter)
         common = dt.result_type(seq, values)
         seq, flat = seq.detach().to(common), values.detach().to(common)
