@@ -184,3 +184,23 @@ def test_fill_with_a_device_value_does_not_wait(be, waits):
     assert waits[0] == before
     assert x.tolist() == [[2.5] * 3] * 2
     assert m.values.tolist() == [1.0]
+
+
+def test_mask_assignment_of_a_scalar_does_not_wait(be, waits):
+    """x[mask] = scalar is a masked fill (no nonzero, as PyTorch), for a full-shape mask or a
+    mask over the leading dims; Rprop's step, written with such assignments, makes no wait."""
+    x = df.tensor([[1.0, -2.0, 3.0], [0.0, 5.0, -6.0]], device=DEV)
+    p = df.nn.Parameter(df.randn(5, device=DEV))
+    opt = df.optim.Rprop([p])
+    p.grad = df.ones_like(p)
+    opt.step()
+    df.opencl.synchronize()
+    before = waits[0]
+    x[x < 0] = 9.0
+    x[x > 4] = df.tensor(7.0, device=DEV)
+    x[df.tensor([True, False], device=DEV)] = -1.0
+    for _ in range(2):
+        p.grad = df.randn(5, device=DEV)
+        opt.step()
+    assert waits[0] == before
+    assert x.tolist() == [[-1.0, -1.0, -1.0], [0.0, 7.0, 7.0]]

@@ -329,6 +329,15 @@ def setitem(x: Tensor, key, value) -> None:
                 f"setitem: Expected all tensors to be on the same device, but found at least two "
                 f"devices, {x._device} and {value._device}!"
             )
+    mask = key[0] if isinstance(key, tuple) and len(key) == 1 else key
+    if (isinstance(mask, Tensor) and mask._dtype is dt.bool_ and mask._device == x._device
+            and x._device.type != "cpu" and tuple(mask.shape) == tuple(x.shape[:mask.ndim])
+            and mask.ndim and (not isinstance(value, Tensor) or value.ndim == 0)):  # fmt: skip
+        # x[mask] = scalar is a masked fill, as in PyTorch: no nonzero, so no wait for the
+        # device to learn how many elements the mask selects
+        m = mask.reshape(tuple(mask.shape) + (1,) * (x.ndim - mask.ndim))
+        masked_fill_(x, m, value)
+        return
     nkey, advanced = _normalize_key(x, key)
     perm = _torch_layout(nkey, x.ndim) if advanced else None
     if perm is not None and isinstance(value, Tensor) and value.ndim:
