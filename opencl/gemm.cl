@@ -19,12 +19,7 @@
 #define NLOAD_B(p, i) ((ACC_T)(p)[(i)])
 #endif
 
-__kernel void gemm_naive(__global const A_T *A, const long a_off, const long sam, const long sak,
-                         __global const B_T *B, const long b_off, const long sbk, const long sbn,
-                         __global C_T *C, const long c_off, const int M, const int N, const int K,
-                         const int nbatch, const long d1, const long d2, const long sa0,
-                         const long sa1, const long sa2, const long sb0, const long sb1,
-                         const long sb2)
+__kernel void gemm_naive(GEMM_ARGS)
 {
     const int n = get_global_id(0);
     const int m = get_global_id(1);
@@ -235,11 +230,7 @@ __kernel void gemm_packed(__global const REAL *Ap, __global const REAL *Bp, __gl
 #define LPTB ((TSK * TSN) / NTHREADS)
 
 __kernel __attribute__((reqd_work_group_size(RTSN, RTSM, 1))) void
-gemm_tiled(__global const A_T *A, const long a_off, const long sam, const long sak,
-           __global const B_T *B, const long b_off, const long sbk, const long sbn,
-           __global C_T *C, const long c_off, const int M, const int N, const int K,
-           const int nbatch, const long d1, const long d2, const long sa0, const long sa1,
-           const long sa2, const long sb0, const long sb1, const long sb2)
+gemm_tiled(GEMM_ARGS)
 {
     const int tx = get_local_id(0);
     const int ty = get_local_id(1);

@@ -66,6 +66,16 @@
 #define STORE_C(p, i, v) ((p)[(i)] = (C_T)(v))
 #endif
 
+/* The arguments of every kernel reading A and B in place (gemm_naive, gemm_tiled,
+ * gemm_direct, gemm_dot): each operand's buffer, offset and row/column strides, C's buffer
+ * and offset, the sizes, and up to 3 batch dims (d0 implicit) with A's and B's strides. */
+#define GEMM_ARGS                                                                         \
+    __global const A_T *A, const long a_off, const long sam, const long sak,              \
+        __global const B_T *B, const long b_off, const long sbk, const long sbn,          \
+        __global C_T *C, const long c_off, const int M, const int N, const int K,         \
+        const int nbatch, const long d1, const long d2, const long sa0, const long sa1,   \
+        const long sa2, const long sb0, const long sb1, const long sb2
+
 /* Offset of batch item z split over (d0, d1, d2) with strides (s0, s1, s2). */
 long batch_offset(long z, long d1, long d2, long s0, long s1, long s2)
 {

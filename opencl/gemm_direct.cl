@@ -18,15 +18,10 @@
 
 /* gemm_direct: gemm_packed's register block with A and B read in place through their strides
  * (no packing launch): for small products, where a second launch costs more than the slower
- * reads (rows of A a power-of-two pitch apart share L1 sets; see gemm_packed). Arguments as
- * gemm_naive's, then BIAS_ARGS. global = (ceil(M/TM), ceil(N/NR), nbatch) rounded up to the
+ * reads (rows of A a power-of-two pitch apart share L1 sets; see gemm_packed). Arguments:
+ * GEMM_ARGS, then BIAS_ARGS. global = (ceil(M/TM), ceil(N/NR), nbatch) rounded up to the
  * local size. */
-__kernel void gemm_direct(__global const A_T *A, const long a_off, const long sam, const long sak,
-                          __global const B_T *B, const long b_off, const long sbk, const long sbn,
-                          __global C_T *C, const long c_off, const int M, const int N,
-                          const int K, const int nbatch, const long d1, const long d2,
-                          const long sa0, const long sa1, const long sa2, const long sb0,
-                          const long sb1, const long sb2, BIAS_ARGS)
+__kernel void gemm_direct(GEMM_ARGS, BIAS_ARGS)
 {
     const int mb = get_global_id(0);
     const int nb = get_global_id(1);
@@ -105,7 +100,7 @@ __kernel void gemm_direct(__global const A_T *A, const long a_off, const long sa
  * row-major: ``x @ W.T``, a linear layer's forward) -- no operand is contiguous along M or
  * N, which gemm_direct's broadcast-and-FMA needs. Here the vectors run along K: each
  * work-item keeps a DM x DN block of VW-wide partial dot products, adds each up at the end,
- * and finishes K's tail element by element. Arguments as gemm_naive's, then BIAS_ARGS.
+ * and finishes K's tail element by element. Arguments: GEMM_ARGS, then BIAS_ARGS.
  * global = (ceil(M/DM), ceil(N/DN), nbatch) rounded up to the local size. */
 #define DM 4
 #define DN 4
@@ -132,12 +127,7 @@ inline REAL hsum(VT v)
     return s;
 }
 
-__kernel void gemm_dot(__global const A_T *A, const long a_off, const long sam, const long sak,
-                       __global const B_T *B, const long b_off, const long sbk, const long sbn,
-                       __global C_T *C, const long c_off, const int M, const int N, const int K,
-                       const int nbatch, const long d1, const long d2, const long sa0,
-                       const long sa1, const long sa2, const long sb0, const long sb1,
-                       const long sb2, BIAS_ARGS)
+__kernel void gemm_dot(GEMM_ARGS, BIAS_ARGS)
 {
     const int mb = get_global_id(0);
     const int nb = get_global_id(1);

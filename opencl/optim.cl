@@ -9,6 +9,12 @@
 #define LD(p, i) DT_LD(T)(p, i)
 #define ST(p, i, v) DT_ST(T)(p, i, v)
 
+/* The *_multi kernels take 8 tensor slots (_MULTI in backends/opencl/nn.py): the slots'
+ * parameters, and the update of each in turn (an unused slot has n = 0). */
+#define EIGHT_SLOTS(SLOT) SLOT(0), SLOT(1), SLOT(2), SLOT(3), SLOT(4), SLOT(5), SLOT(6), SLOT(7)
+#define EIGHT_SLOTS_RUN(RUN)                                                              \
+    RUN(0); RUN(1); RUN(2); RUN(3); RUN(4); RUN(5); RUN(6); RUN(7);
+
 /* g = -grad if maximize else grad; g += wd*param; buf = g if first_step else
    momentum*buf + (1-dampening)*g; g = g + momentum*buf if nesterov else buf; param -= lr*g.
    use_mom = 0 (momentum == 0) leaves buf untouched. */
@@ -45,17 +51,7 @@ __kernel void sgd_momentum_step(const long n, __global TS* p, const long po, __g
         const long go##t, __global TS *b##t, const long bo##t
 #define SGD_RUN(t) sgd_one(n##t, p##t, po##t, g##t, go##t, b##t, bo##t, SGD_SCALAR_NAMES)
 
-__kernel void sgd_multi(SGD_SLOT(0), SGD_SLOT(1), SGD_SLOT(2), SGD_SLOT(3), SGD_SLOT(4),
-                        SGD_SLOT(5), SGD_SLOT(6), SGD_SLOT(7), SGD_SCALARS) {
-    SGD_RUN(0);
-    SGD_RUN(1);
-    SGD_RUN(2);
-    SGD_RUN(3);
-    SGD_RUN(4);
-    SGD_RUN(5);
-    SGD_RUN(6);
-    SGD_RUN(7);
-}
+__kernel void sgd_multi(EIGHT_SLOTS(SGD_SLOT), SGD_SCALARS) { EIGHT_SLOTS_RUN(SGD_RUN) }
 
 /* PyTorch's Adam (decoupled = 0) / AdamW (decoupled = 1) step; neg_step = -lr/bc1,
    inv_bc2_sqrt = 1/sqrt(1 - beta2^step), w1 = 1 - beta1, decay = 1 - lr*wd. */
@@ -110,14 +106,4 @@ __kernel void adam_step(const long n, __global TS* p, const long po, __global co
     adam_one(n##t, p##t, po##t, g##t, go##t, m##t, mo##t, v##t, vo##t, x##t, xo##t,       \
              ADAM_SCALAR_NAMES)
 
-__kernel void adam_multi(ADAM_SLOT(0), ADAM_SLOT(1), ADAM_SLOT(2), ADAM_SLOT(3), ADAM_SLOT(4),
-                         ADAM_SLOT(5), ADAM_SLOT(6), ADAM_SLOT(7), ADAM_SCALARS) {
-    ADAM_RUN(0);
-    ADAM_RUN(1);
-    ADAM_RUN(2);
-    ADAM_RUN(3);
-    ADAM_RUN(4);
-    ADAM_RUN(5);
-    ADAM_RUN(6);
-    ADAM_RUN(7);
-}
+__kernel void adam_multi(EIGHT_SLOTS(ADAM_SLOT), ADAM_SCALARS) { EIGHT_SLOTS_RUN(ADAM_RUN) }

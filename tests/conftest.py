@@ -66,6 +66,21 @@ def opencl_layouts(request, monkeypatch):
     return b
 
 
+@pytest.fixture
+def waits(opencl_layouts, monkeypatch):
+    """Counts the host's waits for opencl:0 in the test's kernel layout (every wait goes
+    through ``rt.blocking()``); a test compares the count before and after what it checks."""
+    rt, count = opencl_layouts.rt, [0]
+    real = rt.blocking
+
+    def blocking():
+        count[0] += 1
+        return real()
+
+    monkeypatch.setattr(rt, "blocking", blocking)
+    return count
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     df.manual_seed(0)

@@ -39,20 +39,6 @@ def _x(*shape):
     return _t(np.arange(np.prod(shape), dtype=np.float32).reshape(shape))
 
 
-@pytest.fixture
-def waits(be, monkeypatch):
-    """Counts the host's waits for the device (every wait goes through ``rt.blocking()``)."""
-    rt, count = be.rt, [0]
-    real = rt.blocking
-
-    def blocking():
-        count[0] += 1
-        return real()
-
-    monkeypatch.setattr(rt, "blocking", blocking)
-    return count
-
-
 # -- errors: type, message, where they are raised ---------------------------------------------
 CASES = [
     ("gather", lambda x, i: x.gather(1, i.reshape(-1, 1)[:2]), RuntimeError,

@@ -27,20 +27,6 @@ def be(opencl_layouts):
     return opencl_layouts
 
 
-@pytest.fixture
-def waits(be, monkeypatch):
-    """Counts the host's waits for the device (every wait goes through ``rt.blocking()``)."""
-    rt, count = be.rt, [0]
-    real = rt.blocking
-
-    def blocking():
-        count[0] += 1
-        return real()
-
-    monkeypatch.setattr(rt, "blocking", blocking)
-    return count
-
-
 def _bce(p):
     return F.binary_cross_entropy(p, df.ones_like(p))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..rnn_steps import rnn_steps
 from ._common import _core
 
 __all__ = ["lstm_layer_forward", "lstm_layer_backward", "gru_layer_forward", "gru_layer_backward"]
@@ -57,14 +58,6 @@ def _restore_blas(saved):
         c.set_num_threads(n)
 
 
-def _rnn_steps(batch_sizes, reverse):
-    offs = [0]
-    for bs in batch_sizes:
-        offs.append(offs[-1] + bs)
-    order = range(len(batch_sizes) - 1, -1, -1) if reverse else range(len(batch_sizes))
-    return [(offs[t], offs[t + 1]) for t in order]
-
-
 def _project(x, w_ih, b):
     """x W_ih^T (+ b): the input gates of every step, one GEMM."""
     xw = np.matmul(x, w_ih.T)
@@ -95,7 +88,7 @@ def lstm_layer_forward(x, w_ih, b, w_hh, w_hr, h0, c0, batch_sizes, reverse):
     blas = _serial_blas(B * G * P)
     try:
         xw = _project(x, w_ih, b)
-        for r0, r1 in _rnn_steps(batch_sizes, reverse):
+        for r0, r1 in rnn_steps(batch_sizes, reverse):
             bs = r1 - r0
             hp = h[:bs]
             hprev[r0:r1] = hp
@@ -131,7 +124,7 @@ def lstm_layer_backward(
     step, matmul = _core.lstm_cell_backward, np.matmul
     blas = _serial_blas(B * G * dh.shape[1])
     try:
-        for r0, r1 in reversed(_rnn_steps(batch_sizes, reverse)):
+        for r0, r1 in reversed(rnn_steps(batch_sizes, reverse)):
             bs = r1 - r0
             saved_rows = (act[r0:r1], cnew[r0:r1], cprev[r0:r1], dg[r0:r1])
             if dhs is None:
@@ -163,7 +156,7 @@ def gru_layer_forward(x, w_ih, b_ih, w_hh, b_hh, h0, batch_sizes, reverse):
     blas = _serial_blas(B * G * H)
     try:
         xw = _project(x, w_ih, b_ih)
-        for r0, r1 in _rnn_steps(batch_sizes, reverse):
+        for r0, r1 in rnn_steps(batch_sizes, reverse):
             bs = r1 - r0
             hgt = hg[: G * bs].reshape(G, bs)
             matmul(w_hh, h[:bs].T, out=hgt)
@@ -186,7 +179,7 @@ def gru_layer_backward(dout, dh_n, x, w_ih, w_hh, saved, batch_sizes, reverse, n
     step, matmul = _core.gru_cell_backward, np.matmul
     blas = _serial_blas(dh.shape[0] * 3 * H * H)
     try:
-        for r0, r1 in reversed(_rnn_steps(batch_sizes, reverse)):
+        for r0, r1 in reversed(rnn_steps(batch_sizes, reverse)):
             bs = r1 - r0
             rows = (act[r0:r1], hprev[r0:r1], dgx[r0:r1], dgh[r0:r1])
             step(dh[:bs], dout[r0:r1], *rows, direct[:bs])

@@ -12,20 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..rnn_steps import rnn_steps
 from .array import CLArray
 from .desc import topt
 
 __all__ = ["RecurrentOps"]
 
 _I64 = np.int64
-
-
-def _steps(batch_sizes, reverse):
-    offs = [0]
-    for bs in batch_sizes:
-        offs.append(offs[-1] + bs)
-    order = range(len(batch_sizes) - 1, -1, -1) if reverse else range(len(batch_sizes))
-    return [(offs[t], offs[t + 1]) for t in order]
 
 
 def _t(a):
@@ -66,7 +59,7 @@ class RecurrentOps:
         w_hh_t = _t(w_hh)
         k = rt.kernel("recurrent.cl", "lstm_fwd_step", topt(dt),
                       [_I64, _I64, None, _I64] + [None] * 8 + [_I64])
-        for r0, r1 in _steps(batch_sizes, reverse):
+        for r0, r1 in rnn_steps(batch_sizes, reverse):
             bs = r1 - r0
             hg = self.matmul(_rows(h, 0, bs), w_hh_t, dt)  # (bs, 4H), contiguous
             n = bs * hid
@@ -88,7 +81,7 @@ class RecurrentOps:
         dg = CLArray.empty(rt, act.shape, dt)
         k = rt.kernel("recurrent.cl", "lstm_bwd_step", topt(dt),
                       [_I64, _I64, None, None, _I64] + [None] * 5 + [_I64])
-        for r0, r1 in reversed(_steps(batch_sizes, reverse)):
+        for r0, r1 in reversed(rnn_steps(batch_sizes, reverse)):
             bs = r1 - r0
             n = bs * hid
             gs, ls = rt.range_1d(n, work=n * 16)
@@ -122,7 +115,7 @@ class RecurrentOps:
         w_hh_t = _t(w_hh)
         k = rt.kernel("recurrent.cl", "gru_fwd_step", topt(dt),
                       [_I64, _I64, None, _I64, None, None, _I64, np.int32] + [None] * 4 + [_I64])
-        for r0, r1 in _steps(batch_sizes, reverse):
+        for r0, r1 in rnn_steps(batch_sizes, reverse):
             bs = r1 - r0
             hg = self.matmul(_rows(h, 0, bs), w_hh_t, dt)  # (bs, 3H), contiguous
             n = bs * hid
@@ -146,7 +139,7 @@ class RecurrentOps:
         direct = CLArray.empty(rt, (b_rows, hid), dt)
         k = rt.kernel("recurrent.cl", "gru_bwd_step", topt(dt),
                       [_I64, _I64, None, None, _I64] + [None] * 5 + [_I64])
-        for r0, r1 in reversed(_steps(batch_sizes, reverse)):
+        for r0, r1 in reversed(rnn_steps(batch_sizes, reverse)):
             bs = r1 - r0
             n = bs * hid
             gs, ls = rt.range_1d(n, work=n * 16)
