@@ -84,3 +84,17 @@ def test_quantile_on_the_device_with_nan_and_grad(device, interpolation, dim):
     assert abs(x.grad.sum().item() - 1.0) < 1e-12  # the weights of the two neighbours
     with pytest.raises(RuntimeError, match=r"q values must be in the range \[0, 1\]"):
         df.quantile(x, 1.5)
+
+
+@pytest.mark.parametrize("interpolation", ["linear", "midpoint", "nearest"])
+def test_quantile_gradcheck(device, interpolation):
+    """float64 gradcheck of quantile over a transposed (non-contiguous) input, along a dim and
+    over all elements, with a vector of q."""
+    from deepforge.autograd import gradcheck
+
+    rng = np.random.default_rng(4)
+    x = df.tensor(rng.permutation(20).reshape(5, 4) / 7.0, device=device).t()
+    x.requires_grad_(True)
+    q = df.tensor([0.2, 0.5, 0.9], dtype=df.float64, device=device)
+    assert gradcheck(lambda t: df.quantile(t, q, dim=1, interpolation=interpolation), (x,))
+    assert gradcheck(lambda t: df.quantile(t, 0.3, interpolation=interpolation), (x,))

@@ -190,3 +190,17 @@ def test_mask_assignment_of_a_scalar_does_not_wait(be, waits):
         opt.step()
     assert waits[0] == before
     assert x.tolist() == [[-1.0, -1.0, -1.0], [0.0, 7.0, 7.0]]
+
+
+def test_mask_assignment_gradcheck(be):
+    """x[mask] = scalar through the masked fill: float64 gradcheck on a transposed input."""
+    from deepforge.autograd import gradcheck
+
+    x = df.tensor(np.arange(12.0).reshape(3, 4) - 5.5, device=DEV).t().requires_grad_(True)
+
+    def f(t):
+        y = t * 1.0
+        y[y > 0] = 2.0
+        return y
+
+    assert gradcheck(f, (x,))
